@@ -1,0 +1,182 @@
+/*
+ * nvh.h: the C ABI of the netdev-vhost core.
+ *
+ * The core is a vhost-user backend (the device side of virtio-net).  It
+ * connects as a client to a frontend's (QEMU's, DPDK virtio_user's) unix
+ * socket, handles the vhost-user control messages on its own control thread,
+ * maps the guest's memory and moves packets between the guest's virtqueues
+ * and buffers that the caller owns.  It knows nothing of Open vSwitch.
+ *
+ * Threads:
+ *   - nvh_device_create/destroy/get_info and nvh_set_log_handler may be
+ *     called from any thread (the datapath glue calls them from the main
+ *     thread).
+ *   - nvh_dequeue_burst/nvh_enqueue_burst are the data path.  A given
+ *     virtqueue must not be used by two threads at once: serialising callers
+ *     of one queue is the caller's job.  They never block, never allocate and
+ *     make no system call except the eventfd write that interrupts the guest
+ *     when it asked to be interrupted.
+ *   - The state_changed callback runs on the core's control thread.
+ *
+ * Virtqueue numbering follows virtio-net (virtio 1.2, 5.1.2): queue pair N
+ * is receiveqN = vring 2N (device -> guest) and transmitqN = vring 2N+1
+ * (guest -> device).
+ */
+#ifndef NETDEV_VHOST_NVH_H
+#define NETDEV_VHOST_NVH_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest burst moved by one call. */
+#define NVH_MAX_BURST 32
+
+/* Most queue pairs one device offers (VIRTIO_NET_F_MQ). */
+#define NVH_MAX_QUEUE_PAIRS 16
+#define NVH_MAX_VRINGS (2 * NVH_MAX_QUEUE_PAIRS)
+
+/* Longest unix socket path, without the terminating NUL
+ * (sizeof(struct sockaddr_un.sun_path) - 1). */
+#define NVH_MAX_SOCKET_PATH 107
+
+struct nvh_device;
+
+/* ---- Logging ---------------------------------------------------------- */
+
+enum nvh_log_level {
+    NVH_LOG_ERR,
+    NVH_LOG_WARN,
+    NVH_LOG_INFO,
+    NVH_LOG_DBG,
+};
+
+/* Receives every log line of the core (no trailing newline).  May be called
+ * from any thread, including the control thread.  NULL restores the default
+ * (lines go to stderr). */
+typedef void nvh_log_fn(enum nvh_log_level, const char *message);
+void nvh_set_log_handler(nvh_log_fn *);
+
+/* ---- Device lifecycle ------------------------------------------------- */
+
+/* Called on the control thread whenever the device's state changes
+ * (connected, negotiated, queue enabled or disabled, ready, disconnected).
+ * It must be cheap, thread-safe, and must not call back into the core. */
+typedef void nvh_state_changed_fn(void *aux);
+
+struct nvh_device_config {
+    const char *socket_path;      /* Frontend's server socket. */
+    uint32_t max_queue_pairs;     /* 1..NVH_MAX_QUEUE_PAIRS; 0 means 1. */
+    nvh_state_changed_fn *state_changed;   /* May be NULL. */
+    void *aux;                    /* Passed to state_changed. */
+};
+
+/* Creates a device and starts connecting to config->socket_path (the socket
+ * need not exist yet: the core keeps trying until it appears, and again after
+ * each disconnect).  On success returns 0 and stores the device in *devp.
+ * On failure returns a positive errno value and writes a message (one line,
+ * NUL-terminated) into err[errlen]; nothing is left behind. */
+int nvh_device_create(const struct nvh_device_config *config,
+                      struct nvh_device **devp, char *err, size_t errlen);
+
+/* Disconnects, unmaps guest memory, closes every fd.  When it returns the
+ * control thread no longer touches the device and state_changed will not be
+ * called again.  The caller must have stopped the data path on it. */
+void nvh_device_destroy(struct nvh_device *);
+
+/* ---- State, for status and reconfiguration ----------------------------- */
+
+enum nvh_connection_state {
+    NVH_STATE_WAITING,      /* No connection: waiting for the socket. */
+    NVH_STATE_CONNECTED,    /* Connected, frontend still configuring. */
+    NVH_STATE_READY,        /* At least queue pair 0 can carry packets. */
+};
+
+struct nvh_device_info {
+    enum nvh_connection_state state;
+    char socket_path[NVH_MAX_SOCKET_PATH + 1];
+    uint64_t features;             /* Negotiated virtio feature bits. */
+    uint64_t protocol_features;    /* Negotiated vhost-user protocol bits. */
+    uint32_t n_vrings;             /* Vrings the frontend has set up. */
+    uint32_t n_queue_pairs;        /* Queue pairs the data path may poll:
+                                    * the highest enabled pair + 1. */
+    uint16_t vring_size[NVH_MAX_VRINGS];
+    bool vring_enabled[NVH_MAX_VRINGS];
+    uint32_t mtu;                  /* 0 if the frontend set none. */
+    int numa_node;                 /* Of the ring memory; -1 if unknown. */
+    uint64_t n_connects;           /* Successful connections so far. */
+    char last_error[128];          /* Why the last connection ended, or "". */
+};
+
+/* Fills *info with a consistent snapshot.  Never blocks on the frontend. */
+void nvh_device_get_info(struct nvh_device *, struct nvh_device_info *info);
+
+/* ---- Data path ----------------------------------------------------------- */
+
+/* Offload metadata carried in the virtio-net header (virtio 1.2, 5.1.6).
+ * Zero when no offload feature is negotiated. */
+struct nvh_offload {
+    uint8_t flags;          /* VIRTIO_NET_HDR_F_* */
+    uint8_t gso_type;       /* VIRTIO_NET_HDR_GSO_* */
+    uint16_t hdr_len;
+    uint16_t gso_size;
+    uint16_t csum_start;
+    uint16_t csum_offset;
+};
+
+/* One packet in a buffer that the caller owns. */
+struct nvh_packet {
+    uint8_t *data;          /* First byte of the Ethernet frame. */
+    uint32_t len;           /* Frame length in bytes.  Set by the core on
+                             * dequeue, by the caller on enqueue. */
+    uint32_t capacity;      /* Dequeue: bytes writable at data. */
+    struct nvh_offload offload;
+    void *opaque;           /* The caller's, never touched by the core. */
+};
+
+/* Guest -> host: takes up to n (<= NVH_MAX_BURST) frames from the transmit
+ * virtqueue of queue pair qp and copies each into pkts[i].data (at most
+ * pkts[i].capacity bytes), setting len and offload.  Returns how many of
+ * pkts[0..n) were filled.  Frames that are malformed or larger than their
+ * buffer are dropped and counted, never returned.  Returns 0 when the queue
+ * is not ready. */
+uint32_t nvh_dequeue_burst(struct nvh_device *, uint32_t qp,
+                           struct nvh_packet *pkts, uint32_t n);
+
+/* Host -> guest: copies pkts[0..n) (n <= NVH_MAX_BURST) into the receive
+ * virtqueue of queue pair qp, in order.  Returns how many, from the front,
+ * were placed; the rest found no room (the caller may retry or drop them).
+ * The core keeps no reference to any packet after it returns. */
+uint32_t nvh_enqueue_burst(struct nvh_device *, uint32_t qp,
+                           const struct nvh_packet *pkts, uint32_t n);
+
+/* ---- Statistics ------------------------------------------------------- */
+
+/* Counters of one virtqueue.  Updated once per burst by the thread that
+ * polls the queue; read here without locks (each value is atomic on its own,
+ * the set is not a snapshot). */
+struct nvh_vring_stats {
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t dropped_no_room;       /* Receive: guest had no buffers. */
+    uint64_t invalid_descriptors;   /* Chains that broke a ring rule. */
+    uint64_t undersized_frames;     /* Transmit: shorter than a header. */
+    uint64_t oversized_frames;      /* Transmit: larger than the buffer. */
+    uint64_t rx_buffer_too_small;   /* Receive: buffers cannot hold frame. */
+    uint64_t guest_notifications;   /* Interrupts sent (call eventfd). */
+};
+
+/* Fills *stats for vring (0..NVH_MAX_VRINGS-1).  Returns false (and zeroes
+ * *stats) for a vring out of range. */
+bool nvh_vring_get_stats(struct nvh_device *, uint32_t vring,
+                         struct nvh_vring_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NETDEV_VHOST_NVH_H */

@@ -1,0 +1,20 @@
+// virtio_net.h: the virtio-net data path on one virtqueue (virtio 1.2, 5.1):
+// frames in and out of guest buffers, with the virtio-net header.
+#pragma once
+
+#include <cstdint>
+
+#include "netdev-vhost/nvh.h"
+#include "virtqueue.h"
+
+namespace nvh {
+
+// Guest -> host, from a transmitq.  Caller holds vq.access_lock() (try_lock)
+// and has checked vq.ready().  Same contract as nvh_dequeue_burst.
+uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n);
+
+// Host -> guest, into a receiveq.  Caller holds vq.access_lock() (try_lock)
+// and has checked vq.ready().  Same contract as nvh_enqueue_burst.
+uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n);
+
+}  // namespace nvh

@@ -1,0 +1,136 @@
+// virtqueue.h: one vring of the device, as the control plane configures it
+// (SET_VRING_NUM/ADDR/BASE/KICK/CALL/ENABLE) and as the data path polls it.
+//
+// Concurrency: the control thread changes a queue only while holding its
+// AccessLock (lock()); the data path takes it with try_lock() once per burst
+// and skips the queue if it is busy.  So a PMD thread never sees a ring whose
+// memory is being unmapped or whose addresses are half written.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "guest_memory.h"
+#include "result.h"
+#include "unique_fd.h"
+
+namespace nvh {
+
+// Maximum queue size of a split or packed virtqueue (virtio 1.2, 2.7 and 2.8:
+// "Queue Size ... maximum is 32768").
+inline constexpr uint32_t kMaxQueueSize = 32768;
+
+// VHOST_USER_SET_VRING_ADDR payload (vhost-user.rst, "Vring address
+// description"); the addresses are in the frontend's virtual address space.
+struct VringAddresses {
+    uint32_t flags = 0;               // Bit 0: VHOST_VRING_F_LOG.
+    uint64_t desc_user_addr = 0;
+    uint64_t used_user_addr = 0;
+    uint64_t avail_user_addr = 0;
+    uint64_t log_guest_addr = 0;
+};
+
+// Spinlock for one queue: try_lock() on the data path (one atomic exchange
+// per burst), lock() on the control thread.
+class AccessLock {
+public:
+    bool try_lock() {
+        return !locked_.exchange(true, std::memory_order_acquire);
+    }
+    void lock() {
+        while (locked_.exchange(true, std::memory_order_acquire)) {
+            while (locked_.load(std::memory_order_relaxed)) {
+                __builtin_ia32_pause();
+            }
+        }
+    }
+    void unlock() { locked_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> locked_{false};
+};
+
+// Counters of one vring: written by the single thread that polls it, once
+// per burst, with relaxed load + store (no read-modify-write atomics); read
+// by anyone with relaxed loads.
+struct VringCounters {
+    std::atomic<uint64_t> packets{0};
+    std::atomic<uint64_t> bytes{0};
+    std::atomic<uint64_t> dropped_no_room{0};
+    std::atomic<uint64_t> invalid_descriptors{0};
+    std::atomic<uint64_t> undersized_frames{0};
+    std::atomic<uint64_t> oversized_frames{0};
+    std::atomic<uint64_t> rx_buffer_too_small{0};
+    std::atomic<uint64_t> guest_notifications{0};
+
+    // Adds n on the polling thread.
+    static void add(std::atomic<uint64_t>& c, uint64_t n) {
+        if (n) {
+            c.store(c.load(std::memory_order_relaxed) + n,
+                    std::memory_order_relaxed);
+        }
+    }
+};
+
+class Virtqueue {
+public:
+    Virtqueue() = default;
+    Virtqueue(const Virtqueue&) = delete;
+    Virtqueue& operator=(const Virtqueue&) = delete;
+
+    AccessLock& access_lock() { return lock_; }
+
+    // ---- Control plane: call with access_lock() held. -------------------
+
+    // VHOST_USER_SET_VRING_NUM.  Refuses sizes that are 0, not a power of two
+    // or above kMaxQueueSize (virtio 1.2, 2.7).
+    Status set_num(uint32_t num);
+    void set_addresses(const VringAddresses& addresses);
+    // VHOST_USER_SET_VRING_BASE: next avail index the device will read.
+    void set_base(uint32_t base);
+    // VHOST_USER_GET_VRING_BASE answer: next avail index the device would read.
+    uint32_t base() const;
+    void set_kick_fd(UniqueFd fd);
+    void set_call_fd(UniqueFd fd);
+    void set_err_fd(UniqueFd fd);
+    void set_enabled(bool enabled);
+
+    // Translates the ring addresses through `memory` (which must stay alive
+    // and unchanged until stop()) and makes the rings visible to the data
+    // path.  `features` are the negotiated virtio features.  Fails, leaving
+    // the queue stopped, if the size is unset or any ring is not entirely
+    // inside mapped memory.
+    Status start(const GuestMemory& memory, uint64_t features);
+    // Detaches the rings (the data path sees a stopped queue).  Keeps size,
+    // addresses, base and fds, so start() can run again after a new table.
+    void stop();
+    // Stops and forgets everything (back to the state after construction),
+    // closing the fds; counters are kept.
+    void reset();
+
+    bool started() const { return started_; }
+    bool enabled() const { return enabled_; }
+    bool ready() const { return started_ && enabled_; }
+    uint32_t size() const { return num_; }
+    bool kick_fd_set() const { return kick_fd_.valid(); }
+
+    const VringCounters& counters() const { return counters_; }
+
+    // ---- Data path: see virtio_net.h; the fields below are its state. -----
+    // (Owned by the data-path implementation; add what it needs here.)
+
+private:
+    AccessLock lock_;
+    VringCounters counters_;
+
+    uint32_t num_ = 0;
+    VringAddresses addresses_{};
+    uint32_t base_ = 0;
+    bool started_ = false;
+    bool enabled_ = false;
+    UniqueFd kick_fd_;
+    UniqueFd call_fd_;
+    UniqueFd err_fd_;
+};
+
+}  // namespace nvh
