@@ -56,7 +56,7 @@ private:
 struct VringCounters {
     std::atomic<uint64_t> packets{0};
     std::atomic<uint64_t> bytes{0};
-    std::atomic<uint64_t> dropped_no_room{0};
+    std::atomic<uint64_t> ring_full{0};
     std::atomic<uint64_t> invalid_descriptors{0};
     std::atomic<uint64_t> undersized_frames{0};
     std::atomic<uint64_t> oversized_frames{0};

@@ -162,7 +162,8 @@ uint32_t nvh_enqueue_burst(struct nvh_device *, uint32_t qp,
 struct nvh_vring_stats {
     uint64_t packets;
     uint64_t bytes;
-    uint64_t dropped_no_room;       /* Receive: guest had no buffers. */
+    uint64_t ring_full;             /* Receive: bursts that stopped early
+                                     * because the guest had no buffers. */
     uint64_t invalid_descriptors;   /* Chains that broke a ring rule. */
     uint64_t undersized_frames;     /* Transmit: shorter than a header. */
     uint64_t oversized_frames;      /* Transmit: larger than the buffer. */
