@@ -12,6 +12,7 @@
 
 #include "guest_memory.h"
 #include "result.h"
+#include "split_ring.h"
 #include "unique_fd.h"
 
 namespace nvh {
@@ -118,6 +119,25 @@ public:
 
     // ---- Data path: see virtio_net.h; the fields below are its state. -----
     // (Owned by the data-path implementation; add what it needs here.)
+    // Call with access_lock() held (the data path's try_lock).
+
+    SplitRing& split_ring() { return ring_; }
+    VringCounters& mutable_counters() { return counters_; }
+    // virtio-net header length for the negotiated features (10 or 12).
+    uint32_t header_len() const { return header_len_; }
+    bool mrg_rxbuf() const { return mrg_rxbuf_; }
+    // The driver broke the ring (avail index jump, head out of range): the
+    // data path no longer serves it until the next start().
+    bool broken() const { return ring_.broken(); }
+    // Host addresses of the ring parts while started, else nullptr.
+    uint8_t* desc_host_address() const { return ring_.desc_host(); }
+    uint8_t* avail_host_address() const { return ring_.avail_host(); }
+    uint8_t* used_host_address() const { return ring_.used_host(); }
+
+    // Publishes the used elements written by a burst and interrupts the
+    // guest through the call eventfd if it asked for it (virtio 1.2, 2.7.7).
+    // Counts guest_notifications.  Returns whether it wrote the eventfd.
+    bool publish_and_notify();
 
 private:
     AccessLock lock_;
@@ -131,6 +151,11 @@ private:
     UniqueFd kick_fd_;
     UniqueFd call_fd_;
     UniqueFd err_fd_;
+
+    // Data-path state, valid while started_.
+    SplitRing ring_;
+    uint32_t header_len_ = 0;
+    bool mrg_rxbuf_ = false;
 };
 
 }  // namespace nvh

@@ -1,0 +1,226 @@
+// split_ring.cpp: device side of a split virtqueue (virtio 1.2, 2.7).
+#include "split_ring.h"
+
+#include <cstring>
+
+namespace nvh {
+namespace {
+
+// Ring layout offsets (virtio 1.2, 2.7.6 and 2.7.8).
+constexpr size_t kAvailFlags = 0;
+constexpr size_t kAvailIdx = 2;
+constexpr size_t kAvailRing = 4;
+constexpr size_t kUsedFlags = 0;
+constexpr size_t kUsedIdx = 2;
+constexpr size_t kUsedRing = 4;
+
+template <typename T>
+T load(const uint8_t* p, std::memory_order order) {
+    return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
+        .load(order);
+}
+
+template <typename T>
+void store(uint8_t* p, T v, std::memory_order order) {
+    std::atomic_ref<T>(*reinterpret_cast<T*>(p)).store(v, order);
+}
+
+// One descriptor, read exactly once.  The main table is 16-byte aligned
+// (checked when the ring starts); an indirect table may not be 8-byte
+// aligned in host memory, then a byte copy followed by a compiler barrier
+// keeps the compiler from reading guest memory again.
+virtio::SplitDesc read_desc(const uint8_t* p) {
+    uint64_t w0, w1;
+    if ((reinterpret_cast<uintptr_t>(p) & 7) == 0) {
+        w0 = load<uint64_t>(p, std::memory_order_relaxed);
+        w1 = load<uint64_t>(p + 8, std::memory_order_relaxed);
+    } else {
+        std::memcpy(&w0, p, 8);
+        std::memcpy(&w1, p + 8, 8);
+        asm volatile("" ::: "memory");
+    }
+    // Little-endian layout (virtio 1.2, 2.7.5; legacy x86 guests are LE too).
+    virtio::SplitDesc d;
+    d.addr = w0;
+    d.len = static_cast<uint32_t>(w1);
+    d.flags = static_cast<uint16_t>(w1 >> 32);
+    d.next = static_cast<uint16_t>(w1 >> 48);
+    return d;
+}
+
+}  // namespace
+
+// ---- SplitRing --------------------------------------------------------------
+
+void SplitRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
+                       uint8_t* avail, uint8_t* used, uint16_t base,
+                       bool event_idx) {
+    memory_ = memory;
+    num_ = num;
+    desc_ = desc;
+    avail_ = avail;
+    used_ = used;
+    // vhost-user: SET_VRING_BASE gives the next avail index; the device's
+    // used index continues from the same value (as in DPDK's vhost library:
+    // every chain before `base` has been returned).
+    last_avail_idx_ = base;
+    last_used_idx_ = base;
+    pending_used_ = 0;
+    event_idx_ = event_idx;
+    broken_ = false;
+}
+
+void SplitRing::detach() {
+    memory_ = nullptr;
+    desc_ = avail_ = used_ = nullptr;
+    pending_used_ = 0;
+}
+
+uint16_t SplitRing::avail_count() {
+    if (broken_) {
+        return 0;
+    }
+    // Acquire: the ring entries and descriptors the driver wrote before
+    // updating idx are visible after this load (virtio 1.2, 2.7.13.3).
+    uint16_t idx = load<uint16_t>(avail_ + kAvailIdx, std::memory_order_acquire);
+    uint16_t count = static_cast<uint16_t>(idx - last_avail_idx_);
+    // virtio 1.2, 2.7.6: idx counts the chains the driver made available;
+    // at most the queue size can be outstanding, so a larger jump means the
+    // ring is corrupt.
+    if (count > num_) {
+        broken_ = true;
+        return 0;
+    }
+    return count;
+}
+
+uint16_t SplitRing::take_head() {
+    const uint8_t* slot =
+        avail_ + kAvailRing + 2 * size_t(last_avail_idx_ & (num_ - 1));
+    last_avail_idx_++;
+    return load<uint16_t>(slot, std::memory_order_relaxed);
+}
+
+void SplitRing::put_used(uint32_t id, uint32_t len) {
+    uint16_t idx = static_cast<uint16_t>(last_used_idx_ + pending_used_);
+    uint8_t* elem = used_ + kUsedRing + 8 * size_t(idx & (num_ - 1));
+    // virtio 1.2, 2.7.8.2: len is the number of bytes written, set before
+    // idx is updated (the release store in publish_used orders it).
+    store<uint32_t>(elem, id, std::memory_order_relaxed);
+    store<uint32_t>(elem + 4, len, std::memory_order_relaxed);
+    pending_used_++;
+}
+
+uint16_t SplitRing::publish_used() {
+    uint16_t n = pending_used_;
+    if (n == 0) {
+        return 0;
+    }
+    last_used_idx_ = static_cast<uint16_t>(last_used_idx_ + n);
+    pending_used_ = 0;
+    // Release: the used elements and the buffer contents are visible to the
+    // driver before it sees the new idx (virtio 1.2, 2.7.8.2).
+    store<uint16_t>(used_ + kUsedIdx, last_used_idx_, std::memory_order_release);
+    return n;
+}
+
+bool SplitRing::driver_wants_interrupt(uint16_t old_idx, uint16_t new_idx) const {
+    // The used->idx store must be ordered before reading the driver's
+    // suppression state, or an interrupt can be lost (virtio 1.2, 2.7.7).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (event_idx_) {
+        // virtio 1.2, 2.7.7.2 with VIRTIO_F_EVENT_IDX: interrupt when the
+        // new used entries pass used_event (avail->ring[num]).
+        uint16_t event = load<uint16_t>(avail_ + kAvailRing + 2 * size_t(num_),
+                                        std::memory_order_relaxed);
+        return static_cast<uint16_t>(new_idx - event - 1) <
+               static_cast<uint16_t>(new_idx - old_idx);
+    }
+    // virtio 1.2, 2.7.7.2 without EVENT_IDX: if flags has
+    // VIRTQ_AVAIL_F_NO_INTERRUPT the device SHOULD NOT send a notification.
+    uint16_t flags = load<uint16_t>(avail_ + kAvailFlags, std::memory_order_relaxed);
+    return (flags & virtio::kAvailFNoInterrupt) == 0;
+}
+
+void SplitRing::set_used_flags(uint16_t flags) {
+    store<uint16_t>(used_ + kUsedFlags, flags, std::memory_order_relaxed);
+}
+
+// ---- ChainWalker ------------------------------------------------------------
+
+ChainWalker::ChainWalker(const SplitRing& ring, uint16_t head)
+    : ring_(ring),
+      table_(ring.desc_),
+      table_size_(ring.num_),
+      idx_(head),
+      ttl_(ring.num_) {
+    // virtio 1.2, 2.7.6: ring[] entries are heads of chains in the
+    // descriptor table, so they are below the queue size.
+    if (head >= ring.num_) {
+        fail("avail ring entry out of range");
+    }
+}
+
+WalkStep ChainWalker::next(DescBuffer* out) {
+    if (done_) {
+        return error_[0] ? WalkStep::kInvalid : WalkStep::kEnd;
+    }
+    for (;;) {
+        // virtio 1.2, 2.7.5.2: loops are forbidden and (2.7.5.3.1) a chain is
+        // at most Queue Size long; per table, more than its size of
+        // descriptors can only be a loop.
+        if (ttl_ == 0) {
+            return fail("descriptor chain longer than its table (loop)");
+        }
+        ttl_--;
+        const virtio::SplitDesc d = read_desc(table_ + 16 * size_t(idx_));
+
+        if (d.flags & virtio::kDescFIndirect) {
+            // virtio 1.2, 2.7.5.3.1: an indirect table holds no indirect
+            // descriptor.
+            if (indirect_) {
+                return fail("nested indirect descriptor");
+            }
+            // virtio 1.2, 2.7.5.3.1: INDIRECT and NEXT never together.
+            if (d.flags & virtio::kDescFNext) {
+                return fail("indirect descriptor with NEXT");
+            }
+            // virtio 1.2, 2.7.5.3: the table is len/16 descriptors, and
+            // (2.7.5.3.1) a chain is at most Queue Size long.
+            if (d.len == 0 || d.len % 16 != 0 || d.len / 16 > ring_.num_) {
+                return fail("indirect table length invalid");
+            }
+            // The table is read as one array: it must be contiguous in host
+            // memory, i.e. inside one region.
+            const uint8_t* t = ring_.memory_->gpa_to_host(d.addr, d.len);
+            if (t == nullptr) {
+                return fail("indirect table not in guest memory");
+            }
+            // virtio 1.2, 2.7.5.3.2: the device ignores WRITE on the
+            // descriptor that refers to the table; the chain continues at the
+            // table's first entry.
+            table_ = t;
+            table_size_ = d.len / 16;
+            idx_ = 0;
+            ttl_ = table_size_;
+            indirect_ = true;
+            continue;
+        }
+
+        if (d.flags & virtio::kDescFNext) {
+            // virtio 1.2, 2.7.5: next indexes the same table.
+            if (d.next >= table_size_) {
+                return fail("descriptor next out of range");
+            }
+            idx_ = d.next;
+        } else {
+            done_ = true;
+        }
+        out->addr = d.addr;
+        out->len = d.len;
+        out->writable = (d.flags & virtio::kDescFWrite) != 0;
+        return WalkStep::kBuffer;
+    }
+}
+
+}  // namespace nvh

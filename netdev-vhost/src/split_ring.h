@@ -1,0 +1,144 @@
+// split_ring.h: the device side of a split virtqueue (virtio 1.2, 2.7):
+// avail index snapshots, descriptor chain walking, used ring writes.
+//
+// The ring lives in guest memory that the driver may rewrite at any time.
+// Every index, ring entry and descriptor is read exactly once into a local
+// value (atomic_ref loads) and checked before use; nothing here trusts the
+// guest to be consistent between two reads.
+//
+// Single-threaded: the caller holds the queue's AccessLock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "guest_memory.h"
+#include "virtio_spec.h"
+
+namespace nvh {
+
+// One descriptor's buffer, copied out of guest memory.
+struct DescBuffer {
+    uint64_t addr;     // Guest-physical.
+    uint32_t len;
+    bool writable;     // VIRTQ_DESC_F_WRITE (device-writable).
+};
+
+enum class WalkStep { kBuffer, kEnd, kInvalid };
+
+class SplitRing {
+public:
+    // Makes the ring usable: `desc`, `avail`, `used` are host addresses of
+    // the three parts (already translated and alignment-checked), `num` the
+    // queue size (a power of two), `base` the first avail index to read and
+    // the first used index to write (VHOST_USER_SET_VRING_BASE).
+    void attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
+                uint8_t* avail, uint8_t* used, uint16_t base,
+                bool event_idx);
+    void detach();
+
+    bool attached() const { return memory_ != nullptr; }
+    bool broken() const { return broken_; }
+    // The driver broke a ring rule that makes the queue unusable (an avail
+    // index jump, a head out of range): stop serving it until restarted.
+    void mark_broken() { broken_ = true; }
+
+    const GuestMemory& memory() const { return *memory_; }
+    uint32_t num() const { return num_; }
+    uint16_t last_avail_idx() const { return last_avail_idx_; }
+    uint16_t last_used_idx() const { return last_used_idx_; }
+    uint8_t* desc_host() const { return desc_; }
+    uint8_t* avail_host() const { return avail_; }
+    uint8_t* used_host() const { return used_; }
+
+    // Snapshot of avail->idx (one acquire load, so ring entries and
+    // descriptors written before it are visible).  Returns how many chains
+    // are available past last_avail_idx.  A jump of more than the queue size
+    // marks the ring broken and returns 0.
+    uint16_t avail_count();
+
+    // Reads the next avail ring entry (once) and advances last_avail_idx.
+    // The caller has seen it in avail_count().
+    uint16_t take_head();
+    // Gives back the last `n` heads taken (their chains were not used).
+    void untake_heads(uint16_t n) { last_avail_idx_ -= n; }
+
+    // Writes a used element into the next free slot, invisible to the driver
+    // until publish_used().  At most num() per publish.
+    void put_used(uint32_t id, uint32_t len);
+    uint16_t pending_used() const { return pending_used_; }
+    // Makes the pending used elements visible: one release store of
+    // used->idx after all of them.  Returns how many were published.
+    uint16_t publish_used();
+
+    // After publish_used() moved used->idx from old_idx to new_idx: whether
+    // the driver asked to be interrupted (virtio 1.2, 2.7.7).
+    bool driver_wants_interrupt(uint16_t old_idx, uint16_t new_idx) const;
+
+    // used->flags (VIRTQ_USED_F_NO_NOTIFY).
+    void set_used_flags(uint16_t flags);
+
+private:
+    friend class ChainWalker;
+
+    const GuestMemory* memory_ = nullptr;
+    uint32_t num_ = 0;
+    uint8_t* desc_ = nullptr;
+    uint8_t* avail_ = nullptr;
+    uint8_t* used_ = nullptr;
+    uint16_t last_avail_idx_ = 0;
+    uint16_t last_used_idx_ = 0;     // Published used->idx.
+    uint16_t pending_used_ = 0;      // Written past last_used_idx_.
+    bool event_idx_ = false;
+    bool broken_ = false;
+};
+
+// Walks one descriptor chain, direct or through an indirect table, yielding
+// each buffer once.  Bounded: at most queue-size descriptors per table, so a
+// loop ends as an invalid chain instead of spinning.
+class ChainWalker {
+public:
+    ChainWalker(const SplitRing& ring, uint16_t head);
+
+    // kBuffer: *out holds the next buffer.  kEnd: the chain is over.
+    // kInvalid: the chain broke a rule (error() names it); stop using it.
+    WalkStep next(DescBuffer* out);
+    const char* error() const { return error_; }
+
+private:
+    WalkStep fail(const char* why) {
+        error_ = why;
+        done_ = true;
+        return WalkStep::kInvalid;
+    }
+
+    const SplitRing& ring_;
+    const uint8_t* table_;
+    uint32_t table_size_;
+    uint32_t idx_;
+    uint32_t ttl_;
+    bool indirect_ = false;
+    bool done_ = false;
+    const char* error_ = "";
+};
+
+// Calls fn(uint8_t* host, uint32_t len) for each host-contiguous piece of
+// guest-physical [gpa, gpa + len), in order; a buffer that spans adjacent
+// regions comes out as several pieces.  Returns false, having called fn for
+// the mapped prefix only, if some byte is not mapped.
+template <typename Fn>
+bool for_each_piece(const GuestMemory& memory, uint64_t gpa, uint32_t len,
+                    Fn&& fn) {
+    while (len > 0) {
+        HostPiece p = memory.gpa_piece(gpa, len);
+        if (p.ptr == nullptr) {
+            return false;
+        }
+        fn(p.ptr, static_cast<uint32_t>(p.len));
+        gpa += p.len;   // Inside a region: gpa + size never overflows.
+        len -= static_cast<uint32_t>(p.len);
+    }
+    return true;
+}
+
+}  // namespace nvh
