@@ -1,0 +1,285 @@
+/*
+ * Data path of the "vhostuserclient" ports, run by PMD threads: receive
+ * (guest -> OVS) into pre-allocated mbufs of the port's mempool, and
+ * transmit (OVS -> guest).  No allocation, logging or lock per packet.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+#include <rte_spinlock.h>
+
+#include "coverage.h"
+#include "dp-packet.h"
+#include "netdev-provider.h"
+#include "netdev-vhost-private.h"
+#include "util.h"
+#include "vhost-mempool.h"
+
+COVERAGE_DEFINE(vhost_client_rx_mbuf_alloc_failed);
+COVERAGE_DEFINE(vhost_client_tx_contention);
+
+BUILD_ASSERT_DECL(NVH_MAX_BURST <= NETDEV_MAX_BURST);
+
+/* One receive queue: the guest's transmitq of queue pair 'up.queue_id'.
+ * 'mbufs' always holds NVH_MAX_BURST empty mbufs (fewer only after an
+ * allocation failure), which 'pkts' describes to the core. */
+struct netdev_rxq_vhost {
+    struct netdev_rxq up;
+    struct vhost_mempool *vmp;      /* Reference, or NULL: nothing to poll. */
+    struct rte_mempool *pool;
+    uint32_t n_mbufs;
+    struct rte_mbuf *mbufs[NVH_MAX_BURST];
+    struct nvh_packet pkts[NVH_MAX_BURST];
+};
+
+static struct netdev_rxq_vhost *
+netdev_rxq_vhost_cast(const struct netdev_rxq *rxq)
+{
+    return CONTAINER_OF(rxq, struct netdev_rxq_vhost, up);
+}
+
+/* ---- Receive: guest -> OVS ------------------------------------------- */
+
+struct netdev_rxq *
+netdev_vhost_rxq_alloc(void)
+{
+    struct netdev_rxq_vhost *rx = xzalloc(sizeof *rx);
+
+    return &rx->up;
+}
+
+static void
+netdev_vhost_rxq_set_slots(struct netdev_rxq_vhost *rx, uint32_t start,
+                           uint32_t n)
+{
+    for (uint32_t i = start; i < start + n; i++) {
+        struct rte_mbuf *m = rx->mbufs[i];
+
+        rx->pkts[i].data = rte_pktmbuf_mtod(m, uint8_t *);
+        rx->pkts[i].capacity = rte_pktmbuf_tailroom(m);
+        rx->pkts[i].opaque = m;
+    }
+}
+
+/* Fills the empty tail of 'rx->mbufs'.  Called only after a failed refill
+ * (and at construction), never on an idle queue. */
+static void
+netdev_vhost_rxq_top_up(struct netdev_rxq_vhost *rx)
+{
+    uint32_t n = NVH_MAX_BURST - rx->n_mbufs;
+
+    if (!rte_pktmbuf_alloc_bulk(rx->pool, &rx->mbufs[rx->n_mbufs], n)) {
+        netdev_vhost_rxq_set_slots(rx, rx->n_mbufs, n);
+        rx->n_mbufs = NVH_MAX_BURST;
+    } else {
+        COVERAGE_INC(vhost_client_rx_mbuf_alloc_failed);
+    }
+}
+
+int
+netdev_vhost_rxq_construct(struct netdev_rxq *rxq)
+{
+    struct netdev_rxq_vhost *rx = netdev_rxq_vhost_cast(rxq);
+    struct netdev_vhost *dev = netdev_vhost_cast(rxq->netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->mp) {
+        vhost_mempool_ref(dev->mp);
+        rx->vmp = dev->mp;
+        rx->pool = vhost_mempool_pool(dev->mp);
+        rx->n_mbufs = 0;
+        netdev_vhost_rxq_top_up(rx);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+
+    return 0;
+}
+
+void
+netdev_vhost_rxq_destruct(struct netdev_rxq *rxq)
+{
+    struct netdev_rxq_vhost *rx = netdev_rxq_vhost_cast(rxq);
+
+    if (rx->n_mbufs) {
+        rte_pktmbuf_free_bulk(rx->mbufs, rx->n_mbufs);
+        rx->n_mbufs = 0;
+    }
+    vhost_mempool_unref(rx->vmp);
+    rx->vmp = NULL;
+    rx->pool = NULL;
+}
+
+void
+netdev_vhost_rxq_dealloc(struct netdev_rxq *rxq)
+{
+    free(netdev_rxq_vhost_cast(rxq));
+}
+
+bool
+netdev_vhost_rxq_enabled(struct netdev_rxq *rxq)
+{
+    struct netdev_vhost *dev = netdev_vhost_cast(rxq->netdev);
+    bool enabled;
+
+    atomic_read_relaxed(&dev->rxq_enabled[rxq->queue_id], &enabled);
+    return enabled;
+}
+
+int
+netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
+                      int *qfill)
+{
+    struct netdev_rxq_vhost *rx = netdev_rxq_vhost_cast(rxq);
+    struct netdev_vhost *dev = netdev_vhost_cast(rxq->netdev);
+    struct netdev_vhost_queue_stats *stats;
+    uint64_t bytes = 0;
+    uint32_t n;
+    bool up;
+
+    if (qfill) {
+        *qfill = 0;
+    }
+
+    atomic_read_relaxed(&dev->admin_up, &up);
+    if (OVS_UNLIKELY(!rx->pool || !dev->core || !up)) {
+        return EAGAIN;
+    }
+    if (OVS_UNLIKELY(rx->n_mbufs < NVH_MAX_BURST)) {
+        netdev_vhost_rxq_top_up(rx);
+        if (!rx->n_mbufs) {
+            return EAGAIN;
+        }
+    }
+
+    n = nvh_dequeue_burst(dev->core, rxq->queue_id, rx->pkts, rx->n_mbufs);
+    if (!n) {
+        return EAGAIN;
+    }
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct dp_packet *packet = (struct dp_packet *) rx->mbufs[i];
+
+        dp_packet_set_size(packet, rx->pkts[i].len);
+        dp_packet_reset_offsets(packet);
+        batch->packets[i] = packet;
+        bytes += rx->pkts[i].len;
+    }
+    batch->count = n;
+    dp_packet_batch_init_packet_fields(batch);
+
+    /* Replace exactly the mbufs handed over. */
+    if (OVS_LIKELY(!rte_pktmbuf_alloc_bulk(rx->pool, rx->mbufs, n))) {
+        netdev_vhost_rxq_set_slots(rx, 0, n);
+    } else {
+        uint32_t left = rx->n_mbufs - n;
+
+        COVERAGE_INC(vhost_client_rx_mbuf_alloc_failed);
+        memmove(rx->mbufs, &rx->mbufs[n], left * sizeof rx->mbufs[0]);
+        memmove(rx->pkts, &rx->pkts[n], left * sizeof rx->pkts[0]);
+        rx->n_mbufs = left;
+    }
+
+    stats = &dev->rx_stats[rxq->queue_id];
+    netdev_vhost_counter_add(&stats->packets, n);
+    netdev_vhost_counter_add(&stats->bytes, bytes);
+
+    return 0;
+}
+
+/* ---- Transmit: OVS -> guest ------------------------------------------ */
+
+int
+netdev_vhost_send(struct netdev *netdev, int qid,
+                  struct dp_packet_batch *batch, bool concurrent_txq)
+{
+    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
+    int txq = qid % netdev->n_txq;
+    struct netdev_vhost_queue_stats *stats = &dev->tx_stats[txq];
+    struct nvh_packet pkts[NETDEV_MAX_BURST];
+    uint32_t n_pkts = 0, sent = 0;
+    uint64_t mtu_drops = 0, bad_drops = 0, bytes = 0;
+    int qp = dev->tx_map[txq];
+    int max_retries = 0, retries = 0;
+    struct dp_packet *packet;
+    bool locked, up;
+
+    atomic_read_relaxed(&dev->admin_up, &up);
+    if (OVS_UNLIKELY(!dev->core || qp < 0 || !up)) {
+        netdev_vhost_counter_add(&stats->dropped,
+                                 dp_packet_batch_size(batch));
+        dp_packet_delete_batch(batch, true);
+        return 0;
+    }
+
+    DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
+        uint32_t size = dp_packet_size(packet);
+
+        if (OVS_UNLIKELY(size > dev->max_packet_len)) {
+            mtu_drops++;
+        } else if (OVS_UNLIKELY(packet->source == DPBUF_DPDK
+                                && packet->mbuf.nb_segs > 1)) {
+            /* Multi-segment mbufs are not supported. */
+            bad_drops++;
+        } else {
+            pkts[n_pkts++] = (struct nvh_packet) {
+                .data = dp_packet_data(packet),
+                .len = size,
+            };
+        }
+    }
+
+    locked = concurrent_txq || dev->tx_map_shared;
+    if (locked) {
+        rte_spinlock_t *lock = &dev->tx_lock[qp].lock;
+
+        if (OVS_UNLIKELY(!rte_spinlock_trylock(lock))) {
+            COVERAGE_INC(vhost_client_tx_contention);
+            rte_spinlock_lock(lock);
+        }
+    }
+
+    /* Same retry policy as dpdkvhostuserclient: retry while the guest
+     * accepts something, at most 'tx-retries-max' times. */
+    while (sent < n_pkts) {
+        uint32_t n = nvh_enqueue_burst(dev->core, qp, &pkts[sent],
+                                       n_pkts - sent);
+        if (!n) {
+            break;
+        }
+        for (uint32_t i = sent; i < sent + n; i++) {
+            bytes += pkts[i].len;
+        }
+        sent += n;
+        if (sent < n_pkts && !retries) {
+            atomic_read_relaxed(&dev->tx_retries_max, &max_retries);
+        }
+        if (sent == n_pkts || retries++ >= max_retries) {
+            break;
+        }
+    }
+
+    if (locked) {
+        rte_spinlock_unlock(&dev->tx_lock[qp].lock);
+    }
+
+    netdev_vhost_counter_add(&stats->packets, sent);
+    netdev_vhost_counter_add(&stats->bytes, bytes);
+    if (OVS_UNLIKELY(sent < n_pkts || mtu_drops || bad_drops || retries)) {
+        uint64_t failed = n_pkts - sent;
+
+        netdev_vhost_counter_add(&stats->dropped,
+                                 failed + mtu_drops + bad_drops);
+        netdev_vhost_counter_add(&stats->tx_failure_drops,
+                                 failed + bad_drops);
+        netdev_vhost_counter_add(&stats->tx_mtu_exceeded_drops, mtu_drops);
+        netdev_vhost_counter_add(&stats->tx_retries,
+                                 MIN(retries, max_retries));
+    }
+
+    dp_packet_delete_batch(batch, true);
+    return 0;
+}

@@ -1,0 +1,162 @@
+/*
+ * Private declarations of the "vhostuserclient" netdev class, shared by the
+ * files of datapath-glue/.  Nothing here is visible outside the plugin.
+ */
+
+#ifndef NETDEV_VHOST_PRIVATE_H
+#define NETDEV_VHOST_PRIVATE_H 1
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_spinlock.h>
+
+#include "netdev-provider.h"
+#include "netdev-vhost/nvh.h"
+#include "openvswitch/list.h"
+#include "openvswitch/thread.h"
+#include "openvswitch/util.h"
+#include "openvswitch/vlog.h"
+#include "ovs-atomic.h"
+#include "packets.h"
+
+struct vhost_mempool;
+
+/* All files of the plugin log to the one VLOG module "netdev_vhost", which
+ * plugin.c defines.  VLOG_DEFINE_THIS_MODULE may appear only once per
+ * module, so the other files reach it through the pointer that it exports. */
+#ifndef NETDEV_VHOST_DEFINES_VLOG_MODULE
+extern struct vlog_module *VLM_netdev_vhost;
+#define this_module (*VLM_netdev_vhost)
+#endif
+
+/* Frame length for an MTU: Ethernet header and CRC, as netdev-dpdk counts
+ * it.  Larger packets are dropped on transmit. */
+#define NETDEV_VHOST_MTU_TO_FRAME_LEN(MTU) ((MTU) + ETH_HEADER_LEN + 4)
+/* Largest frame for an MTU, with room for two VLAN headers. */
+#define NETDEV_VHOST_MTU_TO_MAX_FRAME_LEN(MTU) \
+    (NETDEV_VHOST_MTU_TO_FRAME_LEN(MTU) + 2 * VLAN_HEADER_LEN)
+#define NETDEV_VHOST_MIN_MTU 68
+#define NETDEV_VHOST_MAX_FRAME_LEN 9728
+
+/* "tx-retries-max": same range and default as dpdkvhostuserclient. */
+#define NETDEV_VHOST_TX_RETRIES_MIN 0
+#define NETDEV_VHOST_TX_RETRIES_MAX 32
+#define NETDEV_VHOST_TX_RETRIES_DEF 8
+
+/* Software counters of one queue.  Updated once per burst by the thread that
+ * uses the queue (relaxed atomic adds: a transmit queue may be shared),
+ * read by anyone without locks. */
+struct netdev_vhost_queue_stats {
+    PADDED_MEMBERS(CACHE_LINE_SIZE,
+        atomic_uint64_t packets;
+        atomic_uint64_t bytes;
+        atomic_uint64_t dropped;          /* Every packet lost here. */
+        atomic_uint64_t tx_retries;
+        atomic_uint64_t tx_failure_drops;
+        atomic_uint64_t tx_mtu_exceeded_drops;
+    );
+};
+
+/* Serialises the senders of one guest queue pair's receive vring. */
+struct netdev_vhost_tx_lock {
+    PADDED_MEMBERS(CACHE_LINE_SIZE,
+        rte_spinlock_t lock;
+    );
+};
+
+struct netdev_vhost {
+    struct netdev up;
+
+    /* Data path state.  Written only by the main thread in construct,
+     * reconfigure and destruct, while no PMD thread polls or sends on the
+     * port (dpif-netdev guarantees that), read by the PMD threads. */
+    struct nvh_device *core;              /* NULL if not created. */
+    struct vhost_mempool *mp;             /* NULL until the guest is ready. */
+    uint32_t max_packet_len;              /* Frame length for 'mtu'. */
+    int tx_map[NVH_MAX_QUEUE_PAIRS];      /* OVS txq -> guest pair, or -1. */
+    bool tx_map_shared;                   /* Some pairs get several txqs. */
+
+    /* Changed at any time, read by PMD threads. */
+    atomic_bool admin_up;                 /* NETDEV_UP in 'flags'. */
+    atomic_int tx_retries_max;
+    atomic_bool rxq_enabled[NVH_MAX_QUEUE_PAIRS];
+
+    struct ovs_mutex mutex;
+
+    /* Configuration, protected by 'mutex'. */
+    char *path OVS_GUARDED;               /* Path 'core' connects to. */
+    char *requested_path OVS_GUARDED;     /* From "vhost-server-path". */
+    int mtu OVS_GUARDED;
+    int requested_mtu OVS_GUARDED;
+    struct eth_addr hwaddr OVS_GUARDED;
+    enum netdev_flags flags OVS_GUARDED;
+
+    /* State seen by the last reconfiguration, protected by 'mutex'. */
+    bool ready OVS_GUARDED;               /* Carrier. */
+    int numa_id OVS_GUARDED;
+    uint64_t n_connects OVS_GUARDED;
+    long long int carrier_resets OVS_GUARDED;
+    char *create_error OVS_GUARDED;       /* Why nvh_device_create failed. */
+
+    /* In 'netdev_vhost_list'. */
+    struct ovs_list list_node;
+
+    /* rx: one per OVS rxq (= guest transmitq); tx: one per OVS txq. */
+    struct netdev_vhost_queue_stats rx_stats[NVH_MAX_QUEUE_PAIRS];
+    struct netdev_vhost_queue_stats tx_stats[NVH_MAX_QUEUE_PAIRS];
+    struct netdev_vhost_tx_lock tx_lock[NVH_MAX_QUEUE_PAIRS];
+};
+
+/* Every "vhostuserclient" netdev, for "vhostuserclient/show". */
+extern struct ovs_mutex netdev_vhost_list_mutex;
+extern struct ovs_list netdev_vhost_list
+    OVS_GUARDED_BY(netdev_vhost_list_mutex);
+
+static inline struct netdev_vhost *
+netdev_vhost_cast(const struct netdev *netdev)
+{
+    return CONTAINER_OF(netdev, struct netdev_vhost, up);
+}
+
+static inline void
+netdev_vhost_counter_add(atomic_uint64_t *counter, uint64_t n)
+{
+    if (n) {
+        uint64_t orig;
+
+        atomic_add_relaxed(counter, n, &orig);
+    }
+}
+
+static inline uint64_t
+netdev_vhost_counter_read(const atomic_uint64_t *counter)
+{
+    uint64_t value;
+
+    atomic_read_relaxed(CONST_CAST(atomic_uint64_t *, counter), &value);
+    return value;
+}
+
+/* The netdev class (netdev-vhost-client.c). */
+extern const struct netdev_class netdev_vhost_client_class;
+
+/* Data path (netdev-vhost-datapath.c). */
+struct netdev_rxq *netdev_vhost_rxq_alloc(void);
+int netdev_vhost_rxq_construct(struct netdev_rxq *);
+void netdev_vhost_rxq_destruct(struct netdev_rxq *);
+void netdev_vhost_rxq_dealloc(struct netdev_rxq *);
+bool netdev_vhost_rxq_enabled(struct netdev_rxq *);
+int netdev_vhost_rxq_recv(struct netdev_rxq *, struct dp_packet_batch *,
+                          int *qfill);
+int netdev_vhost_send(struct netdev *, int qid, struct dp_packet_batch *,
+                      bool concurrent_txq);
+
+/* Status, statistics and the unixctl command (netdev-vhost-stats.c). */
+int netdev_vhost_get_status(const struct netdev *, struct smap *);
+int netdev_vhost_get_stats(const struct netdev *, struct netdev_stats *);
+int netdev_vhost_get_custom_stats(const struct netdev *,
+                                  struct netdev_custom_stats *);
+void netdev_vhost_unixctl_register(void);
+
+#endif /* netdev-vhost-private.h */

@@ -1,0 +1,359 @@
+/*
+ * Status, statistics and "ovs-appctl vhostuserclient/show" of the
+ * "vhostuserclient" ports.
+ *
+ * Direction names follow OVS: "rx" is guest -> OVS (the guest's transmitq,
+ * vring 2N+1), "tx" is OVS -> guest (the guest's receiveq, vring 2N).
+ * Counters are read without locks: each value is consistent on its own, the
+ * set is not a snapshot.
+ */
+
+#include <config.h>
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "netdev-provider.h"
+#include "netdev-vhost-private.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
+#include "openvswitch/vlog.h"
+#include "smap.h"
+#include "unixctl.h"
+#include "util.h"
+
+/* Sums of the glue's per-queue counters. */
+struct netdev_vhost_sw_totals {
+    uint64_t rx_packets;
+    uint64_t rx_bytes;
+    uint64_t rx_dropped;
+    uint64_t tx_packets;
+    uint64_t tx_bytes;
+    uint64_t tx_dropped;
+    uint64_t tx_retries;
+    uint64_t tx_failure_drops;
+    uint64_t tx_mtu_exceeded_drops;
+};
+
+/* Sums of the core's vring counters, per direction. */
+struct netdev_vhost_core_totals {
+    struct nvh_vring_stats rx;      /* Transmitqs (odd vrings). */
+    struct nvh_vring_stats tx;      /* Receiveqs (even vrings). */
+};
+
+static void
+netdev_vhost_sum_sw(const struct netdev_vhost *dev,
+                    struct netdev_vhost_sw_totals *t)
+{
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < NVH_MAX_QUEUE_PAIRS; i++) {
+        const struct netdev_vhost_queue_stats *rx = &dev->rx_stats[i];
+        const struct netdev_vhost_queue_stats *tx = &dev->tx_stats[i];
+
+        t->rx_packets += netdev_vhost_counter_read(&rx->packets);
+        t->rx_bytes += netdev_vhost_counter_read(&rx->bytes);
+        t->rx_dropped += netdev_vhost_counter_read(&rx->dropped);
+        t->tx_packets += netdev_vhost_counter_read(&tx->packets);
+        t->tx_bytes += netdev_vhost_counter_read(&tx->bytes);
+        t->tx_dropped += netdev_vhost_counter_read(&tx->dropped);
+        t->tx_retries += netdev_vhost_counter_read(&tx->tx_retries);
+        t->tx_failure_drops
+            += netdev_vhost_counter_read(&tx->tx_failure_drops);
+        t->tx_mtu_exceeded_drops
+            += netdev_vhost_counter_read(&tx->tx_mtu_exceeded_drops);
+    }
+}
+
+static void
+netdev_vhost_add_vring_stats(struct nvh_vring_stats *sum,
+                             const struct nvh_vring_stats *s)
+{
+    sum->packets += s->packets;
+    sum->bytes += s->bytes;
+    sum->ring_full += s->ring_full;
+    sum->invalid_descriptors += s->invalid_descriptors;
+    sum->undersized_frames += s->undersized_frames;
+    sum->oversized_frames += s->oversized_frames;
+    sum->rx_buffer_too_small += s->rx_buffer_too_small;
+    sum->guest_notifications += s->guest_notifications;
+}
+
+/* Counters are kept across reconnections, so every vring is summed, not
+ * only the ones in use now. */
+static void
+netdev_vhost_sum_core(struct nvh_device *core,
+                      struct netdev_vhost_core_totals *t)
+{
+    memset(t, 0, sizeof *t);
+    if (!core) {
+        return;
+    }
+    for (uint32_t v = 0; v < NVH_MAX_VRINGS; v++) {
+        struct nvh_vring_stats s;
+
+        if (nvh_vring_get_stats(core, v, &s)) {
+            netdev_vhost_add_vring_stats(v % 2 ? &t->rx : &t->tx, &s);
+        }
+    }
+}
+
+static const char *
+netdev_vhost_state_name(enum nvh_connection_state state)
+{
+    switch (state) {
+    case NVH_STATE_WAITING:
+        return "waiting for socket";
+    case NVH_STATE_CONNECTED:
+        return "connected, negotiating";
+    case NVH_STATE_READY:
+        return "ready";
+    }
+    return "unknown";
+}
+
+int
+netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
+{
+    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
+    struct nvh_device_info info;
+
+    ovs_mutex_lock(&dev->mutex);
+
+    smap_add(args, "mode", "client");
+    if (dev->requested_path) {
+        smap_add(args, "socket", dev->requested_path);
+    }
+    if (!dev->core) {
+        smap_add(args, "status", "disconnected");
+        smap_add(args, "state", dev->create_error ? "error" : "not created");
+        if (dev->create_error) {
+            smap_add(args, "last_error", dev->create_error);
+        }
+        ovs_mutex_unlock(&dev->mutex);
+        return 0;
+    }
+
+    nvh_device_get_info(dev->core, &info);
+    smap_add(args, "status",
+             info.state == NVH_STATE_WAITING ? "disconnected" : "connected");
+    smap_add(args, "state", netdev_vhost_state_name(info.state));
+    smap_add_format(args, "connects", "%"PRIu64, info.n_connects);
+
+    if (info.state != NVH_STATE_WAITING) {
+        smap_add_format(args, "features", "0x%016"PRIx64, info.features);
+        smap_add_format(args, "protocol_features", "0x%016"PRIx64,
+                        info.protocol_features);
+        if (info.mtu) {
+            smap_add_format(args, "mtu", "%"PRIu32, info.mtu);
+        }
+        if (info.numa_node >= 0) {
+            smap_add_format(args, "numa", "%d", info.numa_node);
+        }
+        smap_add_format(args, "queue_pairs", "%"PRIu32, info.n_queue_pairs);
+        smap_add_format(args, "num_of_vrings", "%"PRIu32, info.n_vrings);
+        for (uint32_t i = 0; i < MIN(info.n_vrings, NVH_MAX_VRINGS); i++) {
+            smap_add_nocopy(args, xasprintf("vring_%"PRIu32"_size", i),
+                            xasprintf("%d", info.vring_size[i]));
+        }
+    }
+    if (info.last_error[0]) {
+        info.last_error[sizeof info.last_error - 1] = '\0';
+        smap_add(args, "last_error", info.last_error);
+    }
+
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+int
+netdev_vhost_get_stats(const struct netdev *netdev,
+                       struct netdev_stats *stats)
+{
+    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
+    struct netdev_vhost_core_totals core;
+    struct netdev_vhost_sw_totals sw;
+
+    ovs_mutex_lock(&dev->mutex);
+    netdev_vhost_sum_sw(dev, &sw);
+    netdev_vhost_sum_core(dev->core, &core);
+    ovs_mutex_unlock(&dev->mutex);
+
+    stats->rx_packets = sw.rx_packets;
+    stats->rx_bytes = sw.rx_bytes;
+    stats->rx_dropped = sw.rx_dropped;
+    /* Frames of the guest that broke the rules and were dropped. */
+    stats->rx_errors = core.rx.invalid_descriptors
+                       + core.rx.undersized_frames
+                       + core.rx.oversized_frames;
+    stats->tx_packets = sw.tx_packets;
+    stats->tx_bytes = sw.tx_bytes;
+    stats->tx_dropped = sw.tx_dropped;
+    stats->tx_errors = core.tx.invalid_descriptors
+                       + core.tx.rx_buffer_too_small;
+
+    return 0;
+}
+
+int
+netdev_vhost_get_custom_stats(const struct netdev *netdev,
+                              struct netdev_custom_stats *custom)
+{
+    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
+    struct netdev_vhost_core_totals core;
+    struct netdev_vhost_sw_totals sw;
+
+    ovs_mutex_lock(&dev->mutex);
+    netdev_vhost_sum_sw(dev, &sw);
+    netdev_vhost_sum_core(dev->core, &core);
+    ovs_mutex_unlock(&dev->mutex);
+
+    /* The "ovs_" names are dpdkvhostuserclient's.  There is no QoS or
+     * ingress policing yet, so the two QoS counters stay 0. */
+#define NETDEV_VHOST_CSTATS                                                 \
+    CSTAT("ovs_tx_retries", sw.tx_retries)                                  \
+    CSTAT("ovs_tx_failure_drops", sw.tx_failure_drops)                      \
+    CSTAT("ovs_tx_mtu_exceeded_drops", sw.tx_mtu_exceeded_drops)            \
+    CSTAT("ovs_tx_qos_drops", 0)                                            \
+    CSTAT("ovs_rx_qos_drops", 0)                                            \
+    CSTAT("rx_invalid_descriptors", core.rx.invalid_descriptors)            \
+    CSTAT("rx_undersized_frames", core.rx.undersized_frames)                \
+    CSTAT("rx_oversized_frames", core.rx.oversized_frames)                  \
+    CSTAT("rx_guest_notifications", core.rx.guest_notifications)            \
+    CSTAT("tx_invalid_descriptors", core.tx.invalid_descriptors)            \
+    CSTAT("tx_guest_buffer_too_small", core.tx.rx_buffer_too_small)         \
+    CSTAT("tx_guest_ring_full", core.tx.ring_full)                          \
+    CSTAT("tx_guest_notifications", core.tx.guest_notifications)
+
+#define CSTAT(NAME, VALUE) + 1
+    custom->size = 0 NETDEV_VHOST_CSTATS;
+#undef CSTAT
+    custom->counters = xcalloc(custom->size, sizeof *custom->counters);
+
+    size_t i = 0;
+#define CSTAT(NAME, VALUE)                                              \
+    ovs_strlcpy(custom->counters[i].name, NAME,                         \
+                NETDEV_CUSTOM_STATS_NAME_SIZE);                         \
+    custom->counters[i++].value = (VALUE);
+    NETDEV_VHOST_CSTATS
+#undef CSTAT
+#undef NETDEV_VHOST_CSTATS
+
+    return 0;
+}
+
+/* ---- ovs-appctl vhostuserclient/show [PORT] ------------------------- */
+
+static void
+netdev_vhost_show_vring(struct ds *s, const struct nvh_device_info *info,
+                        struct nvh_device *core, uint32_t v)
+{
+    struct nvh_vring_stats st;
+
+    nvh_vring_get_stats(core, v, &st);
+    ds_put_format(s, "    vring %"PRIu32" (%s%"PRIu32"): size %d, %s\n",
+                  v, v % 2 ? "transmitq" : "receiveq", v / 2,
+                  info->vring_size[v],
+                  info->vring_enabled[v] ? "enabled" : "disabled");
+    ds_put_format(s, "      packets %"PRIu64", bytes %"PRIu64
+                  ", guest notifications %"PRIu64"\n",
+                  st.packets, st.bytes, st.guest_notifications);
+    ds_put_format(s, "      invalid descriptors %"PRIu64,
+                  st.invalid_descriptors);
+    if (v % 2) {
+        ds_put_format(s, ", undersized %"PRIu64", oversized %"PRIu64"\n",
+                      st.undersized_frames, st.oversized_frames);
+    } else {
+        ds_put_format(s, ", ring full %"PRIu64", buffer too small %"PRIu64
+                      "\n", st.ring_full, st.rx_buffer_too_small);
+    }
+}
+
+static void
+netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
+{
+    struct netdev_vhost_sw_totals sw;
+    struct nvh_device_info info;
+
+    ovs_mutex_lock(&dev->mutex);
+
+    ds_put_format(s, "%s:\n", netdev_get_name(&dev->up));
+    ds_put_format(s, "  socket: %s\n",
+                  dev->requested_path ? dev->requested_path : "(none)");
+    ds_put_format(s, "  carrier: %s, resets: %lld, mtu: %d, numa: %d\n",
+                  dev->ready ? "up" : "down", dev->carrier_resets, dev->mtu,
+                  dev->numa_id);
+    ds_put_format(s, "  queues: %d rx, %d tx\n",
+                  dev->up.n_rxq, dev->up.n_txq);
+
+    if (!dev->core) {
+        ds_put_format(s, "  state: %s\n",
+                      dev->create_error ? dev->create_error : "not created");
+    } else {
+        nvh_device_get_info(dev->core, &info);
+        ds_put_format(s, "  state: %s, connects: %"PRIu64"\n",
+                      netdev_vhost_state_name(info.state), info.n_connects);
+        if (info.last_error[0]) {
+            info.last_error[sizeof info.last_error - 1] = '\0';
+            ds_put_format(s, "  last error: %s\n", info.last_error);
+        }
+        if (info.state != NVH_STATE_WAITING) {
+            ds_put_format(s, "  features: 0x%016"PRIx64
+                          ", protocol features: 0x%016"PRIx64"\n",
+                          info.features, info.protocol_features);
+            ds_put_format(s, "  queue pairs: %"PRIu32", vrings: %"PRIu32
+                          ", guest mtu: %"PRIu32", guest numa: %d\n",
+                          info.n_queue_pairs, info.n_vrings, info.mtu,
+                          info.numa_node);
+            for (uint32_t v = 0; v < MIN(info.n_vrings, NVH_MAX_VRINGS);
+                 v++) {
+                netdev_vhost_show_vring(s, &info, dev->core, v);
+            }
+        }
+    }
+
+    netdev_vhost_sum_sw(dev, &sw);
+    ds_put_format(s, "  rx: packets %"PRIu64", bytes %"PRIu64
+                  ", dropped %"PRIu64"\n",
+                  sw.rx_packets, sw.rx_bytes, sw.rx_dropped);
+    ds_put_format(s, "  tx: packets %"PRIu64", bytes %"PRIu64
+                  ", dropped %"PRIu64" (retries %"PRIu64
+                  ", failure drops %"PRIu64", mtu exceeded drops %"PRIu64
+                  ")\n", sw.tx_packets, sw.tx_bytes, sw.tx_dropped,
+                  sw.tx_retries, sw.tx_failure_drops,
+                  sw.tx_mtu_exceeded_drops);
+
+    ovs_mutex_unlock(&dev->mutex);
+}
+
+static void
+netdev_vhost_unixctl_show(struct unixctl_conn *conn, int argc,
+                          const char *argv[], void *aux OVS_UNUSED)
+{
+    const char *port = argc > 1 ? argv[1] : NULL;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    struct netdev_vhost *dev;
+    bool found = false;
+
+    ovs_mutex_lock(&netdev_vhost_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &netdev_vhost_list) {
+        if (!port || !strcmp(port, netdev_get_name(&dev->up))) {
+            netdev_vhost_show(&s, dev);
+            found = true;
+        }
+    }
+    ovs_mutex_unlock(&netdev_vhost_list_mutex);
+
+    if (port && !found) {
+        unixctl_command_reply_error(conn, "no such vhostuserclient port");
+    } else {
+        unixctl_command_reply(conn, ds_cstr(&s));
+    }
+    ds_destroy(&s);
+}
+
+void
+netdev_vhost_unixctl_register(void)
+{
+    unixctl_command_register("vhostuserclient/show", "[port]", 0, 1,
+                             netdev_vhost_unixctl_show, NULL);
+}
