@@ -109,10 +109,13 @@ uint16_t SplitRingDriver::used_idx() const { return load_acquire<uint16_t>(used_
 // the head available.
 int SplitRingDriver::link_chain(std::span<const Segment> segments,
                                 std::vector<uint16_t>* descs) {
-    if (segments.empty() || free_.size() < segments.size()) {
+    if (segments.empty()) {
         return -1;
     }
     if (descs->empty()) {
+        if (free_.size() < segments.size()) {
+            return -1;
+        }
         for (size_t i = 0; i < segments.size(); i++) {
             descs->push_back(static_cast<uint16_t>(alloc_desc()));
         }
