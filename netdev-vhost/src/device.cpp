@@ -1,0 +1,315 @@
+// device.cpp: see device.h.
+#include "device.h"
+
+#include <numaif.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "log.h"
+#include "virtio_net.h"
+
+namespace nvh {
+namespace {
+
+// Holds a queue's access lock taken with try_lock, for one burst.
+class BurstLock {
+public:
+    explicit BurstLock(Virtqueue& vq) : vq_(vq), held_(vq.access_lock().try_lock()) {}
+    ~BurstLock() {
+        if (held_) {
+            vq_.access_lock().unlock();
+        }
+    }
+    BurstLock(const BurstLock&) = delete;
+    BurstLock& operator=(const BurstLock&) = delete;
+    bool held() const { return held_; }
+
+private:
+    Virtqueue& vq_;
+    bool held_;
+};
+
+int numa_node_of(const GuestMemory* memory) {
+    if (!memory || memory->region_count() == 0) {
+        return -1;
+    }
+    int node = -1;
+    if (get_mempolicy(&node, nullptr, 0, memory->region(0).host_base(),
+                      MPOL_F_NODE | MPOL_F_ADDR) != 0) {
+        return -1;
+    }
+    return node;
+}
+
+bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b) {
+    return a.state == b.state && a.features == b.features &&
+           a.protocol_features == b.protocol_features &&
+           a.n_vrings == b.n_vrings && a.n_queue_pairs == b.n_queue_pairs &&
+           std::memcmp(a.vring_enabled, b.vring_enabled,
+                       sizeof a.vring_enabled) == 0 &&
+           std::memcmp(a.vring_size, b.vring_size, sizeof a.vring_size) == 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Device>> Device::create(const nvh_device_config& config) {
+    if (!config.socket_path || config.socket_path[0] == '\0') {
+        return Error{EINVAL, "socket_path is empty"};
+    }
+    if (std::strlen(config.socket_path) > NVH_MAX_SOCKET_PATH) {
+        return Error{EINVAL, "socket_path is longer than 107 bytes"};
+    }
+    uint32_t max_queue_pairs = config.max_queue_pairs ? config.max_queue_pairs : 1;
+    if (max_queue_pairs > NVH_MAX_QUEUE_PAIRS) {
+        return Error{EINVAL, "max_queue_pairs is larger than 16"};
+    }
+    Result<ControlThread*> control = ControlThread::acquire();
+    if (!control) {
+        return control.error();
+    }
+    std::unique_ptr<Device> device(new Device(config, max_queue_pairs));
+    device->control_ = control.value();
+    Device* raw = device.get();
+    device->control_->run_sync([raw] { raw->try_connect(); });
+    return device;
+}
+
+Device::Device(const nvh_device_config& config, uint32_t max_queue_pairs)
+    : socket_path_(config.socket_path),
+      max_queue_pairs_(max_queue_pairs),
+      state_changed_(config.state_changed),
+      aux_(config.aux) {
+    std::lock_guard<std::mutex> guard(info_mutex_);
+    fill_info(&info_);
+}
+
+Device::~Device() {
+    if (!control_) {
+        return;
+    }
+    if (control_->on_control_thread()) {
+        // nvh.h: state_changed must not call back into the core.  Joining
+        // the control thread from itself would never return.
+        log_message(NVH_LOG_ERR, "%s: destroyed from its own state_changed "
+                    "callback; the control thread is kept", socket_path_.c_str());
+        detached_ = true;
+        control_->cancel_timer(this);
+        control_->unwatch(session_.fd());
+        session_.close();
+        handler_.reset();
+        return;
+    }
+    // Runs between two events of the control thread, so no callback of
+    // this device is in progress; afterwards the thread cannot reach it.
+    control_->run_sync([this] {
+        detached_ = true;
+        control_->cancel_timer(this);
+        control_->unwatch(session_.fd());
+        session_.close();
+        handler_.reset();
+    });
+    ControlThread::release();
+}
+
+void Device::try_connect() {
+    if (detached_ || session_.connected()) {
+        return;
+    }
+    Status connected = session_.connect(socket_path_.c_str());
+    if (connected) {
+        connected = control_->watch(session_.fd(), this);
+        if (!connected) {
+            session_.close();
+        }
+    }
+    if (!connected) {
+        int err = connected.error().errno_value;
+        // ENOENT (no socket yet), ECONNREFUSED (nobody listening) and EAGAIN
+        // (backlog full) are the normal ways of waiting for a frontend.
+        bool waiting = err == ENOENT || err == ECONNREFUSED || err == EAGAIN;
+        if (!waiting && err != last_connect_errno_) {
+            log_message(NVH_LOG_WARN, "%s: cannot connect: %s",
+                        socket_path_.c_str(), std::strerror(err));
+        }
+        last_connect_errno_ = err;
+        control_->arm_timer(this, kReconnectInterval);
+        return;
+    }
+    last_connect_errno_ = 0;
+    connected_ = true;
+    n_connects_++;
+    log_message(NVH_LOG_INFO, "%s: connected to the frontend", socket_path_.c_str());
+    publish();
+}
+
+void Device::disconnect(const char* reason) {
+    log_message(NVH_LOG_WARN, "%s: disconnected: %s", socket_path_.c_str(), reason);
+    std::snprintf(last_error_, sizeof last_error_, "%s", reason);
+    // Queues first (locked and reset, so no burst runs on them), then the
+    // memory they pointed into, then the socket.
+    handler_.reset();
+    control_->unwatch(session_.fd());
+    session_.close();
+    connected_ = false;
+    publish();
+    control_->arm_timer(this, kReconnectInterval);
+}
+
+void Device::on_timer() { try_connect(); }
+
+void Device::on_fd_event(uint32_t) {
+    if (!session_.connected()) {
+        return;   // A stale event for a socket already closed.
+    }
+    failure_[0] = '\0';
+    Status received = session_.receive(*this);
+    if (!received) {
+        if (failure_[0] == '\0') {
+            std::snprintf(failure_, sizeof failure_, "%s", received.error().what);
+        }
+        disconnect(failure_);
+        return;
+    }
+    publish();
+}
+
+Status Device::on_message(const vhost_user::Header& header,
+                          std::span<const uint8_t> payload,
+                          std::span<UniqueFd> fds) {
+    const char* name = vhost_user::request_name(header.request);
+    vhost_user::Message message;
+    Status decoded = vhost_user::decode(header, payload, fds,
+                                        handler_.decode_limits(), &message);
+    if (!decoded) {
+        std::snprintf(failure_, sizeof failure_, "malformed %s (%u): %s",
+                      name, header.request, decoded.error().what);
+        return decoded.error();
+    }
+    HandleOutcome outcome = handler_.handle(message);
+    // Published before the reply, so a frontend that waited for its ack
+    // (and anyone it tells) sees the new state in get_info().
+    publish();
+    if (outcome.reply) {
+        Status sent = session_.send(outcome.reply->span());
+        if (!sent) {
+            return sent;
+        }
+    }
+    switch (outcome.verdict) {
+    case HandleOutcome::Verdict::kApplied:
+        break;
+    case HandleOutcome::Verdict::kRefused:
+        log_message(NVH_LOG_DBG, "%s: refused %s: %s", socket_path_.c_str(),
+                    name, outcome.reason);
+        break;
+    case HandleOutcome::Verdict::kFatal:
+        std::snprintf(failure_, sizeof failure_, "%s: %s", name,
+                      outcome.reason);
+        return Error{EPROTO, outcome.reason};
+    }
+    return Status::Ok();
+}
+
+void Device::fill_info(nvh_device_info* info) const {
+    *info = nvh_device_info{};
+    std::snprintf(info->socket_path, sizeof info->socket_path, "%s",
+                  socket_path_.c_str());
+    info->features = handler_.features();
+    info->protocol_features = handler_.protocol_features();
+    for (uint32_t i = 0; i < handler_.vring_count(); i++) {
+        info->vring_size[i] = static_cast<uint16_t>(queues_[i].size());
+        info->vring_enabled[i] = queues_[i].enabled();
+        if (queues_[i].started()) {
+            info->n_vrings++;
+        }
+    }
+    for (uint32_t qp = 0; qp < max_queue_pairs_; qp++) {
+        if (queues_[2 * qp].ready() && queues_[2 * qp + 1].ready()) {
+            info->n_queue_pairs = qp + 1;
+        }
+    }
+    if (!connected_) {
+        info->state = NVH_STATE_WAITING;
+    } else if (queues_[0].ready() && queues_[1].ready()) {
+        info->state = NVH_STATE_READY;
+    } else {
+        info->state = NVH_STATE_CONNECTED;
+    }
+    info->mtu = 0;   // VHOST_USER_PROTOCOL_F_MTU is not offered.
+    info->numa_node = numa_node_;
+    info->n_connects = n_connects_;
+    std::snprintf(info->last_error, sizeof info->last_error, "%s", last_error_);
+}
+
+void Device::publish() {
+    if (numa_generation_ != handler_.memory_generation()) {
+        numa_generation_ = handler_.memory_generation();
+        numa_node_ = numa_node_of(handler_.memory());
+    }
+    nvh_device_info next;
+    fill_info(&next);
+    bool changed;
+    {
+        std::lock_guard<std::mutex> guard(info_mutex_);
+        changed = !same_observable_state(info_, next);
+        info_ = next;
+    }
+    // No lock held: the callback may run while a destroyer waits for the
+    // control thread, and must not be able to deadlock with it.
+    if (changed && state_changed_ && !detached_) {
+        state_changed_(aux_);
+    }
+}
+
+void Device::get_info(nvh_device_info* info) const {
+    std::lock_guard<std::mutex> guard(info_mutex_);
+    *info = info_;
+}
+
+uint32_t Device::dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n) {
+    if (qp >= max_queue_pairs_ || n == 0) {
+        return 0;
+    }
+    Virtqueue& vq = queues_[2 * qp + 1];   // transmitqN (virtio 1.2, 5.1.2)
+    BurstLock lock(vq);
+    if (!lock.held() || !vq.ready()) {
+        return 0;
+    }
+    return net_dequeue_burst(vq, pkts, n < NVH_MAX_BURST ? n : NVH_MAX_BURST);
+}
+
+uint32_t Device::enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n) {
+    if (qp >= max_queue_pairs_ || n == 0) {
+        return 0;
+    }
+    Virtqueue& vq = queues_[2 * qp];       // receiveqN (virtio 1.2, 5.1.2)
+    BurstLock lock(vq);
+    if (!lock.held() || !vq.ready()) {
+        return 0;
+    }
+    return net_enqueue_burst(vq, pkts, n < NVH_MAX_BURST ? n : NVH_MAX_BURST);
+}
+
+bool Device::vring_stats(uint32_t vring, nvh_vring_stats* stats) const {
+    *stats = nvh_vring_stats{};
+    if (vring >= NVH_MAX_VRINGS) {
+        return false;
+    }
+    const VringCounters& c = queues_[vring].counters();
+    auto load = [](const std::atomic<uint64_t>& v) {
+        return v.load(std::memory_order_relaxed);
+    };
+    stats->packets = load(c.packets);
+    stats->bytes = load(c.bytes);
+    stats->ring_full = load(c.ring_full);
+    stats->invalid_descriptors = load(c.invalid_descriptors);
+    stats->undersized_frames = load(c.undersized_frames);
+    stats->oversized_frames = load(c.oversized_frames);
+    stats->rx_buffer_too_small = load(c.rx_buffer_too_small);
+    stats->guest_notifications = load(c.guest_notifications);
+    return true;
+}
+
+}  // namespace nvh

@@ -1,0 +1,85 @@
+// device.h: one vhost-user net device: its configuration, connection state
+// machine (WAITING -> CONNECTED -> READY, back to WAITING on disconnect),
+// virtqueues and guest memory, the info snapshot the C ABI reads, and the
+// data-path entry points.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "control_thread.h"
+#include "message_handler.h"
+#include "netdev-vhost/nvh.h"
+#include "result.h"
+#include "session.h"
+#include "virtqueue.h"
+
+namespace nvh {
+
+// The connection state machine's wait between connect attempts.
+inline constexpr std::chrono::milliseconds kReconnectInterval{100};
+
+class Device final : private ControlClient, private MessageSink {
+public:
+    // Validates `config` and starts connecting (on the control thread).
+    static Result<std::unique_ptr<Device>> create(const nvh_device_config& config);
+    // Disconnects and detaches from the control thread: once it returns no
+    // callback runs and the control thread no longer touches the device.
+    ~Device();
+
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+
+    // A consistent copy of the last published state.  Never waits for the
+    // frontend: the control thread holds the lock only while copying.
+    void get_info(nvh_device_info* info) const;
+
+    // ---- Data path: no allocation, no system call of its own. ------------
+    uint32_t dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n);
+    uint32_t enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n);
+    bool vring_stats(uint32_t vring, nvh_vring_stats* stats) const;
+
+private:
+    Device(const nvh_device_config& config, uint32_t max_queue_pairs);
+
+    // ControlClient (control thread).
+    void on_fd_event(uint32_t epoll_events) override;
+    void on_timer() override;
+    // MessageSink (control thread).
+    Status on_message(const vhost_user::Header& header,
+                      std::span<const uint8_t> payload,
+                      std::span<UniqueFd> fds) override;
+
+    void try_connect();
+    void disconnect(const char* reason);
+    // Recomputes the snapshot; calls state_changed if it changed.
+    void publish();
+    void fill_info(nvh_device_info* info) const;
+
+    const std::string socket_path_;
+    const uint32_t max_queue_pairs_;
+    nvh_state_changed_fn* const state_changed_;
+    void* const aux_;
+
+    ControlThread* control_ = nullptr;
+    MessageHandler::QueueArray queues_;
+    MessageHandler handler_{queues_, max_queue_pairs_};
+    Session session_;
+
+    // Control thread only.
+    bool connected_ = false;
+    uint64_t n_connects_ = 0;
+    char last_error_[sizeof(nvh_device_info::last_error)] = "";
+    char failure_[sizeof(nvh_device_info::last_error)] = "";   // This event's.
+    int last_connect_errno_ = 0;
+    uint64_t numa_generation_ = ~uint64_t{0};   // Memory numa_node_ is of.
+    int numa_node_ = -1;
+    bool detached_ = false;
+
+    mutable std::mutex info_mutex_;
+    nvh_device_info info_{};   // Guarded by info_mutex_.
+};
+
+}  // namespace nvh

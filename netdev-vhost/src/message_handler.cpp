@@ -1,0 +1,352 @@
+// message_handler.cpp: see message_handler.h.
+//
+// RULE: never assume a field from the frontend is sensible.  Every value
+// that arrives here has passed the codec's size, fd-count and index checks,
+// but its meaning is still the frontend's word: features must have been
+// offered, sizes must be valid ring sizes, addresses must lie in mapped
+// memory, and each check below cites the rule it enforces.
+#include "message_handler.h"
+
+#include <utility>
+
+#include "log.h"
+
+namespace nvh {
+
+using vhost_user::EncodedReply;
+using vhost_user::Message;
+using vhost_user::Request;
+using Verdict = HandleOutcome::Verdict;
+
+namespace {
+
+HandleOutcome applied() { return {}; }
+HandleOutcome applied_with(EncodedReply reply) {
+    return {Verdict::kApplied, "", reply};
+}
+HandleOutcome fatal(const char* reason) { return {Verdict::kFatal, reason, {}}; }
+HandleOutcome refused(const char* reason) {
+    return {Verdict::kRefused, reason, {}};
+}
+
+// Requests that have a reply of their own: REPLY_ACK does not change them
+// (vhost-user.rst, "REPLY_ACK": "For the message types that already solicit
+// a reply ... need_reply bit being set brings no behavioural change").
+bool has_own_reply(uint32_t request) {
+    switch (static_cast<Request>(request)) {
+    case Request::kGetFeatures:
+    case Request::kGetProtocolFeatures:
+    case Request::kGetQueueNum:
+    case Request::kGetVringBase:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// Holds a queue's access lock for a scope (the data path skips the queue).
+class QueueLockGuard {
+public:
+    explicit QueueLockGuard(Virtqueue& vq) : vq_(vq) { vq_.access_lock().lock(); }
+    ~QueueLockGuard() { vq_.access_lock().unlock(); }
+    QueueLockGuard(const QueueLockGuard&) = delete;
+    QueueLockGuard& operator=(const QueueLockGuard&) = delete;
+
+private:
+    Virtqueue& vq_;
+};
+
+}  // namespace
+
+MessageHandler::MessageHandler(QueueArray& queues, uint32_t max_queue_pairs)
+    : queues_(queues), max_queue_pairs_(max_queue_pairs) {}
+
+MessageHandler::~MessageHandler() { reset(); }
+
+void MessageHandler::reset() {
+    for (uint32_t i = 0; i < NVH_MAX_VRINGS; i++) {
+        QueueLockGuard guard(queues_[i]);
+        queues_[i].reset();
+    }
+    // Only now, with no queue pointing into it, may the memory go.
+    memory_.reset();
+    memory_generation_++;
+    setup_ = {};
+    features_ = 0;
+    protocol_features_ = 0;
+}
+
+HandleOutcome MessageHandler::handle(Message& message) {
+    HandleOutcome outcome = dispatch(message);
+
+    // vhost-user.rst, "REPLY_ACK": when negotiated and need_reply is set, a
+    // request without a reply of its own is answered with a u64: zero on
+    // success, non-zero on failure.
+    bool ack_negotiated =
+        virtio::has(protocol_features_, vhost_user::kProtocolFReplyAck);
+    if (ack_negotiated && message.need_reply() &&
+        !has_own_reply(message.request)) {
+        uint64_t status = outcome.verdict == Verdict::kApplied ? 0 : 1;
+        outcome.reply = vhost_user::encode_u64_reply(message.request, status);
+    }
+    return outcome;
+}
+
+HandleOutcome MessageHandler::dispatch(Message& message) {
+    auto& payload = message.payload;
+    switch (message.known_request()) {
+    case Request::kGetFeatures:
+        return applied_with(
+            vhost_user::encode_u64_reply(message.request, kOfferedFeatures));
+    case Request::kSetFeatures:
+        return set_features(std::get<uint64_t>(payload));
+    case Request::kSetOwner:
+        // vhost-user.rst, VHOST_USER_SET_OWNER: marks the session's owner;
+        // this backend serves one frontend per socket, nothing to record.
+        return applied();
+    case Request::kResetOwner:
+        // vhost-user.rst, VHOST_USER_RESET_OWNER (deprecated): treated as a
+        // reset of everything the frontend configured.
+        reset();
+        return applied();
+    case Request::kSetMemTable:
+        return set_mem_table(std::get<vhost_user::MemoryTablePayload>(payload));
+    case Request::kSetVringNum:
+        return set_vring_num(std::get<vhost_user::VringState>(payload));
+    case Request::kSetVringAddr:
+        return set_vring_addr(std::get<vhost_user::VringAddressPayload>(payload));
+    case Request::kSetVringBase:
+        return set_vring_base(std::get<vhost_user::VringState>(payload));
+    case Request::kGetVringBase:
+        return get_vring_base(message.request,
+                              std::get<vhost_user::VringState>(payload));
+    case Request::kSetVringKick:
+    case Request::kSetVringCall:
+    case Request::kSetVringErr:
+        return set_vring_fd(message.known_request(),
+                            std::get<vhost_user::VringFdPayload>(payload));
+    case Request::kGetProtocolFeatures:
+        // vhost-user.rst, VHOST_USER_GET_PROTOCOL_FEATURES: valid because
+        // VHOST_USER_F_PROTOCOL_FEATURES is always offered.
+        return applied_with(vhost_user::encode_u64_reply(
+            message.request, kOfferedProtocolFeatures));
+    case Request::kSetProtocolFeatures:
+        return set_protocol_features(std::get<uint64_t>(payload));
+    case Request::kGetQueueNum:
+        // vhost-user.rst, VHOST_USER_GET_QUEUE_NUM: the most queues (pairs,
+        // for a net device) the backend supports.
+        return applied_with(
+            vhost_user::encode_u64_reply(message.request, max_queue_pairs_));
+    case Request::kSetVringEnable:
+        return set_vring_enable(std::get<vhost_user::VringState>(payload));
+    default:
+        break;
+    }
+    // An unknown code or one whose protocol feature was never offered
+    // (vhost-user.rst: such requests are only sent once negotiated).
+    uint32_t slot = message.request < 64 ? message.request : 63;
+    if (!unsupported_logged_[slot]) {
+        unsupported_logged_[slot] = true;
+        log_message(NVH_LOG_WARN, "refusing unsupported vhost-user request %u (%s)",
+                    message.request, vhost_user::request_name(message.request));
+    }
+    return refused("unsupported request");
+}
+
+HandleOutcome MessageHandler::set_features(uint64_t features) {
+    // vhost-user.rst, VHOST_USER_SET_FEATURES / virtio 1.2, 3.1.1: the
+    // driver accepts only a subset of the features the device offered.
+    if ((features & ~kOfferedFeatures) != 0) {
+        return fatal("SET_FEATURES with features that were not offered");
+    }
+    for (uint32_t i = 0; i < vring_count(); i++) {
+        // virtio 1.2, 3.1.1: features are fixed once the device is live;
+        // the data path of a started ring depends on them.
+        if (queues_[i].started() && features != features_) {
+            return fatal("SET_FEATURES changed features of a started ring");
+        }
+    }
+    features_ = features;
+    if (!protocol_features_negotiated()) {
+        // vhost-user.rst, "Ring states": without PROTOCOL_FEATURES a ring
+        // is enabled as soon as it exists.
+        for (uint32_t i = 0; i < vring_count(); i++) {
+            QueueLockGuard guard(queues_[i]);
+            queues_[i].set_enabled(true);
+        }
+    }
+    return applied();
+}
+
+HandleOutcome MessageHandler::set_protocol_features(uint64_t features) {
+    // vhost-user.rst, VHOST_USER_SET_PROTOCOL_FEATURES: only a subset of
+    // what GET_PROTOCOL_FEATURES returned.
+    if ((features & ~kOfferedProtocolFeatures) != 0) {
+        return fatal("SET_PROTOCOL_FEATURES with features that were not offered");
+    }
+    protocol_features_ = features;
+    return applied();
+}
+
+HandleOutcome MessageHandler::set_mem_table(vhost_user::MemoryTablePayload& table) {
+    // GuestMemory::create validates every region (vhost-user.rst, "Memory
+    // regions description": sizes, overflow, overlap, fd size) before
+    // mapping; on failure every fd is closed.
+    Result<GuestMemory> created =
+        GuestMemory::create(table.regions.data(), table.fds.data(), table.count);
+    if (!created) {
+        log_message(NVH_LOG_WARN, "SET_MEM_TABLE refused: %s",
+                    created.error().what);
+        return fatal("SET_MEM_TABLE with an invalid region");
+    }
+    auto next = std::make_unique<GuestMemory>(std::move(created).value());
+
+    // vhost-user.rst, VHOST_USER_SET_MEM_TABLE may replace a live table:
+    // stop every ring (no burst can run while its lock is held), swap, then
+    // restart the rings that were running on the new table.
+    const uint32_t n = vring_count();
+    std::array<bool, NVH_MAX_VRINGS> was_started{};
+    for (uint32_t i = 0; i < n; i++) {
+        queues_[i].access_lock().lock();
+        was_started[i] = queues_[i].started();
+        queues_[i].stop();
+    }
+    std::unique_ptr<GuestMemory> previous = std::exchange(memory_, std::move(next));
+    memory_generation_++;
+    const char* failure = nullptr;
+    for (uint32_t i = 0; i < n; i++) {
+        if (was_started[i] && !queues_[i].start(*memory_, features_)) {
+            failure = "ring not inside the new memory table";
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        queues_[i].access_lock().unlock();
+    }
+    previous.reset();   // Unmapped only after no queue can reach it.
+    return failure ? fatal(failure) : applied();
+}
+
+Status MessageHandler::start_if_complete(uint32_t index) {
+    Virtqueue& vq = queues_[index];
+    // vhost-user.rst, "Ring states": a ring starts on SET_VRING_KICK; it
+    // also needs a size, addresses and a memory table to be processed.
+    if (vq.started() || !setup_[index].kick_received ||
+        !setup_[index].addresses_set || vq.size() == 0 || !memory_) {
+        return Status::Ok();
+    }
+    Status started = vq.start(*memory_, features_);
+    if (!started) {
+        return started;
+    }
+    if (!protocol_features_negotiated()) {
+        // vhost-user.rst, "Ring states": without PROTOCOL_FEATURES the ring
+        // starts directly in the enabled state.
+        vq.set_enabled(true);
+    }
+    return Status::Ok();
+}
+
+HandleOutcome MessageHandler::set_vring_num(const vhost_user::VringState& state) {
+    Virtqueue& vq = queues_[state.index];
+    QueueLockGuard guard(vq);
+    vq.stop();
+    // virtio 1.2, 2.7: queue size is a power of 2, at most 32768.
+    if (!vq.set_num(state.num)) {
+        return fatal("SET_VRING_NUM with an invalid queue size");
+    }
+    if (!start_if_complete(state.index)) {
+        return fatal("ring not inside guest memory");
+    }
+    return applied();
+}
+
+HandleOutcome MessageHandler::set_vring_addr(
+    const vhost_user::VringAddressPayload& addr) {
+    // vhost-user.rst, "Vring address description": flag bit 0 asks for
+    // used-ring logging, only meaningful with VHOST_F_LOG_ALL, which this
+    // backend never offers; no other flag is defined.
+    if (addr.addresses.flags != 0) {
+        return fatal("SET_VRING_ADDR with logging or unknown flags");
+    }
+    Virtqueue& vq = queues_[addr.index];
+    QueueLockGuard guard(vq);
+    vq.stop();
+    vq.set_addresses(addr.addresses);
+    setup_[addr.index].addresses_set = true;
+    if (!start_if_complete(addr.index)) {
+        return fatal("ring not inside guest memory");
+    }
+    return applied();
+}
+
+HandleOutcome MessageHandler::set_vring_base(const vhost_user::VringState& state) {
+    // vhost-user.rst, "A vring descriptor index for split virtqueues": only
+    // bits 0-15 are used, bits 16-31 are reserved (packed rings are not
+    // offered).
+    if (state.num > 0xffff) {
+        return fatal("SET_VRING_BASE with reserved bits set");
+    }
+    Virtqueue& vq = queues_[state.index];
+    QueueLockGuard guard(vq);
+    vq.stop();
+    vq.set_base(state.num);
+    if (!start_if_complete(state.index)) {
+        return fatal("ring not inside guest memory");
+    }
+    return applied();
+}
+
+HandleOutcome MessageHandler::get_vring_base(uint32_t request,
+                                             const vhost_user::VringState& state) {
+    // vhost-user.rst, VHOST_USER_GET_VRING_BASE: stops the ring and returns
+    // the next available index the backend would process.
+    Virtqueue& vq = queues_[state.index];
+    QueueLockGuard guard(vq);
+    vq.stop();
+    setup_[state.index].kick_received = false;
+    vhost_user::VringState reply{state.index, vq.base()};
+    return applied_with(vhost_user::encode_vring_state_reply(request, reply));
+}
+
+HandleOutcome MessageHandler::set_vring_fd(Request request,
+                                           vhost_user::VringFdPayload& payload) {
+    Virtqueue& vq = queues_[payload.index];
+    QueueLockGuard guard(vq);
+    switch (request) {
+    case Request::kSetVringKick:
+        // vhost-user.rst, VHOST_USER_SET_VRING_KICK: starts the ring; with
+        // the no-fd flag the backend polls instead of waiting for kicks.
+        vq.stop();
+        vq.set_kick_fd(std::move(payload.fd));
+        setup_[payload.index].kick_received = true;
+        if (!start_if_complete(payload.index)) {
+            return fatal("ring not inside guest memory");
+        }
+        return applied();
+    case Request::kSetVringCall:
+        // May change on a running ring (interrupt masking): no stop needed,
+        // the data path cannot run while the lock is held.
+        vq.set_call_fd(std::move(payload.fd));
+        return applied();
+    default:
+        vq.set_err_fd(std::move(payload.fd));
+        return applied();
+    }
+}
+
+HandleOutcome MessageHandler::set_vring_enable(const vhost_user::VringState& state) {
+    // vhost-user.rst, VHOST_USER_SET_VRING_ENABLE: only sent once
+    // PROTOCOL_FEATURES is negotiated; num is 0 (disable) or 1 (enable).
+    if (!protocol_features_negotiated()) {
+        return refused("SET_VRING_ENABLE without PROTOCOL_FEATURES");
+    }
+    if (state.num > 1) {
+        return fatal("SET_VRING_ENABLE with a value other than 0 or 1");
+    }
+    Virtqueue& vq = queues_[state.index];
+    QueueLockGuard guard(vq);
+    vq.set_enabled(state.num == 1);
+    return applied();
+}
+
+}  // namespace nvh

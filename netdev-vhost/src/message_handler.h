@@ -1,0 +1,110 @@
+// message_handler.h: applies one decoded vhost-user request to the device's
+// virtqueues and guest memory; the place where the protocol's rules are
+// enforced.  Runs on the control thread only.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "guest_memory.h"
+#include "netdev-vhost/nvh.h"
+#include "vhost_user_message.h"
+#include "virtio_spec.h"
+#include "virtqueue.h"
+
+namespace nvh {
+
+// The virtio features this backend offers (GET_FEATURES).  One constant, so
+// the set is identical across restarts and reconnects: a frontend refuses to
+// resume a guest whose backend offers different features.
+inline constexpr uint64_t kOfferedFeatures =
+    virtio::bit(virtio::kFVersion1) | virtio::bit(virtio::kNetFMrgRxbuf) |
+    virtio::bit(virtio::kFProtocolFeatures);
+
+// The vhost-user protocol features offered (GET_PROTOCOL_FEATURES).
+inline constexpr uint64_t kOfferedProtocolFeatures =
+    virtio::bit(vhost_user::kProtocolFMq) |
+    virtio::bit(vhost_user::kProtocolFReplyAck);
+
+// What became of one message.
+struct HandleOutcome {
+    enum class Verdict {
+        kApplied,   // Done.
+        kRefused,   // Not done, connection stays (unsupported request).
+        kFatal,     // Broke a rule: the connection must be closed.
+    };
+    Verdict verdict = Verdict::kApplied;
+    const char* reason = "";                   // For kRefused and kFatal.
+    std::optional<vhost_user::EncodedReply> reply;   // To send, if any.
+};
+
+class MessageHandler {
+public:
+    using QueueArray = std::array<Virtqueue, NVH_MAX_VRINGS>;
+
+    // `queues` outlive the handler; vrings >= 2 * max_queue_pairs are unused.
+    MessageHandler(QueueArray& queues, uint32_t max_queue_pairs);
+    ~MessageHandler();
+    MessageHandler(const MessageHandler&) = delete;
+    MessageHandler& operator=(const MessageHandler&) = delete;
+
+    // Applies `message`, producing the reply the frontend expects (its own
+    // reply, or the REPLY_ACK status when it asked for one).
+    HandleOutcome handle(vhost_user::Message& message);
+
+    // Forgets the connection: locks and resets every queue, unmaps the guest
+    // memory and drops the negotiated features.
+    void reset();
+
+    vhost_user::DecodeLimits decode_limits() const { return {vring_count()}; }
+    uint32_t vring_count() const { return 2 * max_queue_pairs_; }
+    uint64_t features() const { return features_; }
+    uint64_t protocol_features() const { return protocol_features_; }
+    // The current memory table, or nullptr.
+    const GuestMemory* memory() const { return memory_.get(); }
+    // Changes whenever memory() is replaced or dropped.
+    uint64_t memory_generation() const { return memory_generation_; }
+
+private:
+    // Control-plane facts about one vring that Virtqueue does not keep.
+    struct RingSetup {
+        bool addresses_set = false;
+        bool kick_received = false;   // Started by SET_VRING_KICK; cleared by
+                                      // GET_VRING_BASE (ring stopped).
+    };
+
+    HandleOutcome dispatch(vhost_user::Message& message);
+    HandleOutcome set_features(uint64_t features);
+    HandleOutcome set_protocol_features(uint64_t features);
+    HandleOutcome set_mem_table(vhost_user::MemoryTablePayload& table);
+    HandleOutcome set_vring_num(const vhost_user::VringState& state);
+    HandleOutcome set_vring_addr(const vhost_user::VringAddressPayload& addr);
+    HandleOutcome set_vring_base(const vhost_user::VringState& state);
+    HandleOutcome get_vring_base(uint32_t request,
+                                 const vhost_user::VringState& state);
+    HandleOutcome set_vring_fd(vhost_user::Request request,
+                               vhost_user::VringFdPayload& payload);
+    HandleOutcome set_vring_enable(const vhost_user::VringState& state);
+
+    // Starts queue `index` if it has everything a started ring needs.
+    // Caller holds its access lock.  Fails if the rings are not mapped.
+    Status start_if_complete(uint32_t index);
+    bool protocol_features_negotiated() const {
+        return virtio::has(features_, virtio::kFProtocolFeatures);
+    }
+
+    QueueArray& queues_;
+    const uint32_t max_queue_pairs_;
+    std::array<RingSetup, NVH_MAX_VRINGS> setup_{};
+    uint64_t features_ = 0;
+    uint64_t protocol_features_ = 0;
+    // Heap-held so the queues' pointers into it survive a table swap.
+    std::unique_ptr<GuestMemory> memory_;
+    uint64_t memory_generation_ = 0;
+    bool unsupported_logged_[64] = {};   // Log each unknown request once.
+};
+
+}  // namespace nvh
