@@ -215,7 +215,13 @@ HandleOutcome MessageHandler::set_mem_table(vhost_user::MemoryTablePayload& tabl
     memory_generation_++;
     const char* failure = nullptr;
     for (uint32_t i = 0; i < n; i++) {
-        if (was_started[i] && !queues_[i].start(*memory_, features_)) {
+        if (!was_started[i]) {
+            continue;
+        }
+        Status restarted = queues_[i].start(*memory_, features_);
+        if (!restarted) {
+            log_message(NVH_LOG_WARN, "vring %u cannot restart: %s", i,
+                        restarted.error().what);
             failure = "ring not inside the new memory table";
         }
     }
@@ -236,6 +242,8 @@ Status MessageHandler::start_if_complete(uint32_t index) {
     }
     Status started = vq.start(*memory_, features_);
     if (!started) {
+        log_message(NVH_LOG_WARN, "vring %u cannot start: %s", index,
+                    started.error().what);
         return started;
     }
     if (!protocol_features_negotiated()) {
