@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds everything (scripts/build.sh: configure, build, install into
+# build/install) and runs every test: the core's unit tests, the plugin
+# loader check and the integration tests.  The machine must have been
+# prepared by scripts/setup.sh.
+#
+# Tests run one at a time: integration tests start ovs-vswitchd and QEMU and
+# must not overlap.  Environment:
+#   NVH_BUILD_DIR      build tree (default: build in the repository)
+#   NVH_TEST_TIMEOUT   seconds per test without its own TIMEOUT (default 1200)
+#   CTEST_ARGS         extra ctest arguments, e.g. "-R unit"
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${NVH_BUILD_DIR:-$repo/build}
+export NVH_BUILD_DIR=$build
+
+"$repo/scripts/build.sh"
+
+unset CTEST_PARALLEL_LEVEL
+# shellcheck disable=SC2086  # CTEST_ARGS is a list of words.
+ctest --test-dir "$build" --output-on-failure --no-tests=error \
+    --timeout "${NVH_TEST_TIMEOUT:-1200}" ${CTEST_ARGS:-}
