@@ -137,6 +137,7 @@ netdev_vhost_get_config(const struct netdev *netdev, struct smap *args)
 static int OVS_PRINTF_FORMAT(3, 4)
 netdev_vhost_config_error(char **errp, int error, const char *format, ...)
 {
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     va_list args;
     char *msg;
 
@@ -144,7 +145,8 @@ netdev_vhost_config_error(char **errp, int error, const char *format, ...)
     msg = xvasprintf(format, args);
     va_end(args);
 
-    VLOG_WARN("%s", msg);
+    /* OVS retries a refused configuration at every database change. */
+    VLOG_WARN_RL(&rl, "%s", msg);
     *errp = msg;
     return error;
 }
