@@ -145,6 +145,11 @@ TEST(GuestMemoryTest, RejectsOverlap) {
     // Frontend-virtual overlap by one byte.
     EXPECT_FALSE(create_from({{0, 0x2000, 0x100000, 0},
                               {0x10000, 0x1000, 0x101fff, 0}}).ok());
+    // The later region's last byte is the earlier region's first.
+    EXPECT_FALSE(create_from({{0x10000, 0x1000, 0x100000, 0},
+                              {0xf001, 0x1000, 0x200000, 0}}).ok());
+    EXPECT_FALSE(create_from({{0x10000, 0x1000, 0x100000, 0},
+                              {0x20000, 0x1000, 0xff001, 0}}).ok());
     // One contains the other.
     EXPECT_FALSE(create_from({{0, 0x10000, 0x100000, 0},
                               {0x1000, 0x1000, 0x200000, 0}}).ok());

@@ -103,6 +103,9 @@ public:
 
     // ---- Raw helpers for broken rings ---------------------------------------
 
+    // Chains built with these are not tracked: pop_used() returns their used
+    // elements (with no segments) but does not free their descriptors.
+
     // Takes a descriptor index from the free list (-1 if none).
     int alloc_desc();
     void write_desc(uint16_t index, const virtio::SplitDesc& desc);
