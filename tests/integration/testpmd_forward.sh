@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# testpmd_forward: two vhost-user client ports on a netdev bridge, each
+# connected to a virtio_user port of one testpmd (server mode).  OpenFlow
+# forwards port 1 -> 2 and 2 -> 1.  Each testpmd port sends a fixed number of
+# 64-byte and then 1518-byte frames; the other port must receive exactly that
+# many, and OVS's Interface statistics must agree (rx on the sending side's
+# port, tx on the receiving side's).
+source "$(dirname "$0")/lib.sh"
+
+BURSTS=${NVH_BURSTS:-8}          # bursts of 32 frames per port and size
+SIZES=${NVH_SIZES:-"64 1518"}
+N=$((BURSTS * 32))
+
+nvh_init
+nvh_require_root
+nvh_require_cmd dpdk-testpmd
+nvh_require_hugepages "$NVH_SOCKET_MEM"
+
+nvh_ovs_start
+nvh_add_bridge br0
+s0=$(nvh_sock vhu0)
+s1=$(nvh_sock vhu1)
+nvh_add_port br0 vhu0 "$s0" 1
+nvh_add_port br0 vhu1 "$s1" 2
+nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
+
+nvh_tp_start tp "$s0" "$s1"
+nvh_tp_sync tp 60
+nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
+nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+
+total_pkts=0
+total_bytes=0
+for size in $SIZES; do
+    nvh_info "sending $N frames of $size bytes from each testpmd port"
+    nvh_tp_send tp "$BURSTS" "$size"
+    rx1=$(nvh_tp_wait_rx tp 1 "$N")
+    rx0=$(nvh_tp_wait_rx tp 0 "$N")
+    stats=$(nvh_tp_stats tp)
+    nvh_tp_run tp stop
+    echo "$stats" | sed 's/^/    testpmd port rx_pkts rx_bytes tx_pkts tx_bytes: /'
+    for p in 0 1; do
+        set -- $(echo "$stats" | awk -v p=$p '$1 == p')
+        nvh_check_eq "testpmd port $p TX-packets ($size B)" "$N" "${4:-?}"
+        nvh_check_eq "testpmd port $p RX-packets ($size B)" "$N" "${2:-?}"
+        nvh_check_eq "testpmd port $p RX-bytes ($size B)" "$((N * size))" "${3:-?}"
+    done
+    total_pkts=$((total_pkts + N))
+    total_bytes=$((total_bytes + N * size))
+    for port in vhu0 vhu1; do
+        nvh_check_iface_stat $port rx_packets $total_pkts
+        nvh_check_iface_stat $port tx_packets $total_pkts
+        nvh_check_iface_stat $port rx_bytes $total_bytes
+        nvh_check_iface_stat $port tx_bytes $total_bytes
+    done
+done
+
+ofctl dump-ports br0 | sed 's/^/    /'
+nvh_finish
