@@ -76,8 +76,10 @@ file(CONFIGURE OUTPUT "${_nvh_ovs_stamp_dir}/inputs.txt"
 # Lists travel to the script '|'-separated: a ';' would split the argument.
 string(REPLACE ";" "|" _nvh_patches_arg "${NVH_OVS_PATCHES}")
 string(REPLACE ";" "|" _nvh_configure_arg "${NVH_OVS_CONFIGURE_ARGS}")
+# The tree's record of its inputs is an output too, so that a removed
+# build/ovs is recreated.
 add_custom_command(
-  OUTPUT "${_nvh_ovs_stamp_dir}/prepared.stamp"
+  OUTPUT "${_nvh_ovs_stamp_dir}/prepared.stamp" "${NVH_OVS_DIR}/.nvh-inputs"
   COMMAND ${CMAKE_COMMAND}
     "-DOVS_TARBALL=${NVH_OVS_TARBALL}"
     "-DOVS_DIR=${NVH_OVS_DIR}"
