@@ -42,6 +42,7 @@ else
 fi
 as_root() { "${sudo[@]}" "$@"; }
 
+# shellcheck source=/dev/null
 [ -r /etc/os-release ] && . /etc/os-release
 if [ "${ID:-}" != debian ] || [ "${VERSION_ID:-}" != 12 ]; then
     log "warning: made for Debian 12, this is ${PRETTY_NAME:-unknown}"
