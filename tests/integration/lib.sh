@@ -403,6 +403,23 @@ nvh_flows() {
     done
 }
 
+# nvh_flow_packets BR MATCH: n_packets of the flow whose match is exactly
+# MATCH as ovs-ofctl prints it (e.g. "in_port=1"; "" for a match-all flow).
+nvh_flow_packets() {
+    ofctl dump-flows "$1" | awk -v m="$2" '
+        /n_packets=/ {
+            n = ""; match_ = ""
+            for (i = 1; i <= NF; i++) {
+                if ($i ~ /^n_packets=/) { n = $i; sub(/^n_packets=/, "", n); sub(/,$/, "", n) }
+                # The match is the field before "actions=", unless that is
+                # the last statistic (which ends with a comma).
+                if ($i ~ /^actions=/) { match_ = $(i - 1); if (match_ ~ /,$/) match_ = "" }
+            }
+            if (match_ == m) { print n; f = 1; exit }
+        }
+        END { if (!f) print "none" }'
+}
+
 # ---------------------------------------------------------------------------
 # testpmd with virtio_user frontends
 #
@@ -413,8 +430,9 @@ nvh_flows() {
 # level ...") appears: testpmd runs commands one at a time, in order.
 # ---------------------------------------------------------------------------
 
-# nvh_tp_start NAME SOCKET... [-- EXTRA-TESTPMD-ARGS]: one virtio_user port per
-# socket (server=1: testpmd listens; the OVS port connects to it).  testpmd
+# nvh_tp_start NAME SOCKET[,DEVARGS]... [-- EXTRA-TESTPMD-ARGS]: one
+# virtio_user port per socket (DEVARGS: more virtio_user arguments such as
+# mac=02:00:00:00:00:01) (server=1: testpmd listens; the OVS port connects to it).  testpmd
 # blocks in start-up until every port has connected.
 nvh_tp_start() {
     local name=$1 i=0 s fifo log prefix pid fd
@@ -423,7 +441,7 @@ nvh_tp_start() {
     nvh_require_cmd dpdk-testpmd
     while [ $# -gt 0 ]; do
         if [ "$1" = -- ]; then shift; extra=("$@"); break; fi
-        rm -f "$1"
+        rm -f "${1%%,*}"
         vdevs+=(--vdev "net_virtio_user$i,path=$1,server=1,queues=1,queue_size=1024")
         i=$((i + 1))
         shift
@@ -618,7 +636,7 @@ nvh_guest_wait() {
         fi
         sleep 0.2
     done
-    grep -m1 -E "$re" "${NVH_GUEST_CONSOLE[$name]}"
+    grep -m1 -E "$re" "${NVH_GUEST_CONSOLE[$name]}" | tr -d '\r'
 }
 
 # nvh_guest_stop NAME: ends QEMU (the guest may already have powered off).
