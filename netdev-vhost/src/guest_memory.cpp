@@ -87,9 +87,17 @@ Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec,
     if (::fstat(fd.get(), &st) != 0) {
         return Error{errno, "fstat of memory region fd failed"};
     }
-    // Some files (hugetlbfs in some setups) report st_size 0; then mmap itself
-    // is the only check.
-    if (st.st_size != 0 && static_cast<uint64_t>(st.st_size) < fd_end) {
+    // The fd must cover [mmap_offset, mmap_offset + memory_size)
+    // (vhost-user.rst, "Memory region description": the region is mapped
+    // from the fd at mmap_offset).  mmap succeeds past the end of a file, so
+    // without this check the first access to such memory raises SIGBUS.  The
+    // files QEMU and DPDK share (memfd, hugetlbfs, tmpfs) report their size,
+    // so st_size 0 is refused like any other short file.
+    //
+    // Remaining risk, for later hardening: a frontend can still truncate the
+    // file after we mapped it, and the next access then raises SIGBUS.  Only
+    // sealing (F_SEAL_SHRINK) or a SIGBUS handler would close that.
+    if (st.st_size < 0 || static_cast<uint64_t>(st.st_size) < fd_end) {
         return Error{EINVAL, "memory region beyond the end of its fd"};
     }
 

@@ -170,6 +170,19 @@ TEST(GuestMemoryTest, RejectsAnFdSmallerThanTheRegion) {
     EXPECT_FALSE(GuestMemory::create(&s, &none, 1).ok());
 }
 
+TEST(GuestMemoryTest, RejectsAnEmptyFd) {
+    // An empty memfd maps without error, but touching the mapping would raise
+    // SIGBUS: the size check must not be skipped when st_size is 0.
+    MemoryRegionSpec s{0, kMiB, 0x100000, 0};
+    UniqueFd fd = GuestMemoryFixture::make_memfd(0);
+    struct stat st;
+    ASSERT_EQ(::fstat(fd.get(), &st), 0);
+    ASSERT_EQ(st.st_size, 0);
+    auto gm = GuestMemory::create(&s, &fd, 1);
+    EXPECT_FALSE(gm.ok());
+    EXPECT_FALSE(fd.valid());   // closed on failure
+}
+
 TEST(GuestMemoryTest, FailureClosesEveryFd) {
     MemoryRegionSpec specs[2] = {{0, 0x1000, 0x100000, 0},
                                  {0x800, 0x1000, 0x200000, 0}};   // overlap
