@@ -23,6 +23,9 @@
 #   NVH_SOCKET_MEM    OVS dpdk-socket-mem in MB (default 512)
 #   NVH_TP_LCORES     testpmd lcores, main first (default 0,1)
 #   NVH_VSWITCHD_ARGS extra ovs-vswitchd arguments
+#   NVH_VLOG          "ovs-appctl vlog/set" settings applied once ovs-vswitchd
+#                     runs (plugin modules exist only then), e.g.
+#                     "netdev_vhost:file:dbg"
 
 NVH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${NVH_BUILD_DIR:=$NVH_REPO/build}"
@@ -34,6 +37,7 @@ NVH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${NVH_SOCKET_MEM:=512}"
 : "${NVH_TP_LCORES:=0,1}"
 : "${NVH_VSWITCHD_ARGS:=}"
+: "${NVH_VLOG:=}"
 export NVH_BUILD_DIR NVH_PREFIX NVH_PORT_TYPE
 
 set -u -o pipefail
@@ -209,7 +213,8 @@ nvh_stop_pid() {
 nvh_dump_logs() {
     local f
     [ -n "$NVH_WORK" ] && [ -d "$NVH_WORK" ] || return 0
-    for f in "$NVH_WORK"/ovs/log/ovs-vswitchd.log "$NVH_WORK"/*.log "$NVH_WORK"/*.console; do
+    for f in "$NVH_WORK"/ovs/log/*.stderr "$NVH_WORK"/ovs/log/ovs-vswitchd.log \
+             "$NVH_WORK"/*.log "$NVH_WORK"/*.console; do
         [ -s "$f" ] || continue
         echo "----- last lines of ${f#"$NVH_WORK"/} -----"
         grep -v "|coverage|" "$f" | tail -n 40
@@ -297,10 +302,14 @@ nvh_ovs_start() {
 
     # shellcheck disable=SC2086  # NVH_VSWITCHD_ARGS is a list of words.
     "$NVH_PREFIX/sbin/ovs-vswitchd" "unix:$DB_SOCK" --pidfile --detach --no-chdir \
-        --log-file $NVH_VSWITCHD_ARGS 2>>"$d/log/ovs-vswitchd.stderr" || { nvh_dump_logs; nvh_fail "ovs-vswitchd did not start"; }
+        --log-file $NVH_VSWITCHD_ARGS 2>>"$d/log/ovs-vswitchd.stderr" ||
+        nvh_fail "ovs-vswitchd did not start"
     pid=$(cat "$d/run/ovs-vswitchd.pid") || nvh_fail "no ovs-vswitchd pidfile"
     nvh_register_pid ovs-vswitchd "$pid"
     NVH_OVS_STARTED=1
+    for kv in $NVH_VLOG; do
+        appctl vlog/set "$kv" >/dev/null || nvh_fail "ovs-appctl vlog/set $kv failed"
+    done
     nvh_wait_for 60 "DPDK initialisation" nvh__dpdk_initialized ||
         nvh_fail "ovs-vswitchd did not initialise DPDK"
     nvh_log "ovs-vswitchd $("$NVH_PREFIX/sbin/ovs-vswitchd" --version | head -n1 | awk '{print $NF}') running (pid $pid)"
