@@ -35,6 +35,7 @@ if [ "${NVH_DEMO_SKIP_BUILD:-0}" != 1 ] && [ -x "$repo/scripts/build.sh" ]; then
     "$repo/scripts/build.sh" || { echo "demo.sh: build failed" >&2; exit 1; }
 fi
 
+# shellcheck disable=SC2034  # read by lib.sh
 NVH_TEST=demo
 # shellcheck source=../tests/integration/lib.sh
 source "$repo/tests/integration/lib.sh"
@@ -121,6 +122,7 @@ fi
 section "cleaning up"
 if [ $ok = 1 ]; then
     echo "demo: all frames arrived"
+    # shellcheck disable=SC2034  # read by the clean-up in lib.sh
     NVH_DONE=pass
     exit 0
 fi

@@ -94,8 +94,9 @@ nvh_tp_wait_rx tp 0 "$N" >/dev/null
 stats=$(nvh_tp_stats tp)
 nvh_tp_run tp stop
 for p in 0 1; do
-    set -- $(echo "$stats" | awk -v p=$p '$1 == p')
-    nvh_check_eq "testpmd port $p RX-packets beside the bad ports" "$N" "${2:-?}"
+    read -r _ rxp _ txp _ <<<"$(echo "$stats" | awk -v p=$p '$1 == p')"
+    nvh_check_eq "testpmd port $p TX-packets beside the bad ports" "$N" "${txp:-?}"
+    nvh_check_eq "testpmd port $p RX-packets beside the bad ports" "$N" "${rxp:-?}"
 done
 
 # A bad port recovers once given a valid path: the error goes, it waits.

@@ -56,10 +56,10 @@ for size in $SIZES; do
     stats=$(nvh_tp_stats tp)
     nvh_tp_run tp stop
     for p in 0 1; do
-        set -- $(echo "$stats" | awk -v p=$p '$1 == p')
-        nvh_check_eq "testpmd port $p TX-packets ($size B)" "$N" "${4:-?}"
-        nvh_check_eq "testpmd port $p RX-packets ($size B)" "$N" "${2:-?}"
-        nvh_check_eq "testpmd port $p RX-bytes ($size B)" "$((N * size))" "${3:-?}"
+        read -r _ rxp rxb txp _ <<<"$(echo "$stats" | awk -v p=$p '$1 == p')"
+        nvh_check_eq "testpmd port $p TX-packets ($size B)" "$N" "${txp:-?}"
+        nvh_check_eq "testpmd port $p RX-packets ($size B)" "$N" "${rxp:-?}"
+        nvh_check_eq "testpmd port $p RX-bytes ($size B)" "$((N * size))" "${rxb:-?}"
     done
     total_pkts=$((total_pkts + N))
     total_bytes=$((total_bytes + N * size))

@@ -49,9 +49,9 @@ round() {
     stats=$(nvh_tp_stats "tp-$label")
     nvh_tp_run "tp-$label" stop
     for p in 0 1; do
-        set -- $(echo "$stats" | awk -v p=$p '$1 == p')
-        nvh_check_eq "$label: testpmd port $p TX-packets" "$N" "${4:-?}"
-        nvh_check_eq "$label: testpmd port $p RX-packets" "$N" "${2:-?}"
+        read -r _ rxp _ txp _ <<<"$(echo "$stats" | awk -v p=$p '$1 == p')"
+        nvh_check_eq "$label: testpmd port $p TX-packets" "$N" "${txp:-?}"
+        nvh_check_eq "$label: testpmd port $p RX-packets" "$N" "${rxp:-?}"
     done
 }
 

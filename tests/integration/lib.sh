@@ -48,9 +48,8 @@ NVH_FAILURES=0
 NVH_DONE=""             # set once PASS/FAIL/SKIP has been printed
 NVH_PIDS=()             # "name:pid" in start order
 NVH_DPDK_PREFIXES=()    # DPDK --file-prefix values to clean up
-declare -A NVH_TP_FD=() NVH_TP_LOG=() NVH_TP_PID=() NVH_TP_NPORTS=()
+declare -A NVH_TP_FD=() NVH_TP_LOG=() NVH_TP_PID=()
 declare -A NVH_GUEST_PID=() NVH_GUEST_CONSOLE=()
-NVH_OVS_STARTED=""
 
 # ---------------------------------------------------------------------------
 # Reporting
@@ -306,7 +305,6 @@ nvh_ovs_start() {
         nvh_fail "ovs-vswitchd did not start"
     pid=$(cat "$d/run/ovs-vswitchd.pid") || nvh_fail "no ovs-vswitchd pidfile"
     nvh_register_pid ovs-vswitchd "$pid"
-    NVH_OVS_STARTED=1
     for kv in $NVH_VLOG; do
         appctl vlog/set "$kv" >/dev/null || nvh_fail "ovs-appctl vlog/set $kv failed"
     done
@@ -356,6 +354,7 @@ nvh_iface_get() {
 
 nvh_iface_status() { nvh_iface_get "$1" "status:$2"; }
 
+# shellcheck disable=SC2053  # $3 is a glob on purpose.
 nvh__status_matches() { [[ "$(nvh_iface_status "$1" "$2")" == $3 ]]; }
 
 # nvh_wait_status PORT KEY GLOB [TIMEOUT]: waits for status:KEY to match GLOB.
@@ -444,7 +443,7 @@ nvh_flow_packets() {
 # mac=02:00:00:00:00:01) (server=1: testpmd listens; the OVS port connects to it).  testpmd
 # blocks in start-up until every port has connected.
 nvh_tp_start() {
-    local name=$1 i=0 s fifo log prefix pid fd
+    local name=$1 i=0 fifo log prefix pid fd
     local vdevs=() extra=()
     shift
     nvh_require_cmd dpdk-testpmd
@@ -471,7 +470,6 @@ nvh_tp_start() {
     NVH_TP_FD[$name]=$fd
     NVH_TP_LOG[$name]=$log
     NVH_TP_PID[$name]=$pid
-    NVH_TP_NPORTS[$name]=$i
     nvh_log "testpmd $name started (pid $pid, $i port(s))"
 }
 
