@@ -174,6 +174,7 @@ WalkStep ChainWalker::next(DescBuffer* out) {
         }
         ttl_--;
         const virtio::SplitDesc d = read_desc(table_ + 16 * size_t(idx_));
+        reads_++;
 
         if (d.flags & virtio::kDescFIndirect) {
             // virtio 1.2, 2.7.5.3.1: an indirect table holds no indirect
@@ -206,6 +207,13 @@ WalkStep ChainWalker::next(DescBuffer* out) {
             indirect_ = true;
             continue;
         }
+
+        // Implementation limit on top of virtio 1.2, 2.7.5.3.1 (see
+        // kMaxChainBuffers): a longer chain is treated as invalid.
+        if (buffers_left_ == 0) {
+            return fail("descriptor chain longer than 256 buffers");
+        }
+        buffers_left_--;
 
         if (d.flags & virtio::kDescFNext) {
             // virtio 1.2, 2.7.5: next indexes the same table.

@@ -94,16 +94,28 @@ private:
 };
 
 // Walks one descriptor chain, direct or through an indirect table, yielding
-// each buffer once.  Bounded: at most queue-size descriptors per table, so a
-// loop ends as an invalid chain instead of spinning.
+// each buffer once.  Bounded: at most kMaxChainBuffers buffers per chain and
+// at most queue-size descriptors per table, so a long chain or a loop ends as
+// an invalid chain instead of costing up to 2 x 32768 descriptor reads.
 class ChainWalker {
 public:
+    // Buffers (direct plus indirect descriptors; the descriptor that points
+    // at an indirect table is not a buffer) one chain may have.  virtio 1.2,
+    // 2.7.5.3.1 allows chains as long as the queue (up to 32768), but no
+    // virtio-net driver needs that many: Linux virtio_net never uses more
+    // than MAX_SKB_FRAGS + 2 descriptors per packet, and DPDK's vhost library
+    // refuses chains longer than BUF_VECTOR_MAX (256) the same way.
+    static constexpr uint32_t kMaxChainBuffers = 256;
+
     ChainWalker(const SplitRing& ring, uint16_t head);
 
     // kBuffer: *out holds the next buffer.  kEnd: the chain is over.
     // kInvalid: the chain broke a rule (error() names it); stop using it.
     WalkStep next(DescBuffer* out);
     const char* error() const { return error_; }
+    // Descriptors read from guest memory so far, including the ones that
+    // point at indirect tables (the cost of the walk).
+    uint32_t descriptors_read() const { return reads_; }
 
 private:
     WalkStep fail(const char* why) {
@@ -117,6 +129,8 @@ private:
     uint32_t table_size_;
     uint32_t idx_;
     uint32_t ttl_;
+    uint32_t buffers_left_ = kMaxChainBuffers;
+    uint32_t reads_ = 0;
     bool indirect_ = false;
     bool done_ = false;
     const char* error_ = "";

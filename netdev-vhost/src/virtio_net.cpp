@@ -20,6 +20,7 @@ struct Tally {
     uint64_t undersized = 0;
     uint64_t oversized = 0;
     uint64_t too_small = 0;
+    uint64_t descs = 0;   // Descriptors read.
 
     void commit(VringCounters& c) const {
         VringCounters::add(c.packets, packets);
@@ -29,6 +30,7 @@ struct Tally {
         VringCounters::add(c.undersized_frames, undersized);
         VringCounters::add(c.oversized_frames, oversized);
         VringCounters::add(c.rx_buffer_too_small, too_small);
+        VringCounters::add(c.descriptors_read, descs);
     }
 };
 
@@ -42,9 +44,15 @@ enum class TxResult { kOk, kInvalid, kUndersized, kOversized };
 // may be split across descriptors, virtio 1.2, 2.7.4 "Message Framing"), the
 // rest into pkt.data up to pkt.capacity.  The whole chain is walked (and
 // validated) even when the frame does not fit, to classify the drop.
+// Adds the descriptors read to *descs.
 TxResult copy_tx_chain(const SplitRing& ring, uint16_t head, uint32_t hdr_len,
-                       uint8_t* hdr, nvh_packet& pkt) {
+                       uint8_t* hdr, nvh_packet& pkt, uint64_t* descs) {
     ChainWalker walker(ring, head);
+    struct Count {   // Counts on every return path.
+        const ChainWalker& w;
+        uint64_t* n;
+        ~Count() { *n += w.descriptors_read(); }
+    } count{walker, descs};
     const uint64_t cap = pkt.capacity;
     uint64_t total = 0;   // Chain bytes so far: header + frame.
     DescBuffer b;
@@ -114,38 +122,61 @@ struct RxChain {
     uint32_t n_pieces;
 };
 
-// Pieces one packet may be scattered over.  A packet that would need more is
-// dropped as too large for the guest's buffers.
+// Pieces, and buffers, one packet may be scattered over (the same bound as
+// ChainWalker::kMaxChainBuffers).  A packet that would need more is dropped
+// as too large for the guest's buffers.
 constexpr uint32_t kMaxRxPieces = 256;
 
+// What one packet's chains have cost so far.
+struct RxBudget {
+    uint32_t n_pieces = 0;   // Recorded in pieces[].
+    uint32_t buffers = 0;    // Descriptors walked (zero-length ones too).
+    bool full() const { return n_pieces == kMaxRxPieces || buffers == kMaxRxPieces; }
+};
+
+enum class Collect { kComplete, kFull, kInvalid };
+
 // Records the device-writable pieces of one receive chain into
-// pieces[*n_pieces..kMaxRxPieces) (descriptors are read once, here; the copy
-// later uses only these pieces).  Adds the recorded bytes to *capacity.
-// Returns false if the chain is invalid.
-bool collect_rx_chain(const SplitRing& ring, uint16_t head, RxPiece* pieces,
-                      uint32_t* n_pieces, uint64_t* capacity) {
+// pieces[budget->n_pieces..kMaxRxPieces) (descriptors are read once, here;
+// the copy later uses only these pieces).  Adds the recorded bytes to
+// *capacity and the descriptors read to *descs.  Stops walking at the first
+// buffer past a full budget (kFull: the recorded prefix is usable, the rest
+// of the chain is not looked at), so a packet costs at most kMaxRxPieces + 1
+// buffers.  kInvalid if the chain broke a rule; a single chain longer than
+// the budget is invalid (ChainWalker::kMaxChainBuffers).
+Collect collect_rx_chain(const SplitRing& ring, uint16_t head, RxPiece* pieces,
+                         RxBudget* budget, uint64_t* capacity, uint64_t* descs) {
     ChainWalker walker(ring, head);
+    struct Count {   // Counts on every return path.
+        const ChainWalker& w;
+        uint64_t* n;
+        ~Count() { *n += w.descriptors_read(); }
+    } count{walker, descs};
     DescBuffer b;
-    WalkStep step;
+    WalkStep step = WalkStep::kEnd;
     while ((step = walker.next(&b)) == WalkStep::kBuffer) {
+        if (budget->full()) {
+            return Collect::kFull;
+        }
+        budget->buffers++;
         // virtio 1.2, 5.1.6.3: receive buffers are device-writable; the
         // device never writes a device-readable buffer (2.7.5.1).
         if (!b.writable) {
-            return false;
+            return Collect::kInvalid;
         }
         // virtio 1.2, 2.7.5: every byte must be mapped; split at regions.
         bool mapped = for_each_piece(ring.memory(), b.addr, b.len,
                                      [&](uint8_t* p, uint32_t len) {
-                                         if (*n_pieces < kMaxRxPieces) {
-                                             pieces[(*n_pieces)++] = {p, len};
+                                         if (budget->n_pieces < kMaxRxPieces) {
+                                             pieces[budget->n_pieces++] = {p, len};
                                              *capacity += len;
                                          }
                                      });
         if (!mapped) {
-            return false;
+            return Collect::kInvalid;
         }
     }
-    return step == WalkStep::kEnd;
+    return step == WalkStep::kEnd ? Collect::kComplete : Collect::kInvalid;
 }
 
 // Copies `hdr` then `frame` across the pieces of `chains`, one used element
@@ -209,7 +240,7 @@ uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
         }
         uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
         nvh_packet& pkt = pkts[filled];
-        TxResult r = copy_tx_chain(ring, head, hdr_len, hdr, pkt);
+        TxResult r = copy_tx_chain(ring, head, hdr_len, hdr, pkt, &t.descs);
         // Dropped chains go back too, so the driver does not leak buffers;
         // the device wrote nothing into them (virtio 1.2, 2.7.8.2: len 0).
         ring.put_used(head, 0);
@@ -246,9 +277,15 @@ uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
 //     left in the ring (not consumed) and the packet is dropped: a later,
 //     smaller packet can still use the buffer, and the guest is not sent
 //     empty buffers it would count as errors.  With MRG_RXBUF the same
-//     happens when the whole ring, or kMaxRxPieces pieces, cannot hold it.
-//     Such packets count as handled in the return value (retrying cannot
-//     succeed) and in rx_buffer_too_small.
+//     happens when the whole ring, or kMaxRxPieces pieces or buffers, cannot
+//     hold it.  Such packets count as handled in the return value (retrying
+//     cannot succeed) and in rx_buffer_too_small.
+//   - Bounded work: a packet walks at most kMaxRxPieces buffers.  After a
+//     packet was too small for the chains at the head of the avail ring,
+//     their capacity is remembered for the rest of the burst: later packets
+//     that need more are dropped without walking them again (else every
+//     packet of the burst would re-walk the same long chains), later packets
+//     that fit walk them once more and take them.
 //   - An invalid chain is returned with len 0 and counted; chains already
 //     taken for the packet are returned with len 0 as well, so the roll back
 //     above never has to step over a returned chain.
@@ -270,16 +307,26 @@ uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
     RxPiece pieces[kMaxRxPieces];
     RxChain chains[kMaxRxPieces];
 
+    // Capacity of the chains at last_avail_idx, once a packet found them too
+    // small; valid until chains are consumed.
+    bool head_cap_known = false;
+    uint64_t head_cap = 0;
+
     uint32_t done = 0;
     bool stop = false;
     for (; done < n && !stop; done++) {
         const nvh_packet& pkt = pkts[done];
         const uint64_t need = uint64_t{hdr_len} + pkt.len;
-        uint32_t n_chains = 0, n_pieces = 0;
+        if (head_cap_known && need > head_cap) {
+            t.too_small++;
+            continue;
+        }
+        uint32_t n_chains = 0;
+        RxBudget budget;
         uint64_t capacity = 0;
         bool too_small = false;
         while (capacity < need) {
-            if (n_pieces == kMaxRxPieces || (!mrg && n_chains == 1) ||
+            if (budget.full() || (!mrg && n_chains == 1) ||
                 n_chains == ring.num()) {
                 too_small = true;
                 break;
@@ -300,20 +347,30 @@ uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
                 stop = true;
                 break;
             }
-            uint32_t first = n_pieces;
+            uint32_t first = budget.n_pieces;
             uint64_t chain_cap = 0;
-            if (!collect_rx_chain(ring, head, pieces, &n_pieces, &chain_cap) ||
-                chain_cap == 0) {
+            Collect r = collect_rx_chain(ring, head, pieces, &budget, &chain_cap,
+                                         &t.descs);
+            if (r == Collect::kFull && chain_cap == 0 && n_chains > 0) {
+                // The packet's budget ran out before this chain added room:
+                // it goes back with the others.
+                ring.untake_heads(1);
+                avail++;
+                too_small = true;
+                break;
+            }
+            if (r == Collect::kInvalid || chain_cap == 0) {
                 ring.put_used(head, 0);
                 for (uint32_t c = 0; c < n_chains; c++) {
                     ring.put_used(chains[c].head, 0);
                 }
                 t.invalid++;
-                n_chains = n_pieces = 0;
+                n_chains = 0;
+                budget = RxBudget{};
                 capacity = 0;
                 continue;
             }
-            chains[n_chains++] = {head, first, n_pieces - first};
+            chains[n_chains++] = {head, first, budget.n_pieces - first};
             capacity += chain_cap;
         }
         if (stop) {
@@ -322,9 +379,12 @@ uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
         if (too_small) {
             ring.untake_heads(static_cast<uint16_t>(n_chains));
             avail += n_chains;
+            head_cap_known = true;
+            head_cap = capacity;
             t.too_small++;
             continue;
         }
+        head_cap_known = false;   // The chains below are consumed.
         // virtio 1.2, 5.1.6.4.1: no offload negotiated, so flags and
         // gso_type are 0; num_buffers is the number of chains used (1
         // without MRG_RXBUF).

@@ -63,6 +63,9 @@ struct VringCounters {
     std::atomic<uint64_t> oversized_frames{0};
     std::atomic<uint64_t> rx_buffer_too_small{0};
     std::atomic<uint64_t> guest_notifications{0};
+    // Descriptors the data path read from guest memory (internal: bounds the
+    // work a guest can cause; not part of nvh_vring_stats).
+    std::atomic<uint64_t> descriptors_read{0};
 
     // Adds n on the polling thread.
     static void add(std::atomic<uint64_t>& c, uint64_t n) {
