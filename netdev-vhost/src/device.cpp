@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "log.h"
@@ -90,16 +91,15 @@ Device::~Device() {
         return;
     }
     if (control_->on_control_thread()) {
-        // nvh.h: state_changed must not call back into the core.  Joining
-        // the control thread from itself would never return.
-        log_message(NVH_LOG_ERR, "%s: destroyed from its own state_changed "
-                    "callback; the control thread is kept", socket_path_.c_str());
-        detached_ = true;
-        control_->cancel_timer(this);
-        control_->unwatch(session_.fd());
-        session_.close();
-        handler_.reset();
-        return;
+        // nvh.h: state_changed must not call back into the core.  Destroying
+        // the device from there cannot be handled: the control thread is
+        // inside this device's publish() and would go on using it after the
+        // caller frees it, and waiting for the control thread from itself
+        // would never return.  Fail loudly instead of corrupting memory.
+        log_message(NVH_LOG_ERR, "%s: nvh_device_destroy called from the "
+                    "device's state_changed callback, which nvh.h forbids; "
+                    "aborting", socket_path_.c_str());
+        std::abort();
     }
     // Runs between two events of the control thread, so no callback of
     // this device is in progress; afterwards the thread cannot reach it.

@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -389,6 +391,42 @@ TEST(DeviceDestroy, WaitsForACallbackInProgress) {
     EXPECT_EQ(calls, 2);
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     EXPECT_EQ(slow.calls.load(), calls);
+}
+
+// nvh.h forbids calling back into the core from state_changed; destroying
+// the device there would free it under the control thread, so it aborts.
+void destroy_from_callback(void* aux) {
+    nvh_device* dev = static_cast<std::atomic<nvh_device*>*>(aux)->load();
+    if (dev) {
+        nvh_device_destroy(dev);
+    }
+}
+
+// Runs in the death test's child: a device whose callback destroys it.
+[[noreturn]] void run_device_that_destroys_itself() {
+    std::string path = unique_socket_path();
+    VhostUserFrontend frontend(path);
+    std::atomic<nvh_device*> dev{nullptr};
+    nvh_device_config config{path.c_str(), 1, destroy_from_callback, &dev};
+    nvh_device* created = nullptr;
+    char err[128];
+    if (nvh_device_create(&config, &created, err, sizeof err) != 0) {
+        std::exit(1);
+    }
+    dev.store(created);
+    // The device connects on its next retry; the callback runs then.
+    if (!frontend.listen() || !frontend.accept(kTimeoutMs)) {
+        std::exit(2);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kTimeoutMs));
+    std::exit(0);
+}
+
+TEST(DeviceDestroyDeathTest, FromItsOwnCallbackAborts) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(run_device_that_destroys_itself(),
+                ::testing::KilledBySignal(SIGABRT),
+                "state_changed callback, which nvh.h forbids");
 }
 
 TEST_F(DeviceTest, FramesFlowBothWays) {

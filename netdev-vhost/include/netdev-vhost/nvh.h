@@ -65,7 +65,9 @@ void nvh_set_log_handler(nvh_log_fn *);
 
 /* Called on the control thread whenever the device's state changes
  * (connected, negotiated, queue enabled or disabled, ready, disconnected).
- * It must be cheap, thread-safe, and must not call back into the core. */
+ * It must be cheap, thread-safe, and must not call back into the core.
+ * In particular, calling nvh_device_destroy from it aborts the process: the
+ * control thread is still using the device when the callback returns. */
 typedef void nvh_state_changed_fn(void *aux);
 
 struct nvh_device_config {
