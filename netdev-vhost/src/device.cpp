@@ -44,16 +44,17 @@ int numa_node_of(const GuestMemory* memory) {
     return node;
 }
 
+}  // namespace
+
 bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b) {
     return a.state == b.state && a.features == b.features &&
+           a.numa_node == b.numa_node &&
            a.protocol_features == b.protocol_features &&
            a.n_vrings == b.n_vrings && a.n_queue_pairs == b.n_queue_pairs &&
            std::memcmp(a.vring_enabled, b.vring_enabled,
                        sizeof a.vring_enabled) == 0 &&
            std::memcmp(a.vring_size, b.vring_size, sizeof a.vring_size) == 0;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Device>> Device::create(const nvh_device_config& config) {
     if (!config.socket_path || config.socket_path[0] == '\0') {

@@ -18,6 +18,10 @@
 
 namespace nvh {
 
+// Whether two snapshots agree on everything a state_changed callback reacts
+// to (state, negotiation, vrings, NUMA node); counters and texts aside.
+bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b);
+
 // The connection state machine's wait between connect attempts.
 inline constexpr std::chrono::milliseconds kReconnectInterval{100};
 

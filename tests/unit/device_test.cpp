@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "device.h"
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
 #include "frontend/vhost_user_frontend.h"
@@ -152,6 +153,21 @@ TEST(DeviceCreate, RejectsBadSocketPath) {
     nvh_device_destroy(dev);
     nvh_device_config too_many{"/nonexistent", NVH_MAX_QUEUE_PAIRS + 1, nullptr, nullptr};
     EXPECT_EQ(nvh_device_create(&too_many, &dev, err, sizeof err), EINVAL);
+}
+
+TEST(DeviceState, NumaNodeChangeIsObservable) {
+    // The glue takes its mempool's and queues' NUMA node from numa_node, so
+    // a change of numa_node alone must call state_changed.
+    nvh_device_info a{};
+    a.state = NVH_STATE_READY;
+    a.numa_node = 0;
+    nvh_device_info b = a;
+    EXPECT_TRUE(same_observable_state(a, b));
+    b.numa_node = 1;
+    EXPECT_FALSE(same_observable_state(a, b));
+    b = a;
+    b.n_connects = 7;   // a counter, not state
+    EXPECT_TRUE(same_observable_state(a, b));
 }
 
 TEST_F(DeviceTest, WaitsForSocketThenConnects) {
