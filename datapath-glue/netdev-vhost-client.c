@@ -221,6 +221,7 @@ netdev_vhost_apply_path(struct netdev_vhost *dev)
                                                dev->requested_path)) {
         VLOG_INFO("%s: vhost-server-path changed, reconnecting", name);
         COVERAGE_INC(vhost_client_device_recreated);
+        netdev_vhost_retire_core_stats(dev);
         nvh_device_destroy(dev->core);
         dev->core = NULL;
     }

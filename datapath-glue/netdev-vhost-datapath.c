@@ -136,8 +136,6 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
 {
     struct netdev_rxq_vhost *rx = netdev_rxq_vhost_cast(rxq);
     struct netdev_vhost *dev = netdev_vhost_cast(rxq->netdev);
-    struct netdev_vhost_queue_stats *stats;
-    uint64_t bytes = 0;
     uint32_t n;
     bool up;
 
@@ -167,7 +165,6 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
         dp_packet_set_size(packet, rx->pkts[i].len);
         dp_packet_reset_offsets(packet);
         batch->packets[i] = packet;
-        bytes += rx->pkts[i].len;
     }
     batch->count = n;
     dp_packet_batch_init_packet_fields(batch);
@@ -184,10 +181,7 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
         rx->n_mbufs = left;
     }
 
-    stats = &dev->rx_stats[rxq->queue_id];
-    netdev_vhost_counter_add(&stats->packets, n);
-    netdev_vhost_counter_add(&stats->bytes, bytes);
-
+    /* Packets and bytes are counted by the core (nvh_vring_get_stats). */
     return 0;
 }
 
@@ -202,7 +196,7 @@ netdev_vhost_send(struct netdev *netdev, int qid,
     struct netdev_vhost_queue_stats *stats = &dev->tx_stats[txq];
     struct nvh_packet pkts[NETDEV_MAX_BURST];
     uint32_t n_pkts = 0, sent = 0;
-    uint64_t mtu_drops = 0, bad_drops = 0, bytes = 0;
+    uint64_t mtu_drops = 0, bad_drops = 0;
     int qp = dev->tx_map[txq];
     int max_retries = 0, retries = 0;
     struct dp_packet *packet;
@@ -251,9 +245,6 @@ netdev_vhost_send(struct netdev *netdev, int qid,
         if (!n) {
             break;
         }
-        for (uint32_t i = sent; i < sent + n; i++) {
-            bytes += pkts[i].len;
-        }
         sent += n;
         if (sent < n_pkts && !retries) {
             atomic_read_relaxed(&dev->tx_retries_max, &max_retries);
@@ -267,8 +258,9 @@ netdev_vhost_send(struct netdev *netdev, int qid,
         rte_spinlock_unlock(&dev->tx_lock[qp].lock);
     }
 
-    netdev_vhost_counter_add(&stats->packets, sent);
-    netdev_vhost_counter_add(&stats->bytes, bytes);
+    /* What reached the guest, and what the core dropped for lack of room
+     * in the guest's buffers (handled, so part of 'sent'), are counted by
+     * the core (nvh_vring_get_stats); only the glue's own drops here. */
     if (OVS_UNLIKELY(sent < n_pkts || mtu_drops || bad_drops || retries)) {
         uint64_t failed = n_pkts - sent;
 

@@ -44,13 +44,14 @@ extern struct vlog_module *VLM_netdev_vhost;
 #define NETDEV_VHOST_TX_RETRIES_MAX 32
 #define NETDEV_VHOST_TX_RETRIES_DEF 8
 
-/* Software counters of one queue.  Updated once per burst by the thread that
- * uses the queue (relaxed atomic adds: a transmit queue may be shared),
- * read by anyone without locks. */
+/* The glue's own counters of one transmit queue: only what the glue drops
+ * itself, and its retries.  Packets and bytes that reached the guest, and
+ * frames the core dropped, are the core's vring counters
+ * (netdev-vhost-counters.h).  Updated only when a burst drops or retries,
+ * by the thread that uses the queue (relaxed atomic adds: a transmit queue
+ * may be shared), read by anyone without locks. */
 struct netdev_vhost_queue_stats {
     PADDED_MEMBERS(CACHE_LINE_SIZE,
-        atomic_uint64_t packets;
-        atomic_uint64_t bytes;
         atomic_uint64_t dropped;          /* Every packet lost here. */
         atomic_uint64_t tx_retries;
         atomic_uint64_t tx_failure_drops;
@@ -102,8 +103,11 @@ struct netdev_vhost {
     /* In 'netdev_vhost_list'. */
     struct ovs_list list_node;
 
-    /* rx: one per OVS rxq (= guest transmitq); tx: one per OVS txq. */
-    struct netdev_vhost_queue_stats rx_stats[NVH_MAX_QUEUE_PAIRS];
+    /* Vring counters of core devices destroyed because the path changed,
+     * protected by 'mutex': the port's statistics stay monotonic. */
+    struct nvh_vring_stats retired_vring_stats[NVH_MAX_VRINGS] OVS_GUARDED;
+
+    /* One per OVS txq. */
     struct netdev_vhost_queue_stats tx_stats[NVH_MAX_QUEUE_PAIRS];
     struct netdev_vhost_tx_lock tx_lock[NVH_MAX_QUEUE_PAIRS];
 };
@@ -158,5 +162,9 @@ int netdev_vhost_get_stats(const struct netdev *, struct netdev_stats *);
 int netdev_vhost_get_custom_stats(const struct netdev *,
                                   struct netdev_custom_stats *);
 void netdev_vhost_unixctl_register(void);
+/* Adds the counters of 'dev->core' to 'dev->retired_vring_stats'; call just
+ * before destroying a core device the port lives on without. */
+void netdev_vhost_retire_core_stats(struct netdev_vhost *dev)
+    OVS_REQUIRES(dev->mutex);
 
 #endif /* netdev-vhost-private.h */

@@ -5,7 +5,8 @@
  * Direction names follow OVS: "rx" is guest -> OVS (the guest's transmitq,
  * vring 2N+1), "tx" is OVS -> guest (the guest's receiveq, vring 2N).
  * Counters are read without locks: each value is consistent on its own, the
- * set is not a snapshot.
+ * set is not a snapshot.  Packets and bytes come from the core's vring
+ * counters only (netdev-vhost-counters.h).
  */
 
 #include <config.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "netdev-provider.h"
+#include "netdev-vhost-counters.h"
 #include "netdev-vhost-private.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
@@ -22,23 +24,12 @@
 #include "unixctl.h"
 #include "util.h"
 
-/* Sums of the glue's per-queue counters. */
+/* Sums of the glue's own transmit counters (its drops and retries). */
 struct netdev_vhost_sw_totals {
-    uint64_t rx_packets;
-    uint64_t rx_bytes;
-    uint64_t rx_dropped;
-    uint64_t tx_packets;
-    uint64_t tx_bytes;
     uint64_t tx_dropped;
     uint64_t tx_retries;
     uint64_t tx_failure_drops;
     uint64_t tx_mtu_exceeded_drops;
-};
-
-/* Sums of the core's vring counters, per direction. */
-struct netdev_vhost_core_totals {
-    struct nvh_vring_stats rx;      /* Transmitqs (odd vrings). */
-    struct nvh_vring_stats tx;      /* Receiveqs (even vrings). */
 };
 
 static void
@@ -47,14 +38,8 @@ netdev_vhost_sum_sw(const struct netdev_vhost *dev,
 {
     memset(t, 0, sizeof *t);
     for (int i = 0; i < NVH_MAX_QUEUE_PAIRS; i++) {
-        const struct netdev_vhost_queue_stats *rx = &dev->rx_stats[i];
         const struct netdev_vhost_queue_stats *tx = &dev->tx_stats[i];
 
-        t->rx_packets += netdev_vhost_counter_read(&rx->packets);
-        t->rx_bytes += netdev_vhost_counter_read(&rx->bytes);
-        t->rx_dropped += netdev_vhost_counter_read(&rx->dropped);
-        t->tx_packets += netdev_vhost_counter_read(&tx->packets);
-        t->tx_bytes += netdev_vhost_counter_read(&tx->bytes);
         t->tx_dropped += netdev_vhost_counter_read(&tx->dropped);
         t->tx_retries += netdev_vhost_counter_read(&tx->tx_retries);
         t->tx_failure_drops
@@ -64,35 +49,34 @@ netdev_vhost_sum_sw(const struct netdev_vhost *dev,
     }
 }
 
+/* The core keeps its counters across reconnections (they survive the
+ * reset of a vring), so every vring is summed, not only the ones in use
+ * now; counters of core devices replaced after a path change are added. */
 static void
-netdev_vhost_add_vring_stats(struct nvh_vring_stats *sum,
-                             const struct nvh_vring_stats *s)
-{
-    sum->packets += s->packets;
-    sum->bytes += s->bytes;
-    sum->ring_full += s->ring_full;
-    sum->invalid_descriptors += s->invalid_descriptors;
-    sum->undersized_frames += s->undersized_frames;
-    sum->oversized_frames += s->oversized_frames;
-    sum->rx_buffer_too_small += s->rx_buffer_too_small;
-    sum->guest_notifications += s->guest_notifications;
-}
-
-/* Counters are kept across reconnections, so every vring is summed, not
- * only the ones in use now. */
-static void
-netdev_vhost_sum_core(struct nvh_device *core,
+netdev_vhost_sum_core(const struct netdev_vhost *dev,
                       struct netdev_vhost_core_totals *t)
+    OVS_REQUIRES(dev->mutex)
 {
     memset(t, 0, sizeof *t);
-    if (!core) {
-        return;
-    }
     for (uint32_t v = 0; v < NVH_MAX_VRINGS; v++) {
         struct nvh_vring_stats s;
 
-        if (nvh_vring_get_stats(core, v, &s)) {
-            netdev_vhost_add_vring_stats(v % 2 ? &t->rx : &t->tx, &s);
+        netdev_vhost_core_totals_add(t, v, &dev->retired_vring_stats[v]);
+        if (dev->core && nvh_vring_get_stats(dev->core, v, &s)) {
+            netdev_vhost_core_totals_add(t, v, &s);
+        }
+    }
+}
+
+void
+netdev_vhost_retire_core_stats(struct netdev_vhost *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    for (uint32_t v = 0; dev->core && v < NVH_MAX_VRINGS; v++) {
+        struct nvh_vring_stats s;
+
+        if (nvh_vring_get_stats(dev->core, v, &s)) {
+            netdev_vhost_vring_stats_add(&dev->retired_vring_stats[v], &s);
         }
     }
 }
@@ -170,26 +154,24 @@ netdev_vhost_get_stats(const struct netdev *netdev,
                        struct netdev_stats *stats)
 {
     struct netdev_vhost *dev = netdev_vhost_cast(netdev);
+    struct netdev_vhost_port_counters port;
     struct netdev_vhost_core_totals core;
     struct netdev_vhost_sw_totals sw;
 
     ovs_mutex_lock(&dev->mutex);
     netdev_vhost_sum_sw(dev, &sw);
-    netdev_vhost_sum_core(dev->core, &core);
+    netdev_vhost_sum_core(dev, &core);
     ovs_mutex_unlock(&dev->mutex);
 
-    stats->rx_packets = sw.rx_packets;
-    stats->rx_bytes = sw.rx_bytes;
-    stats->rx_dropped = sw.rx_dropped;
-    /* Frames of the guest that broke the rules and were dropped. */
-    stats->rx_errors = core.rx.invalid_descriptors
-                       + core.rx.undersized_frames
-                       + core.rx.oversized_frames;
-    stats->tx_packets = sw.tx_packets;
-    stats->tx_bytes = sw.tx_bytes;
-    stats->tx_dropped = sw.tx_dropped;
-    stats->tx_errors = core.tx.invalid_descriptors
-                       + core.tx.rx_buffer_too_small;
+    netdev_vhost_port_counters_get(&core, sw.tx_dropped, &port);
+    stats->rx_packets = port.rx_packets;
+    stats->rx_bytes = port.rx_bytes;
+    stats->rx_dropped = 0;     /* No QoS or policing yet. */
+    stats->rx_errors = port.rx_errors;
+    stats->tx_packets = port.tx_packets;
+    stats->tx_bytes = port.tx_bytes;
+    stats->tx_dropped = port.tx_dropped;
+    stats->tx_errors = port.tx_errors;
 
     return 0;
 }
@@ -204,7 +186,7 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
 
     ovs_mutex_lock(&dev->mutex);
     netdev_vhost_sum_sw(dev, &sw);
-    netdev_vhost_sum_core(dev->core, &core);
+    netdev_vhost_sum_core(dev, &core);
     ovs_mutex_unlock(&dev->mutex);
 
     /* The "ovs_" names are dpdkvhostuserclient's.  There is no QoS or
@@ -271,6 +253,8 @@ netdev_vhost_show_vring(struct ds *s, const struct nvh_device_info *info,
 static void
 netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
 {
+    struct netdev_vhost_port_counters port;
+    struct netdev_vhost_core_totals core;
     struct netdev_vhost_sw_totals sw;
     struct nvh_device_info info;
 
@@ -312,15 +296,18 @@ netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
     }
 
     netdev_vhost_sum_sw(dev, &sw);
+    netdev_vhost_sum_core(dev, &core);
+    netdev_vhost_port_counters_get(&core, sw.tx_dropped, &port);
     ds_put_format(s, "  rx: packets %"PRIu64", bytes %"PRIu64
-                  ", dropped %"PRIu64"\n",
-                  sw.rx_packets, sw.rx_bytes, sw.rx_dropped);
+                  ", errors %"PRIu64"\n",
+                  port.rx_packets, port.rx_bytes, port.rx_errors);
     ds_put_format(s, "  tx: packets %"PRIu64", bytes %"PRIu64
                   ", dropped %"PRIu64" (retries %"PRIu64
                   ", failure drops %"PRIu64", mtu exceeded drops %"PRIu64
-                  ")\n", sw.tx_packets, sw.tx_bytes, sw.tx_dropped,
+                  ", guest buffer too small %"PRIu64")\n",
+                  port.tx_packets, port.tx_bytes, port.tx_dropped,
                   sw.tx_retries, sw.tx_failure_drops,
-                  sw.tx_mtu_exceeded_drops);
+                  sw.tx_mtu_exceeded_drops, core.tx.rx_buffer_too_small);
 
     ovs_mutex_unlock(&dev->mutex);
 }

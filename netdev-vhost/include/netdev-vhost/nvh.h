@@ -160,7 +160,12 @@ uint32_t nvh_enqueue_burst(struct nvh_device *, uint32_t qp,
 
 /* Counters of one virtqueue.  Updated once per burst by the thread that
  * polls the queue; read here without locks (each value is atomic on its own,
- * the set is not a snapshot). */
+ * the set is not a snapshot).  They are kept across reconnections.
+ * packets/bytes count only frames that crossed: on a receiveq, frames
+ * placed in the guest's buffers (not those dropped and counted in
+ * rx_buffer_too_small, although nvh_enqueue_burst reports them handled); on
+ * a transmitq, frames handed to the caller.  Bytes exclude the virtio-net
+ * header. */
 struct nvh_vring_stats {
     uint64_t packets;
     uint64_t bytes;
