@@ -74,6 +74,7 @@ void MessageHandler::reset() {
     setup_ = {};
     features_ = 0;
     protocol_features_ = 0;
+    protocol_features_set_ = false;
 }
 
 HandleOutcome MessageHandler::handle(Message& message) {
@@ -185,6 +186,7 @@ HandleOutcome MessageHandler::set_protocol_features(uint64_t features) {
         return fatal("SET_PROTOCOL_FEATURES with features that were not offered");
     }
     protocol_features_ = features;
+    protocol_features_set_ = true;
     return applied();
 }
 
@@ -344,7 +346,8 @@ HandleOutcome MessageHandler::set_vring_fd(Request request,
 
 HandleOutcome MessageHandler::set_vring_enable(const vhost_user::VringState& state) {
     // vhost-user.rst, VHOST_USER_SET_VRING_ENABLE: only sent once
-    // PROTOCOL_FEATURES is negotiated; num is 0 (disable) or 1 (enable).
+    // PROTOCOL_FEATURES is negotiated (see protocol_features_negotiated());
+    // num is 0 (disable) or 1 (enable).
     if (!protocol_features_negotiated()) {
         return refused("SET_VRING_ENABLE without PROTOCOL_FEATURES");
     }

@@ -92,8 +92,15 @@ private:
     // Starts queue `index` if it has everything a started ring needs.
     // Caller holds its access lock.  Fails if the rings are not mapped.
     Status start_if_complete(uint32_t index);
+    // vhost-user.rst, "Ring states" ties the ring enable rules to
+    // VHOST_USER_F_PROTOCOL_FEATURES being negotiated.  Frontends differ in
+    // how they say so: DPDK's virtio_user acks the bit in SET_FEATURES, while
+    // QEMU 7.x negotiates protocol features (GET/SET_PROTOCOL_FEATURES) and
+    // then sends SET_VRING_ENABLE, but leaves the bit out of SET_FEATURES.
+    // Either counts, as it does for DPDK's vhost library.
     bool protocol_features_negotiated() const {
-        return virtio::has(features_, virtio::kFProtocolFeatures);
+        return virtio::has(features_, virtio::kFProtocolFeatures) ||
+               protocol_features_set_;
     }
 
     QueueArray& queues_;
@@ -101,6 +108,7 @@ private:
     std::array<RingSetup, NVH_MAX_VRINGS> setup_{};
     uint64_t features_ = 0;
     uint64_t protocol_features_ = 0;
+    bool protocol_features_set_ = false;   // SET_PROTOCOL_FEATURES received.
     // Heap-held so the queues' pointers into it survive a table swap.
     std::unique_ptr<GuestMemory> memory_;
     uint64_t memory_generation_ = 0;

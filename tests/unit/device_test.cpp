@@ -236,6 +236,41 @@ TEST_F(DeviceTest, RingsWaitForEnableWithProtocolFeatures) {
     EXPECT_EQ(info().n_queue_pairs, 0u);
 }
 
+TEST_F(DeviceTest, QemuOrderObeysVringEnableWithoutTheBitInSetFeatures) {
+    // QEMU 7.x negotiates protocol features with GET/SET_PROTOCOL_FEATURES
+    // and sends SET_VRING_ENABLE, but leaves VHOST_USER_F_PROTOCOL_FEATURES
+    // out of SET_FEATURES.  The rings must follow SET_VRING_ENABLE anyway.
+    create();
+    connect();
+    ASSERT_TRUE(frontend_->set_owner());
+    ASSERT_TRUE(frontend_->get_u64(Request::kGetFeatures).has_value());
+    ASSERT_TRUE(frontend_->get_u64(Request::kGetProtocolFeatures).has_value());
+    ASSERT_TRUE(frontend_->set_u64(Request::kSetProtocolFeatures, kProtocolFeatures));
+    const uint64_t features = kFeatures & ~virtio::bit(virtio::kFProtocolFeatures);
+    ASSERT_TRUE(frontend_->set_u64(Request::kSetFeatures, features));
+    mem_->add_region(0, 4 << 20);
+    SplitRingDriver rxq(*mem_, 64), txq(*mem_, 64);
+    ASSERT_TRUE(frontend_->send_mem_table(*mem_));
+    for (uint32_t q = 0; q < 2; q++) {
+        const SplitRingDriver& ring = q ? txq : rxq;
+        ASSERT_TRUE(frontend_->set_vring_state(Request::kSetVringNum, q, ring.num()));
+        ASSERT_TRUE(frontend_->set_vring_addr(q, ring.addresses()));
+        ASSERT_TRUE(frontend_->set_vring_fd(Request::kSetVringKick, q, -1));
+    }
+    // A request with a reply: everything before it has been handled.
+    ASSERT_TRUE(frontend_->get_u64(Request::kGetFeatures).has_value());
+    nvh_device_info i = info();
+    EXPECT_EQ(i.state, NVH_STATE_CONNECTED);
+    EXPECT_EQ(i.n_vrings, 2u);
+    EXPECT_FALSE(i.vring_enabled[0]);
+    EXPECT_FALSE(i.vring_enabled[1]);
+    ASSERT_TRUE(frontend_->set_vring_state(Request::kSetVringEnable, 0, 1));
+    ASSERT_TRUE(frontend_->set_vring_state(Request::kSetVringEnable, 1, 1));
+    ASSERT_TRUE(wait_state(NVH_STATE_READY));
+    EXPECT_EQ(info().n_queue_pairs, 1u);
+    EXPECT_STREQ(info().last_error, "");
+}
+
 TEST_F(DeviceTest, RingsStartEnabledWithoutProtocolFeatures) {
     create();
     connect();
