@@ -17,6 +17,7 @@
 #include "netdev-provider.h"
 #include "netdev-vhost-counters.h"
 #include "netdev-vhost-private.h"
+#include "netdev-vhost-vrings.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
 #include "openvswitch/vlog.h"
@@ -135,9 +136,12 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
         }
         smap_add_format(args, "queue_pairs", "%"PRIu32, info.n_queue_pairs);
         smap_add_format(args, "num_of_vrings", "%"PRIu32, info.n_vrings);
-        for (uint32_t i = 0; i < MIN(info.n_vrings, NVH_MAX_VRINGS); i++) {
-            smap_add_nocopy(args, xasprintf("vring_%"PRIu32"_size", i),
-                            xasprintf("%d", info.vring_size[i]));
+        /* Started vrings need not be contiguous: list every vring the
+         * frontend gave a size. */
+        for (uint32_t v = netdev_vhost_next_vring(&info, 0);
+             v < NVH_MAX_VRINGS; v = netdev_vhost_next_vring(&info, v + 1)) {
+            smap_add_nocopy(args, xasprintf("vring_%"PRIu32"_size", v),
+                            xasprintf("%d", info.vring_size[v]));
         }
     }
     if (info.last_error[0]) {
@@ -288,8 +292,9 @@ netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
                           ", guest mtu: %"PRIu32", guest numa: %d\n",
                           info.n_queue_pairs, info.n_vrings, info.mtu,
                           info.numa_node);
-            for (uint32_t v = 0; v < MIN(info.n_vrings, NVH_MAX_VRINGS);
-                 v++) {
+            for (uint32_t v = netdev_vhost_next_vring(&info, 0);
+                 v < NVH_MAX_VRINGS;
+                 v = netdev_vhost_next_vring(&info, v + 1)) {
                 netdev_vhost_show_vring(s, &info, dev->core, v);
             }
         }
