@@ -155,6 +155,12 @@ TEST(DeviceCreate, RejectsBadSocketPath) {
     EXPECT_EQ(nvh_device_create(&too_many, &dev, err, sizeof err), EINVAL);
 }
 
+TEST(DeviceFeatures, OneQueuePairUntilMqIsOffered) {
+    // docs/user-guide.md promises one queue pair: a guest can use more
+    // only once VIRTIO_NET_F_MQ is offered (virtio 1.2, 5.1.5).
+    EXPECT_FALSE(virtio::has(kOfferedFeatures, virtio::kNetFMq));
+}
+
 TEST(DeviceState, NumaNodeChangeIsObservable) {
     // The glue takes its mempool's and queues' NUMA node from numa_node, so
     // a change of numa_node alone must call state_changed.
