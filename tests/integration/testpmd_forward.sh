@@ -29,6 +29,14 @@ nvh_tp_sync tp 60
 nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
 nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
 
+# Both ports are polled by a PMD thread (is_pmd): each has an rxq there.
+rxqs=$(appctl dpif-netdev/pmd-rxq-show)
+echo "$rxqs" | sed 's/^/    /'
+for port in vhu0 vhu1; do
+    nvh_check_match "pmd-rxq-show lists $port" "port: $port +queue-id: +0" \
+        "$(echo "$rxqs" | grep -E "port: $port " || echo "(absent)")"
+done
+
 total_pkts=0
 total_bytes=0
 for size in $SIZES; do
