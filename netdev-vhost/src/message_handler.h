@@ -22,7 +22,8 @@ namespace nvh {
 // resume a guest whose backend offers different features.
 inline constexpr uint64_t kOfferedFeatures =
     virtio::bit(virtio::kFVersion1) | virtio::bit(virtio::kNetFMrgRxbuf) |
-    virtio::bit(virtio::kFProtocolFeatures);
+    virtio::bit(virtio::kFProtocolFeatures) |
+    virtio::bit(virtio::kFEventIdx) | virtio::bit(virtio::kFIndirectDesc);
 
 // The vhost-user protocol features offered (GET_PROTOCOL_FEATURES).
 inline constexpr uint64_t kOfferedProtocolFeatures =

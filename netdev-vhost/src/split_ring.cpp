@@ -54,7 +54,7 @@ virtio::SplitDesc read_desc(const uint8_t* p) {
 
 void SplitRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
                        uint8_t* avail, uint8_t* used, uint16_t base,
-                       bool event_idx) {
+                       uint64_t features) {
     memory_ = memory;
     num_ = num;
     desc_ = desc;
@@ -66,8 +66,29 @@ void SplitRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
     last_avail_idx_ = base;
     last_used_idx_ = base;
     pending_used_ = 0;
-    event_idx_ = event_idx;
+    event_idx_ = virtio::has(features, virtio::kFEventIdx);
+    indirect_ = virtio::has(features, virtio::kFIndirectDesc);
     broken_ = false;
+    if (event_idx_) {
+        avail_event_ = static_cast<uint16_t>(last_avail_idx_ - 1);
+        store<uint16_t>(used_ + kUsedRing + 8 * size_t(num_), avail_event_,
+                        std::memory_order_relaxed);
+    }
+}
+
+void SplitRing::quiet_driver() {
+    if (static_cast<uint16_t>(last_avail_idx_ - 1 - avail_event_) >= kQuietRefresh) {
+        avail_event_ = static_cast<uint16_t>(last_avail_idx_ - 1);
+        // used->ring[num] is avail_event (virtio 1.2, 2.7.8).  Relaxed: a
+        // late store only means a kick the data path ignores.
+        store<uint16_t>(used_ + kUsedRing + 8 * size_t(num_), avail_event_,
+                        std::memory_order_relaxed);
+    }
+}
+
+uint16_t SplitRing::avail_event() const {
+    return load<uint16_t>(used_ + kUsedRing + 8 * size_t(num_),
+                          std::memory_order_relaxed);
 }
 
 void SplitRing::detach() {
@@ -90,6 +111,9 @@ uint16_t SplitRing::avail_count() {
     if (count > num_) {
         broken_ = true;
         return 0;
+    }
+    if (event_idx_) {
+        quiet_driver();
     }
     return count;
 }
@@ -130,7 +154,11 @@ bool SplitRing::driver_wants_interrupt(uint16_t old_idx, uint16_t new_idx) const
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (event_idx_) {
         // virtio 1.2, 2.7.7.2 with VIRTIO_F_EVENT_IDX: interrupt when the
-        // new used entries pass used_event (avail->ring[num]).
+        // used index moved past used_event (avail->ring[num]), i.e. when
+        // used_event is in [old_idx, new_idx) modulo 2^16 (vring_need_event
+        // in the spec's example code).  All arithmetic is on uint16_t, so it
+        // is exact across the wrap from 65535 to 0; old != new here, and
+        // new - old <= queue size < 65536.
         uint16_t event = load<uint16_t>(avail_ + kAvailRing + 2 * size_t(num_),
                                         std::memory_order_relaxed);
         return static_cast<uint16_t>(new_idx - event - 1) <
@@ -177,6 +205,11 @@ WalkStep ChainWalker::next(DescBuffer* out) {
         reads_++;
 
         if (d.flags & virtio::kDescFIndirect) {
+            // virtio 1.2, 2.7.5.3.1: the driver MUST NOT set INDIRECT unless
+            // VIRTIO_F_INDIRECT_DESC was negotiated.
+            if (!ring_.indirect_) {
+                return fail("indirect descriptor without VIRTIO_F_INDIRECT_DESC");
+            }
             // virtio 1.2, 2.7.5.3.1: an indirect table holds no indirect
             // descriptor.
             if (indirect_) {

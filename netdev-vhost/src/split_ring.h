@@ -31,10 +31,11 @@ public:
     // Makes the ring usable: `desc`, `avail`, `used` are host addresses of
     // the three parts (already translated and alignment-checked), `num` the
     // queue size (a power of two), `base` the first avail index to read and
-    // the first used index to write (VHOST_USER_SET_VRING_BASE).
+    // the first used index to write (VHOST_USER_SET_VRING_BASE),
+    // `features` the negotiated virtio features (EVENT_IDX, INDIRECT_DESC).
     void attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
                 uint8_t* avail, uint8_t* used, uint16_t base,
-                bool event_idx);
+                uint64_t features);
     void detach();
 
     bool attached() const { return memory_ != nullptr; }
@@ -54,7 +55,8 @@ public:
     // Snapshot of avail->idx (one acquire load, so ring entries and
     // descriptors written before it are visible).  Returns how many chains
     // are available past last_avail_idx.  A jump of more than the queue size
-    // marks the ring broken and returns 0.
+    // marks the ring broken and returns 0.  With EVENT_IDX, also keeps
+    // avail_event behind the driver (see quiet_driver()).
     uint16_t avail_count();
 
     // Reads the next avail ring entry (once) and advances last_avail_idx.
@@ -75,6 +77,22 @@ public:
     // the driver asked to be interrupted (virtio 1.2, 2.7.7).
     bool driver_wants_interrupt(uint16_t old_idx, uint16_t new_idx) const;
 
+    // virtio 1.2, 2.7.10 with EVENT_IDX: the driver notifies (kicks) when
+    // avail->idx moves past avail_event, and ignores VIRTQ_USED_F_NO_NOTIFY.
+    // The data path polls and never wants a kick, so avail_event is kept
+    // at last_avail_idx - 1: the driver's index is at or ahead of
+    // last_avail_idx and at most a queue size (32768) ahead, so moving it
+    // never crosses avail_event.  The store is repeated only every
+    // kQuietRefresh consumed entries: with avail_event = L0 - 1, the driver
+    // stays quiet while its index is less than 65535 past L0, and it is at
+    // most kQuietRefresh + 32768 past.  (DPDK's vhost library, with
+    // notifications disabled, leaves avail_event stale and takes a kick
+    // every 65536 entries instead.)
+    static constexpr uint16_t kQuietRefresh = 0x4000;
+    void quiet_driver();
+    uint16_t avail_event() const;   // For tests: the value in guest memory.
+    bool indirect_allowed() const { return indirect_; }
+
     // used->flags (VIRTQ_USED_F_NO_NOTIFY).
     void set_used_flags(uint16_t flags);
 
@@ -89,7 +107,9 @@ private:
     uint16_t last_avail_idx_ = 0;
     uint16_t last_used_idx_ = 0;     // Published used->idx.
     uint16_t pending_used_ = 0;      // Written past last_used_idx_.
+    uint16_t avail_event_ = 0;       // Last avail_event written.
     bool event_idx_ = false;
+    bool indirect_ = false;          // VIRTIO_F_INDIRECT_DESC negotiated.
     bool broken_ = false;
 };
 

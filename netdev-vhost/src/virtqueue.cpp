@@ -64,7 +64,7 @@ Status Virtqueue::start(const GuestMemory& memory, uint64_t features) {
     mrg_rxbuf_ = virtio::has(features, virtio::kNetFMrgRxbuf);
     // The used index continues from base (see SplitRing::attach).
     ring_.attach(&memory, num_, desc, avail, used, static_cast<uint16_t>(base_),
-                 virtio::has(features, virtio::kFEventIdx));
+                 features);
     // The data path polls: ask the driver not to kick (virtio 1.2, 2.7.10,
     // VIRTQ_USED_F_NO_NOTIFY is only a hint, so kicks may still come).
     ring_.set_used_flags(virtio::kUsedFNoNotify);

@@ -117,7 +117,7 @@ TEST(ChainLimits, WalkerAcceptsTheLimitAndRefusesOneMore) {
 }
 
 TEST(ChainLimits, IndirectBuffersCountTowardsTheLimit) {
-    Queue q(kV1);
+    Queue q(kV1 | virtio::bit(virtio::kFIndirectDesc));
     uint64_t base;
     auto segs = q.tx_segments(kLimit + 1, &base);
     int longer = q.drv->add_indirect(segs);

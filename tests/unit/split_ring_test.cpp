@@ -25,6 +25,7 @@ using virtio::kDescFWrite;
 
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kV1 = virtio::bit(virtio::kFVersion1);
+constexpr uint64_t kIndirect = virtio::bit(virtio::kFIndirectDesc);
 
 // A started ring of `num` entries in 4 MiB of guest memory.
 class Ring {
@@ -37,7 +38,7 @@ public:
             std::abort();
         }
         memory = std::move(g.value());
-        if (!drv->configure(vq) || !vq.start(memory, kV1).ok()) {
+        if (!drv->configure(vq) || !vq.start(memory, kV1 | kIndirect).ok()) {
             std::abort();
         }
         vq.set_enabled(true);

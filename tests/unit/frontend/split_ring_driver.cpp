@@ -103,6 +103,16 @@ void SplitRingDriver::set_used_event(uint16_t idx) {
 }
 
 uint16_t SplitRingDriver::used_flags() const { return load_acquire<uint16_t>(used_host(0)); }
+void SplitRingDriver::rebase(uint16_t base) {
+    avail_idx_ = base;
+    last_used_ = base;
+    store_release<uint16_t>(avail_host(2), base);
+    store_release<uint16_t>(used_host(2), base);
+}
+
+uint16_t SplitRingDriver::avail_event() const {
+    return load_acquire<uint16_t>(used_host(4 + 8 * size_t(num_)));
+}
 uint16_t SplitRingDriver::used_idx() const { return load_acquire<uint16_t>(used_host(2)); }
 
 // Takes segments.size() descriptors, writes them chained with NEXT and makes

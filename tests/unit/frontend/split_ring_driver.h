@@ -97,6 +97,7 @@ public:
     void set_avail_flags(uint16_t flags);     // e.g. VIRTQ_AVAIL_F_NO_INTERRUPT
     void set_used_event(uint16_t idx);        // avail->ring[num] (EVENT_IDX)
     uint16_t used_flags() const;
+    uint16_t avail_event() const;             // used->ring[num] (EVENT_IDX)
     uint16_t used_idx() const;
     uint16_t avail_idx() const { return avail_idx_; }
     size_t free_descriptors() const { return free_.size(); }
@@ -113,6 +114,9 @@ public:
     void make_available(uint16_t head);
     // Stores avail->idx directly (e.g. a jump past the queue size).
     void set_avail_idx(uint16_t idx);
+    // Before the device starts: the driver's avail and used indexes begin
+    // at `base` (as after a VHOST_USER_SET_VRING_BASE of `base`).
+    void rebase(uint16_t base);
     // Guest-physical address of descriptor i's pool buffer.
     uint64_t pool_buffer(uint16_t i) const { return pool_ + uint64_t{i} * buffer_size_; }
     uint32_t buffer_size() const { return buffer_size_; }
