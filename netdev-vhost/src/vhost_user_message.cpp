@@ -47,6 +47,12 @@ constexpr FixedLayout kFixedLayouts[] = {
     {Request::kSetProtocolFeatures, kU64Size},
     {Request::kGetQueueNum, 0},
     {Request::kSetVringEnable, kVringStateSize},
+    // vhost-user.rst, VHOST_USER_SEND_RARP / VHOST_USER_NET_SET_MTU /
+    // VHOST_USER_SET_STATUS: a u64; GET_STATUS: no payload.
+    {Request::kSendRarp, kU64Size},
+    {Request::kNetSetMtu, kU64Size},
+    {Request::kSetStatus, kU64Size},
+    {Request::kGetStatus, 0},
 };
 
 const FixedLayout* find_fixed_layout(uint32_t request) {
@@ -73,6 +79,9 @@ Status decode_fixed(const FixedLayout& layout, std::span<const uint8_t> payload,
     switch (layout.request) {
     case Request::kSetFeatures:
     case Request::kSetProtocolFeatures:
+    case Request::kSendRarp:
+    case Request::kNetSetMtu:
+    case Request::kSetStatus:
         *out = read_at<uint64_t>(payload, 0);
         return Status::Ok();
     case Request::kSetVringNum:
@@ -193,6 +202,12 @@ const char* request_name(uint32_t request) {
     case Request::kSetProtocolFeatures: return "SET_PROTOCOL_FEATURES";
     case Request::kGetQueueNum: return "GET_QUEUE_NUM";
     case Request::kSetVringEnable: return "SET_VRING_ENABLE";
+    case Request::kSendRarp: return "SEND_RARP";
+    case Request::kNetSetMtu: return "NET_SET_MTU";
+    case Request::kGetConfig: return "GET_CONFIG";
+    case Request::kSetConfig: return "SET_CONFIG";
+    case Request::kSetStatus: return "SET_STATUS";
+    case Request::kGetStatus: return "GET_STATUS";
     }
     return "UNKNOWN";
 }

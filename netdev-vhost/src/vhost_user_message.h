@@ -66,6 +66,12 @@ enum class Request : uint32_t {
     kSetProtocolFeatures = 16,
     kGetQueueNum = 17,
     kSetVringEnable = 18,
+    kSendRarp = 19,
+    kNetSetMtu = 20,
+    kGetConfig = 24,
+    kSetConfig = 25,
+    kSetStatus = 39,
+    kGetStatus = 40,
 };
 
 // A printable name for logs ("UNKNOWN" for codes this backend does not know).
@@ -73,7 +79,12 @@ const char* request_name(uint32_t request);
 
 // ---- Protocol features (vhost-user.rst, "Protocol features") --------------
 inline constexpr unsigned kProtocolFMq = 0;
+inline constexpr unsigned kProtocolFLogShmfd = 1;
+inline constexpr unsigned kProtocolFRarp = 2;
 inline constexpr unsigned kProtocolFReplyAck = 3;
+inline constexpr unsigned kProtocolFNetMtu = 4;
+inline constexpr unsigned kProtocolFConfig = 9;
+inline constexpr unsigned kProtocolFStatus = 16;
 
 // ---- Payloads -------------------------------------------------------------
 

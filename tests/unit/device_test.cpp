@@ -155,10 +155,12 @@ TEST(DeviceCreate, RejectsBadSocketPath) {
     EXPECT_EQ(nvh_device_create(&too_many, &dev, err, sizeof err), EINVAL);
 }
 
-TEST(DeviceFeatures, OneQueuePairUntilMqIsOffered) {
-    // docs/user-guide.md promises one queue pair: a guest can use more
-    // only once VIRTIO_NET_F_MQ is offered (virtio 1.2, 5.1.5).
-    EXPECT_FALSE(virtio::has(kOfferedFeatures, virtio::kNetFMq));
+TEST(DeviceFeatures, MultiqueueIsOffered) {
+    // A guest can use more than one queue pair only when VIRTIO_NET_F_MQ
+    // is offered (virtio 1.2, 5.1.5) along with VHOST_USER_PROTOCOL_F_MQ
+    // (GET_QUEUE_NUM).
+    EXPECT_TRUE(virtio::has(kOfferedFeatures, virtio::kNetFMq));
+    EXPECT_TRUE(virtio::has(kOfferedProtocolFeatures, vhost_user::kProtocolFMq));
 }
 
 TEST(DeviceState, NumaNodeChangeIsObservable) {

@@ -1,0 +1,111 @@
+// device_fixture.h: a device created through the C ABI with the in-tree
+// frontend at its socket path, and any number of queue pairs set up on
+// one guest memory region.  Shared by the multiqueue and protocol tests.
+#pragma once
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "frontend/guest_memory_fixture.h"
+#include "frontend/split_ring_driver.h"
+#include "frontend/vhost_user_frontend.h"
+#include "message_handler.h"
+#include "netdev-vhost/nvh.h"
+#include "unique_fd.h"
+#include "virtio_spec.h"
+
+namespace nvh::test {
+
+inline constexpr int kFixtureTimeoutMs = 5000;
+
+inline bool wait_for(const std::function<bool()>& condition,
+                     int timeout_ms = kFixtureTimeoutMs) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return condition();
+}
+
+class DeviceFixture : public ::testing::Test {
+protected:
+    void SetUp() override {
+        static std::atomic<int> counter{0};
+        path_ = ::testing::TempDir() + "nvh-fx-" + std::to_string(::getpid()) +
+                "-" + std::to_string(counter.fetch_add(1)) + ".sock";
+        frontend_ = std::make_unique<VhostUserFrontend>(path_);
+    }
+    void TearDown() override {
+        if (dev_) {
+            nvh_device_destroy(dev_);
+        }
+        frontend_.reset();
+        ::unlink(path_.c_str());
+    }
+
+    void create(uint32_t max_queue_pairs) {
+        nvh_device_config config{path_.c_str(), max_queue_pairs, nullptr, nullptr};
+        char err[128] = "";
+        ASSERT_EQ(nvh_device_create(&config, &dev_, err, sizeof err), 0) << err;
+    }
+    nvh_device_info info() {
+        nvh_device_info i;
+        nvh_device_get_info(dev_, &i);
+        return i;
+    }
+    bool wait_state(nvh_connection_state s) {
+        return wait_for([&] { return info().state == s; });
+    }
+    void connect() {
+        ASSERT_TRUE(frontend_->listen());
+        ASSERT_TRUE(frontend_->accept(kFixtureTimeoutMs));
+        ASSERT_TRUE(wait_state(NVH_STATE_CONNECTED));
+    }
+    // Memory and the rings of pairs 0..n_pairs-1, not yet enabled.
+    void set_up_rings(uint32_t n_pairs) {
+        mem_.add_region(0, 16 << 20);
+        ASSERT_TRUE(frontend_->send_mem_table(mem_));
+        for (uint32_t v = 0; v < 2 * n_pairs; v++) {
+            rings_.push_back(std::make_unique<SplitRingDriver>(mem_, 64, 2048));
+            kicks_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+            calls_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+            const SplitRingDriver& r = *rings_.back();
+            ASSERT_TRUE(frontend_->set_vring_state(vhost_user::Request::kSetVringNum, v, r.num()));
+            ASSERT_TRUE(frontend_->set_vring_state(vhost_user::Request::kSetVringBase, v, 0));
+            ASSERT_TRUE(frontend_->set_vring_addr(v, r.addresses()));
+            ASSERT_TRUE(frontend_->set_vring_fd(vhost_user::Request::kSetVringCall, v,
+                                                calls_.back().get()));
+            ASSERT_TRUE(frontend_->set_vring_fd(vhost_user::Request::kSetVringKick, v,
+                                                kicks_.back().get()));
+        }
+    }
+    bool enable_pair(uint32_t qp, bool on) {
+        return frontend_->set_vring_state(vhost_user::Request::kSetVringEnable, 2 * qp, on) &&
+               frontend_->set_vring_state(vhost_user::Request::kSetVringEnable, 2 * qp + 1, on);
+    }
+    SplitRingDriver& rxq(uint32_t qp) { return *rings_[2 * qp]; }
+    SplitRingDriver& txq(uint32_t qp) { return *rings_[2 * qp + 1]; }
+
+    std::string path_;
+    std::unique_ptr<VhostUserFrontend> frontend_;
+    nvh_device* dev_ = nullptr;
+    GuestMemoryFixture mem_;
+    std::vector<std::unique_ptr<SplitRingDriver>> rings_;
+    std::vector<UniqueFd> kicks_, calls_;
+};
+
+}  // namespace nvh::test
