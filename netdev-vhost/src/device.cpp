@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "announce.h"
 #include "log.h"
+#include "net_header.h"
 #include "virtio_net.h"
 
 namespace nvh {
@@ -52,7 +52,6 @@ bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b) {
            a.numa_node == b.numa_node &&
            a.protocol_features == b.protocol_features &&
            a.n_vrings == b.n_vrings && a.n_queue_pairs == b.n_queue_pairs &&
-           a.mtu == b.mtu &&
            std::memcmp(a.vring_enabled, b.vring_enabled,
                        sizeof a.vring_enabled) == 0 &&
            std::memcmp(a.vring_size, b.vring_size, sizeof a.vring_size) == 0;
@@ -84,7 +83,9 @@ Device::Device(const nvh_device_config& config, uint32_t max_queue_pairs)
     : socket_path_(config.socket_path),
       max_queue_pairs_(max_queue_pairs),
       state_changed_(config.state_changed),
-      aux_(config.aux) {
+      aux_(config.aux),
+      offered_features_(kOfferedFeatures |
+                        (config.offloads ? kOffloadFeatures : 0)) {
     std::lock_guard<std::mutex> guard(info_mutex_);
     fill_info(&info_);
 }
@@ -153,8 +154,6 @@ void Device::disconnect(const char* reason) {
     // Queues first (locked and reset, so no burst runs on them), then the
     // memory they pointed into, then the socket.
     handler_.reset();
-    announce_.store(0, std::memory_order_relaxed);
-    driver_ok_.store(handler_.driver_ok(), std::memory_order_relaxed);
     control_->unwatch(session_.fd());
     session_.close();
     connected_ = false;
@@ -193,12 +192,6 @@ Status Device::on_message(const vhost_user::Header& header,
         return decoded.error();
     }
     HandleOutcome outcome = handler_.handle(message);
-    driver_ok_.store(handler_.driver_ok(), std::memory_order_relaxed);
-    if (uint64_t mac = handler_.take_announce()) {
-        // Published with release: the dequeue that takes it (acquire) is
-        // the only reader.
-        announce_.store(mac, std::memory_order_release);
-    }
     // Published before the reply, so a frontend that waited for its ack
     // (and anyone it tells) sees the new state in get_info().
     publish();
@@ -236,22 +229,19 @@ void Device::fill_info(nvh_device_info* info) const {
             info->n_vrings++;
         }
     }
-    // With VHOST_USER_PROTOCOL_F_STATUS, nothing is served before the
-    // driver sets DRIVER_OK (virtio 1.2, 3.1.1; vhost-user.rst).
-    const bool driver_ok = handler_.driver_ok();
-    for (uint32_t qp = 0; driver_ok && qp < max_queue_pairs_; qp++) {
+    for (uint32_t qp = 0; qp < max_queue_pairs_; qp++) {
         if (queues_[2 * qp].ready() && queues_[2 * qp + 1].ready()) {
             info->n_queue_pairs = qp + 1;
         }
     }
     if (!connected_) {
         info->state = NVH_STATE_WAITING;
-    } else if (driver_ok && queues_[0].ready() && queues_[1].ready()) {
+    } else if (queues_[0].ready() && queues_[1].ready()) {
         info->state = NVH_STATE_READY;
     } else {
         info->state = NVH_STATE_CONNECTED;
     }
-    info->mtu = handler_.mtu();
+    info->mtu = 0;   // VHOST_USER_PROTOCOL_F_MTU is not offered.
     info->numa_node = numa_node_;
     info->n_connects = n_connects_;
     std::snprintf(info->last_error, sizeof info->last_error, "%s", last_error_);
@@ -288,27 +278,10 @@ uint32_t Device::dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n) {
     }
     Virtqueue& vq = queues_[2 * qp + 1];   // transmitqN (virtio 1.2, 5.1.2)
     BurstLock lock(vq);
-    if (!lock.held() || !vq.ready() ||
-        !driver_ok_.load(std::memory_order_relaxed)) {
+    if (!lock.held() || !vq.ready()) {
         return 0;
     }
-    n = n < NVH_MAX_BURST ? n : NVH_MAX_BURST;
-    uint32_t injected = 0;
-    if (announce_.load(std::memory_order_relaxed) != 0 &&
-        pkts[0].capacity >= kRarpFrameLen) {
-        // vhost-user.rst, VHOST_USER_SEND_RARP: the RARP goes out as if the
-        // guest had sent it, ahead of the guest's own frames.
-        if (uint64_t mac = announce_.exchange(0, std::memory_order_acquire)) {
-            build_rarp(mac, pkts[0].data);
-            pkts[0].len = kRarpFrameLen;
-            pkts[0].offload = nvh_offload{};
-            injected = 1;
-        }
-    }
-    if (injected == n) {
-        return injected;
-    }
-    return injected + net_dequeue_burst(vq, pkts + injected, n - injected);
+    return net_dequeue_burst(vq, pkts, n < NVH_MAX_BURST ? n : NVH_MAX_BURST);
 }
 
 uint32_t Device::enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n) {
@@ -317,8 +290,7 @@ uint32_t Device::enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n) 
     }
     Virtqueue& vq = queues_[2 * qp];       // receiveqN (virtio 1.2, 5.1.2)
     BurstLock lock(vq);
-    if (!lock.held() || !vq.ready() ||
-        !driver_ok_.load(std::memory_order_relaxed)) {
+    if (!lock.held() || !vq.ready()) {
         return 0;
     }
     return net_enqueue_burst(vq, pkts, n < NVH_MAX_BURST ? n : NVH_MAX_BURST);

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -70,7 +69,8 @@ private:
 
     ControlThread* control_ = nullptr;
     MessageHandler::QueueArray queues_;
-    MessageHandler handler_{queues_, max_queue_pairs_};
+    const uint64_t offered_features_;   // Before handler_, which uses it.
+    MessageHandler handler_{queues_, max_queue_pairs_, offered_features_};
     Session session_;
 
     // Control thread only.
@@ -82,12 +82,6 @@ private:
     uint64_t numa_generation_ = ~uint64_t{0};   // Memory numa_node_ is of.
     int numa_node_ = -1;
     bool detached_ = false;
-
-    // Shared with the data path (one relaxed load per burst each).
-    // Whether the driver may be served (MessageHandler::driver_ok()).
-    std::atomic<bool> driver_ok_{true};
-    // The MAC of a RARP to inject before the next dequeued frame, or 0.
-    std::atomic<uint64_t> announce_{0};
 
     mutable std::mutex info_mutex_;
     nvh_device_info info_{};   // Guarded by info_mutex_.

@@ -5,6 +5,8 @@
 // Virtqueue::publish_and_notify(); counters are updated once per burst.
 #include "virtio_net.h"
 
+#include "net_header.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -33,8 +35,6 @@ struct Tally {
         VringCounters::add(c.descriptors_read, descs);
     }
 };
-
-uint16_t le16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
 
 // ---- Transmit --------------------------------------------------------------
 
@@ -98,14 +98,9 @@ TxResult copy_tx_chain(const SplitRing& ring, uint16_t head, uint32_t hdr_len,
         return TxResult::kOversized;
     }
     pkt.len = static_cast<uint32_t>(total - hdr_len);
-    // Offload fields as the driver set them (virtio 1.2, 5.1.6.2); callers
-    // ignore them while no offload feature is negotiated.
-    pkt.offload.flags = hdr[0];
-    pkt.offload.gso_type = hdr[1];
-    pkt.offload.hdr_len = le16(hdr + 2);
-    pkt.offload.gso_size = le16(hdr + 4);
-    pkt.offload.csum_start = le16(hdr + 6);
-    pkt.offload.csum_offset = le16(hdr + 8);
+    // Offload fields as the driver set them (virtio 1.2, 5.1.6.2), checked
+    // by the caller (accept_tx_header).
+    pkt.offload = parse_net_header(hdr);
     return TxResult::kOk;
 }
 
@@ -246,6 +241,12 @@ uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
         ring.put_used(head, 0);
         switch (r) {
         case TxResult::kOk:
+            // virtio 1.2, 5.1.6.2.1: a header that breaks the offload rules
+            // is dropped and counted as invalid.
+            if (!accept_tx_header(vq.features(), pkt.len, &pkt.offload)) {
+                t.invalid++;
+                break;
+            }
             t.packets++;
             t.bytes += pkt.len;
             filled++;
@@ -385,10 +386,11 @@ uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
             continue;
         }
         head_cap_known = false;   // The chains below are consumed.
-        // virtio 1.2, 5.1.6.4.1: no offload negotiated, so flags and
-        // gso_type are 0; num_buffers is the number of chains used (1
+        // virtio 1.2, 5.1.6.4.1: offload fields only as negotiated
+        // (build_rx_header); num_buffers is the number of chains used (1
         // without MRG_RXBUF).
         uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
+        build_rx_header(vq.features(), pkt.offload, hdr);
         if (hdr_len == sizeof(virtio::NetHdrMrgRxbuf)) {
             hdr[10] = static_cast<uint8_t>(n_chains);
             hdr[11] = static_cast<uint8_t>(n_chains >> 8);

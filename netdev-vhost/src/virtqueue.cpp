@@ -62,6 +62,7 @@ Status Virtqueue::start(const GuestMemory& memory, uint64_t features) {
     }
     header_len_ = virtio::net_header_len(features);
     mrg_rxbuf_ = virtio::has(features, virtio::kNetFMrgRxbuf);
+    features_ = features;
     // The used index continues from base (see SplitRing::attach).
     ring_.attach(&memory, num_, desc, avail, used, static_cast<uint16_t>(base_),
                  features);

@@ -129,6 +129,8 @@ public:
     // virtio-net header length for the negotiated features (10 or 12).
     uint32_t header_len() const { return header_len_; }
     bool mrg_rxbuf() const { return mrg_rxbuf_; }
+    // The negotiated virtio features the queue was started with.
+    uint64_t features() const { return features_; }
     // The driver broke the ring (avail index jump, head out of range): the
     // data path no longer serves it until the next start().
     bool broken() const { return ring_.broken(); }
@@ -159,6 +161,7 @@ private:
     SplitRing ring_;
     uint32_t header_len_ = 0;
     bool mrg_rxbuf_ = false;
+    uint64_t features_ = 0;
 };
 
 }  // namespace nvh

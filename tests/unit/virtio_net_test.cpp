@@ -138,7 +138,9 @@ TEST(VirtioNetTx, BurstTakesAtMostNChains) {
 }
 
 TEST(VirtioNetTx, HeaderSplitAcrossDescriptorsAndOffloadFields) {
-    Net net(64, kV1);
+    // The offload fields are accepted only with CSUM and HOST_TSO4.
+    Net net(64, kV1 | virtio::bit(virtio::kNetFCsum) |
+                    virtio::bit(virtio::kNetFHostTso4));
     std::vector<uint8_t> hdr(12, 0);
     hdr[0] = virtio::kNetHdrFNeedsCsum;
     hdr[1] = virtio::kNetHdrGsoTcpv4;

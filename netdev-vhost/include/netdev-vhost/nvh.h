@@ -75,6 +75,12 @@ struct nvh_device_config {
     uint32_t max_queue_pairs;     /* 1..NVH_MAX_QUEUE_PAIRS; 0 means 1. */
     nvh_state_changed_fn *state_changed;   /* May be NULL. */
     void *aux;                    /* Passed to state_changed. */
+    /* Offer checksum and TCP segmentation offload (VIRTIO_NET_F_CSUM,
+     * GUEST_CSUM, HOST_TSO4/6, GUEST_TSO4/6) and carry them in
+     * nvh_packet.offload.  Fixed for the device's lifetime: a frontend
+     * refuses to reconnect to a backend that offers fewer features.  false
+     * (zero): none of them is offered. */
+    bool offloads;
 };
 
 /* Creates a device and starts connecting to config->socket_path (the socket

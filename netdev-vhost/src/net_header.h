@@ -1,0 +1,38 @@
+// net_header.h: the virtio-net header's offload fields (virtio 1.2, 5.1.6):
+// parsed and checked on transmit (guest -> host), built on receive
+// (host -> guest), for checksum offload and TCP segmentation offload.
+#pragma once
+
+#include <cstdint>
+
+#include "netdev-vhost/nvh.h"
+#include "virtio_spec.h"
+
+namespace nvh {
+
+// The offload features a device offers when its config asks for offloads
+// (nvh_device_config.offloads), as dpdkvhostuserclient does with
+// userspace-tso-enable: checksum and TCP segmentation in both directions.
+// ECN and UFO are never offered (OVS disables them on its vhost ports).
+inline constexpr uint64_t kOffloadFeatures =
+    virtio::bit(virtio::kNetFCsum) | virtio::bit(virtio::kNetFGuestCsum) |
+    virtio::bit(virtio::kNetFHostTso4) | virtio::bit(virtio::kNetFHostTso6) |
+    virtio::bit(virtio::kNetFGuestTso4) | virtio::bit(virtio::kNetFGuestTso6);
+
+// Reads the offload fields of a header (its first 10 bytes, little endian:
+// virtio 1.2, 5.1.6, VERSION_1 headers are little endian).
+nvh_offload parse_net_header(const uint8_t* hdr);
+
+// Checks a transmitq header against the negotiated `features` and the
+// frame's length (virtio 1.2, 5.1.6.2.1 / 5.1.6.2.2) and normalises it:
+// fields the device must not use are zeroed, flag bits it does not know are
+// dropped.  Returns false if the packet must be dropped.
+bool accept_tx_header(uint64_t features, uint32_t frame_len, nvh_offload* off);
+
+// Writes the offload fields of a receiveq header (its first 10 bytes) from
+// `off`, keeping only what the guest negotiated (virtio 1.2, 5.1.6.4.1):
+// checksum fields need GUEST_CSUM, TCPv4/TCPv6 segmentation GUEST_TSO4/6 and
+// a partial checksum.  Everything else is written as zero.
+void build_rx_header(uint64_t features, const nvh_offload& off, uint8_t* hdr);
+
+}  // namespace nvh
