@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "announce.h"
 #include "log.h"
 #include "net_header.h"
 #include "virtio_net.h"
@@ -52,6 +53,7 @@ bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b) {
            a.numa_node == b.numa_node &&
            a.protocol_features == b.protocol_features &&
            a.n_vrings == b.n_vrings && a.n_queue_pairs == b.n_queue_pairs &&
+           a.mtu == b.mtu &&
            std::memcmp(a.vring_enabled, b.vring_enabled,
                        sizeof a.vring_enabled) == 0 &&
            std::memcmp(a.vring_size, b.vring_size, sizeof a.vring_size) == 0;
@@ -154,6 +156,8 @@ void Device::disconnect(const char* reason) {
     // Queues first (locked and reset, so no burst runs on them), then the
     // memory they pointed into, then the socket.
     handler_.reset();
+    announce_.store(0, std::memory_order_relaxed);
+    driver_ok_.store(handler_.driver_ok(), std::memory_order_relaxed);
     control_->unwatch(session_.fd());
     session_.close();
     connected_ = false;
@@ -192,6 +196,12 @@ Status Device::on_message(const vhost_user::Header& header,
         return decoded.error();
     }
     HandleOutcome outcome = handler_.handle(message);
+    driver_ok_.store(handler_.driver_ok(), std::memory_order_relaxed);
+    if (uint64_t mac = handler_.take_announce()) {
+        // Published with release: the dequeue that takes it (acquire) is
+        // the only reader.
+        announce_.store(mac, std::memory_order_release);
+    }
     // Published before the reply, so a frontend that waited for its ack
     // (and anyone it tells) sees the new state in get_info().
     publish();
@@ -229,19 +239,22 @@ void Device::fill_info(nvh_device_info* info) const {
             info->n_vrings++;
         }
     }
-    for (uint32_t qp = 0; qp < max_queue_pairs_; qp++) {
+    // With VHOST_USER_PROTOCOL_F_STATUS, nothing is served before the
+    // driver sets DRIVER_OK (virtio 1.2, 3.1.1; vhost-user.rst).
+    const bool driver_ok = handler_.driver_ok();
+    for (uint32_t qp = 0; driver_ok && qp < max_queue_pairs_; qp++) {
         if (queues_[2 * qp].ready() && queues_[2 * qp + 1].ready()) {
             info->n_queue_pairs = qp + 1;
         }
     }
     if (!connected_) {
         info->state = NVH_STATE_WAITING;
-    } else if (queues_[0].ready() && queues_[1].ready()) {
+    } else if (driver_ok && queues_[0].ready() && queues_[1].ready()) {
         info->state = NVH_STATE_READY;
     } else {
         info->state = NVH_STATE_CONNECTED;
     }
-    info->mtu = 0;   // VHOST_USER_PROTOCOL_F_MTU is not offered.
+    info->mtu = handler_.mtu();
     info->numa_node = numa_node_;
     info->n_connects = n_connects_;
     std::snprintf(info->last_error, sizeof info->last_error, "%s", last_error_);
@@ -278,10 +291,27 @@ uint32_t Device::dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n) {
     }
     Virtqueue& vq = queues_[2 * qp + 1];   // transmitqN (virtio 1.2, 5.1.2)
     BurstLock lock(vq);
-    if (!lock.held() || !vq.ready()) {
+    if (!lock.held() || !vq.ready() ||
+        !driver_ok_.load(std::memory_order_relaxed)) {
         return 0;
     }
-    return net_dequeue_burst(vq, pkts, n < NVH_MAX_BURST ? n : NVH_MAX_BURST);
+    n = n < NVH_MAX_BURST ? n : NVH_MAX_BURST;
+    uint32_t injected = 0;
+    if (announce_.load(std::memory_order_relaxed) != 0 &&
+        pkts[0].capacity >= kRarpFrameLen) {
+        // vhost-user.rst, VHOST_USER_SEND_RARP: the RARP goes out as if the
+        // guest had sent it, ahead of the guest's own frames.
+        if (uint64_t mac = announce_.exchange(0, std::memory_order_acquire)) {
+            build_rarp(mac, pkts[0].data);
+            pkts[0].len = kRarpFrameLen;
+            pkts[0].offload = nvh_offload{};
+            injected = 1;
+        }
+    }
+    if (injected == n) {
+        return injected;
+    }
+    return injected + net_dequeue_burst(vq, pkts + injected, n - injected);
 }
 
 uint32_t Device::enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n) {
@@ -290,7 +320,8 @@ uint32_t Device::enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n) 
     }
     Virtqueue& vq = queues_[2 * qp];       // receiveqN (virtio 1.2, 5.1.2)
     BurstLock lock(vq);
-    if (!lock.held() || !vq.ready()) {
+    if (!lock.held() || !vq.ready() ||
+        !driver_ok_.load(std::memory_order_relaxed)) {
         return 0;
     }
     return net_enqueue_burst(vq, pkts, n < NVH_MAX_BURST ? n : NVH_MAX_BURST);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -82,6 +83,12 @@ private:
     uint64_t numa_generation_ = ~uint64_t{0};   // Memory numa_node_ is of.
     int numa_node_ = -1;
     bool detached_ = false;
+
+    // Shared with the data path (one relaxed load per burst each).
+    // Whether the driver may be served (MessageHandler::driver_ok()).
+    std::atomic<bool> driver_ok_{true};
+    // The MAC of a RARP to inject before the next dequeued frame, or 0.
+    std::atomic<uint64_t> announce_{0};
 
     mutable std::mutex info_mutex_;
     nvh_device_info info_{};   // Guarded by info_mutex_.

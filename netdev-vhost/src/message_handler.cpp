@@ -38,6 +38,7 @@ bool has_own_reply(uint32_t request) {
     case Request::kGetProtocolFeatures:
     case Request::kGetQueueNum:
     case Request::kGetVringBase:
+    case Request::kGetStatus:
         return true;
     default:
         return false;
@@ -78,6 +79,9 @@ void MessageHandler::reset() {
     features_ = 0;
     protocol_features_ = 0;
     protocol_features_set_ = false;
+    mtu_ = 0;
+    status_ = 0;
+    announce_mac_ = 0;
 }
 
 HandleOutcome MessageHandler::handle(Message& message) {
@@ -143,6 +147,19 @@ HandleOutcome MessageHandler::dispatch(Message& message) {
             vhost_user::encode_u64_reply(message.request, max_queue_pairs_));
     case Request::kSetVringEnable:
         return set_vring_enable(std::get<vhost_user::VringState>(payload));
+    case Request::kSendRarp:
+        return send_rarp(std::get<uint64_t>(payload));
+    case Request::kNetSetMtu:
+        return net_set_mtu(std::get<uint64_t>(payload));
+    case Request::kSetStatus:
+        return set_status(std::get<uint64_t>(payload));
+    case Request::kGetStatus:
+        // vhost-user.rst, VHOST_USER_GET_STATUS: only with
+        // VHOST_USER_PROTOCOL_F_STATUS; replies with the status byte.
+        if (!protocol_negotiated(vhost_user::kProtocolFStatus)) {
+            break;
+        }
+        return applied_with(vhost_user::encode_u64_reply(message.request, status_));
     default:
         break;
     }
@@ -360,6 +377,64 @@ HandleOutcome MessageHandler::set_vring_enable(const vhost_user::VringState& sta
     Virtqueue& vq = queues_[state.index];
     QueueLockGuard guard(vq);
     vq.set_enabled(state.num == 1);
+    return applied();
+}
+
+HandleOutcome MessageHandler::send_rarp(uint64_t payload) {
+    // vhost-user.rst, VHOST_USER_SEND_RARP: only with
+    // VHOST_USER_PROTOCOL_F_RARP; the first 6 bytes of the u64 are the
+    // guest's MAC address, and the backend broadcasts a RARP for it.
+    if (!protocol_negotiated(vhost_user::kProtocolFRarp)) {
+        return refused("SEND_RARP without VHOST_USER_PROTOCOL_F_RARP");
+    }
+    uint64_t mac = payload & 0xffffffffffffULL;
+    uint8_t b[6];
+    for (int i = 0; i < 6; i++) {
+        b[i] = static_cast<uint8_t>(mac >> (8 * i));
+    }
+    // An all-zero MAC is not an address (IEEE 802: the broadcast RARP
+    // would announce nothing); a multicast one cannot be a station's.
+    if (mac == 0 || (b[0] & 1) != 0) {
+        return refused("SEND_RARP with a zero or multicast MAC");
+    }
+    log_message(NVH_LOG_INFO,
+                "announce requested with MAC %02x:%02x:%02x:%02x:%02x:%02x",
+                b[0], b[1], b[2], b[3], b[4], b[5]);
+    announce_mac_ = mac;
+    return applied();
+}
+
+HandleOutcome MessageHandler::net_set_mtu(uint64_t mtu) {
+    // vhost-user.rst, VHOST_USER_NET_SET_MTU: only with
+    // VHOST_USER_PROTOCOL_F_NET_MTU.  virtio 1.2, 5.1.4.1: the MTU a device
+    // reports is between 68 and 65535.
+    if (!protocol_negotiated(vhost_user::kProtocolFNetMtu)) {
+        return refused("NET_SET_MTU without VHOST_USER_PROTOCOL_F_NET_MTU");
+    }
+    if (mtu < 68 || mtu > 65535) {
+        return refused("NET_SET_MTU outside 68..65535");
+    }
+    mtu_ = static_cast<uint32_t>(mtu);
+    return applied();
+}
+
+HandleOutcome MessageHandler::set_status(uint64_t status) {
+    // vhost-user.rst, VHOST_USER_SET_STATUS: only with
+    // VHOST_USER_PROTOCOL_F_STATUS; the u64 carries the device status byte
+    // (virtio 1.2, 2.1), so the upper bits must be zero.
+    if (!protocol_negotiated(vhost_user::kProtocolFStatus)) {
+        return refused("SET_STATUS without VHOST_USER_PROTOCOL_F_STATUS");
+    }
+    if (status > 0xff) {
+        return refused("SET_STATUS with bits above the status byte");
+    }
+    // virtio 1.2, 2.1: 0 resets the device status.  The rings are kept:
+    // frontends reset the status before GET_VRING_BASE, which must still
+    // return the rings' indexes.  Without DRIVER_OK nothing is served.
+    if ((status & kStatusFailed) != 0 && (status_ & kStatusFailed) == 0) {
+        log_message(NVH_LOG_WARN, "the driver set the FAILED status bit");
+    }
+    status_ = static_cast<uint8_t>(status);
     return applied();
 }
 

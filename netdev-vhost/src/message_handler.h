@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 
 #include "guest_memory.h"
 #include "netdev-vhost/nvh.h"
@@ -22,15 +23,34 @@ namespace nvh {
 // set is fixed when it is created, so it is identical across restarts and
 // reconnects: a frontend refuses to resume a guest whose backend offers
 // different features.
+//
+// VIRTIO_NET_F_MQ: up to max_queue_pairs pairs (GET_QUEUE_NUM).  The control
+// virtqueue that MQ needs (virtio 1.2, 5.1.3.1) is the frontend's: QEMU
+// emulates it and leaves VIRTIO_NET_F_CTRL_VQ out of what it asks the
+// backend, DPDK's virtio_user emulates it too, so it is not offered here.
+// VIRTIO_NET_F_MTU: the frontend reports the MTU it gives the guest
+// (NET_SET_MTU).  VIRTIO_NET_F_GUEST_ANNOUNCE: the guest announces itself
+// after migration; otherwise the frontend asks for a RARP (SEND_RARP).
 inline constexpr uint64_t kOfferedFeatures =
     virtio::bit(virtio::kFVersion1) | virtio::bit(virtio::kNetFMrgRxbuf) |
-    virtio::bit(virtio::kFProtocolFeatures) |
+    virtio::bit(virtio::kFProtocolFeatures) | virtio::bit(virtio::kNetFMq) |
+    virtio::bit(virtio::kNetFMtu) | virtio::bit(virtio::kNetFGuestAnnounce) |
     virtio::bit(virtio::kFEventIdx) | virtio::bit(virtio::kFIndirectDesc);
 
 // The vhost-user protocol features offered (GET_PROTOCOL_FEATURES).
+// LOG_SHMFD is not offered: the data path does not mark dirty pages, so
+// neither is VHOST_F_LOG_ALL.  CONFIG is not offered: virtio-net's config
+// space is the frontend's.
 inline constexpr uint64_t kOfferedProtocolFeatures =
     virtio::bit(vhost_user::kProtocolFMq) |
-    virtio::bit(vhost_user::kProtocolFReplyAck);
+    virtio::bit(vhost_user::kProtocolFReplyAck) |
+    virtio::bit(vhost_user::kProtocolFRarp) |
+    virtio::bit(vhost_user::kProtocolFNetMtu) |
+    virtio::bit(vhost_user::kProtocolFStatus);
+
+// Device status bits (virtio 1.2, 2.1).
+inline constexpr uint8_t kStatusDriverOk = 4;
+inline constexpr uint8_t kStatusFailed = 128;
 
 // What became of one message.
 struct HandleOutcome {
@@ -74,6 +94,18 @@ public:
     const GuestMemory* memory() const { return memory_.get(); }
     // Changes whenever memory() is replaced or dropped.
     uint64_t memory_generation() const { return memory_generation_; }
+    // The MTU of NET_SET_MTU, or 0.
+    uint32_t mtu() const { return mtu_; }
+    // Whether the driver may be served: always, unless STATUS is negotiated
+    // and the frontend has not set DRIVER_OK (vhost-user.rst,
+    // VHOST_USER_PROTOCOL_F_STATUS; virtio 1.2, 3.1.1).
+    bool driver_ok() const {
+        return !virtio::has(protocol_features_, vhost_user::kProtocolFStatus) ||
+               (status_ & kStatusDriverOk) != 0;
+    }
+    // The MAC of the last SEND_RARP not yet taken (48 bits, first byte in
+    // the lowest), or 0.
+    uint64_t take_announce() { return std::exchange(announce_mac_, 0); }
 
 private:
     // Control-plane facts about one vring that Virtqueue does not keep.
@@ -95,6 +127,12 @@ private:
     HandleOutcome set_vring_fd(vhost_user::Request request,
                                vhost_user::VringFdPayload& payload);
     HandleOutcome set_vring_enable(const vhost_user::VringState& state);
+    HandleOutcome send_rarp(uint64_t payload);
+    HandleOutcome net_set_mtu(uint64_t mtu);
+    HandleOutcome set_status(uint64_t status);
+    bool protocol_negotiated(unsigned bit) const {
+        return virtio::has(protocol_features_, bit);
+    }
 
     // Starts queue `index` if it has everything a started ring needs.
     // Caller holds its access lock.  Fails if the rings are not mapped.
@@ -120,6 +158,9 @@ private:
     // Heap-held so the queues' pointers into it survive a table swap.
     std::unique_ptr<GuestMemory> memory_;
     uint64_t memory_generation_ = 0;
+    uint32_t mtu_ = 0;
+    uint8_t status_ = 0;
+    uint64_t announce_mac_ = 0;
     bool unsupported_logged_[64] = {};   // Log each unknown request once.
 };
 
