@@ -311,9 +311,10 @@ HandleOutcome MessageHandler::set_vring_addr(
 
 HandleOutcome MessageHandler::set_vring_base(const vhost_user::VringState& state) {
     // vhost-user.rst, "A vring descriptor index for split virtqueues": only
-    // bits 0-15 are used, bits 16-31 are reserved (packed rings are not
-    // offered).
-    if (state.num > 0xffff) {
+    // bits 0-15 are used, bits 16-31 are reserved.  For packed virtqueues
+    // all 32 bits carry avail and used positions (checked at ring start,
+    // Virtqueue::start).
+    if (!virtio::has(features_, virtio::kFRingPacked) && state.num > 0xffff) {
         return fatal("SET_VRING_BASE with reserved bits set");
     }
     Virtqueue& vq = queues_[state.index];

@@ -35,7 +35,8 @@ inline constexpr uint64_t kOfferedFeatures =
     virtio::bit(virtio::kFVersion1) | virtio::bit(virtio::kNetFMrgRxbuf) |
     virtio::bit(virtio::kFProtocolFeatures) | virtio::bit(virtio::kNetFMq) |
     virtio::bit(virtio::kNetFMtu) | virtio::bit(virtio::kNetFGuestAnnounce) |
-    virtio::bit(virtio::kFEventIdx) | virtio::bit(virtio::kFIndirectDesc);
+    virtio::bit(virtio::kFEventIdx) | virtio::bit(virtio::kFIndirectDesc) |
+    virtio::bit(virtio::kFRingPacked);
 
 // The vhost-user protocol features offered (GET_PROTOCOL_FEATURES).
 // LOG_SHMFD is not offered: the data path does not mark dirty pages, so

@@ -5,6 +5,8 @@
 // Virtqueue::publish_and_notify(); counters are updated once per burst.
 #include "virtio_net.h"
 
+#include "packed_net.h"
+
 #include "net_header.h"
 
 #include <algorithm>
@@ -210,6 +212,9 @@ void write_rx_packet(SplitRing& ring, const RxChain* chains, uint32_t n_chains,
 }  // namespace
 
 uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
+    if (vq.packed()) {
+        return packed_dequeue_burst(vq, pkts, n);
+    }
     SplitRing& ring = vq.split_ring();
     if (!vq.ready() || !ring.attached() || ring.broken() || n == 0) {
         return 0;
@@ -291,6 +296,9 @@ uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
 //     taken for the packet are returned with len 0 as well, so the roll back
 //     above never has to step over a returned chain.
 uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
+    if (vq.packed()) {
+        return packed_enqueue_burst(vq, pkts, n);
+    }
     SplitRing& ring = vq.split_ring();
     if (!vq.ready() || !ring.attached() || ring.broken() || n == 0) {
         return 0;

@@ -26,7 +26,10 @@ void Virtqueue::set_addresses(const VringAddresses& addresses) {
 void Virtqueue::set_base(uint32_t base) { base_ = base; }
 
 uint32_t Virtqueue::base() const {
-    return started_ ? ring_.last_avail_idx() : base_;
+    if (!started_) {
+        return base_;
+    }
+    return packed_mode_ ? packed_.base().encode() : ring_.last_avail_idx();
 }
 
 void Virtqueue::set_kick_fd(UniqueFd fd) { kick_fd_ = std::move(fd); }
@@ -38,6 +41,9 @@ Status Virtqueue::start(const GuestMemory& memory, uint64_t features) {
     stop();
     if (num_ == 0) {
         return Error{EINVAL, "vring size not set"};
+    }
+    if (virtio::has(features, virtio::kFRingPacked)) {
+        return start_packed(memory, features);
     }
     uint8_t* desc = memory.uva_to_host(addresses_.desc_user_addr,
                                        virtio::split_desc_bytes(num_));
@@ -73,10 +79,63 @@ Status Virtqueue::start(const GuestMemory& memory, uint64_t features) {
     return Status::Ok();
 }
 
+Status Virtqueue::start_packed(const GuestMemory& memory, uint64_t features) {
+    // Packed ring areas (virtio 1.2, 2.8.10 / 2.8.13), in the vhost-user
+    // address fields: descriptor ring = desc, driver event suppression =
+    // avail, device event suppression = used (as DPDK and QEMU place them).
+    uint8_t* desc = memory.uva_to_host(addresses_.desc_user_addr, packed_desc_bytes(num_));
+    uint8_t* driver_event = memory.uva_to_host(addresses_.avail_user_addr, kPackedEventBytes);
+    uint8_t* device_event = memory.uva_to_host(addresses_.used_user_addr, kPackedEventBytes);
+    if (desc == nullptr || driver_event == nullptr || device_event == nullptr) {
+        return Error{EFAULT, "vring not inside guest memory"};
+    }
+    // virtio 1.2, 2.8.10.1 alignment: descriptor ring 16, event
+    // suppression areas 4 (host addresses too, for the atomic accesses).
+    auto misaligned = [](uint64_t uva, const uint8_t* host, uint64_t align) {
+        return (uva & (align - 1)) != 0 ||
+               (reinterpret_cast<uintptr_t>(host) & (align - 1)) != 0;
+    };
+    if (misaligned(addresses_.desc_user_addr, desc, 16) ||
+        misaligned(addresses_.avail_user_addr, driver_event, 4) ||
+        misaligned(addresses_.used_user_addr, device_event, 4)) {
+        return Error{EINVAL, "vring part misaligned"};
+    }
+    // vhost-user.rst, packed virtqueue indices: bits 0-15 avail index and
+    // wrap counter, bits 16-31 used index and wrap counter.  DPDK's
+    // virtio_user sends bits 0-15 only (its rings start at 0x8000: index 0,
+    // wrap counter 1), QEMU sends both halves.  Zero upper bits therefore
+    // mean "used = avail".  Chains are returned within the burst that takes
+    // them, so this backend never has buffers in flight at a stop: a base
+    // whose used position differs from its avail position describes buffers
+    // that some other backend still held, which nothing here could return.
+    PackedBase base = PackedBase::decode(base_);
+    if ((base_ >> 16) == 0) {
+        base.used_idx = base.avail_idx;
+        base.used_wrap = base.avail_wrap;
+    }
+    if (base.avail_idx >= num_ || base.used_idx != base.avail_idx ||
+        base.used_wrap != base.avail_wrap) {
+        return Error{EINVAL, "packed vring base out of range or with buffers in flight"};
+    }
+    header_len_ = virtio::net_header_len(features);
+    mrg_rxbuf_ = virtio::has(features, virtio::kNetFMrgRxbuf);
+    features_ = features;
+    packed_.attach(&memory, num_, desc, driver_event, device_event, base, features);
+    packed_mode_ = true;
+    started_ = true;
+    return Status::Ok();
+}
+
 void Virtqueue::stop() {
     if (started_) {
-        base_ = ring_.last_avail_idx();
-        ring_.detach();
+        if (packed_mode_) {
+            base_ = packed_.base().encode();
+            packed_.detach();
+            packed_mode_ = false;
+        } else {
+            base_ = ring_.last_avail_idx();
+            ring_.detach();
+        }
         started_ = false;
     }
 }
@@ -95,6 +154,14 @@ void Virtqueue::reset() {
 }
 
 bool Virtqueue::publish_and_notify() {
+    if (packed_mode_) {
+        // virtio 1.2, 2.8.10: the driver's event suppression decides.
+        if (packed_.publish_used() == 0 || !call_fd_.valid() ||
+            !packed_.driver_wants_interrupt()) {
+            return false;
+        }
+        return signal_guest();
+    }
     uint16_t old_idx = ring_.last_used_idx();
     if (ring_.publish_used() == 0) {
         return false;
@@ -103,6 +170,10 @@ bool Virtqueue::publish_and_notify() {
         !ring_.driver_wants_interrupt(old_idx, ring_.last_used_idx())) {
         return false;
     }
+    return signal_guest();
+}
+
+bool Virtqueue::signal_guest() {
     // The one system call of the data path.  A full eventfd counter
     // (EAGAIN) still means the guest has an interrupt pending.
     uint64_t one = 1;

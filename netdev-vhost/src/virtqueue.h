@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "guest_memory.h"
+#include "packed_ring.h"
 #include "result.h"
 #include "split_ring.h"
 #include "unique_fd.h"
@@ -90,9 +91,11 @@ public:
     // or above kMaxQueueSize (virtio 1.2, 2.7).
     Status set_num(uint32_t num);
     void set_addresses(const VringAddresses& addresses);
-    // VHOST_USER_SET_VRING_BASE: next avail index the device will read.
+    // VHOST_USER_SET_VRING_BASE: next avail index the device will read; for
+    // a packed ring the PackedBase encoding (packed_ring.h).
     void set_base(uint32_t base);
-    // VHOST_USER_GET_VRING_BASE answer: next avail index the device would read.
+    // VHOST_USER_GET_VRING_BASE answer: next avail index the device would
+    // read; for a packed ring avail and used positions (PackedBase).
     uint32_t base() const;
     void set_kick_fd(UniqueFd fd);
     void set_call_fd(UniqueFd fd);
@@ -125,6 +128,9 @@ public:
     // Call with access_lock() held (the data path's try_lock).
 
     SplitRing& split_ring() { return ring_; }
+    PackedRing& packed_ring() { return packed_; }
+    // Started with VIRTIO_F_RING_PACKED: the data path uses packed_ring().
+    bool packed() const { return packed_mode_; }
     VringCounters& mutable_counters() { return counters_; }
     // virtio-net header length for the negotiated features (10 or 12).
     uint32_t header_len() const { return header_len_; }
@@ -133,7 +139,7 @@ public:
     uint64_t features() const { return features_; }
     // The driver broke the ring (avail index jump, head out of range): the
     // data path no longer serves it until the next start().
-    bool broken() const { return ring_.broken(); }
+    bool broken() const { return packed_mode_ ? packed_.broken() : ring_.broken(); }
     // Host addresses of the ring parts while started, else nullptr.
     uint8_t* desc_host_address() const { return ring_.desc_host(); }
     uint8_t* avail_host_address() const { return ring_.avail_host(); }
@@ -145,6 +151,10 @@ public:
     bool publish_and_notify();
 
 private:
+    Status start_packed(const GuestMemory& memory, uint64_t features);
+    // Writes the call eventfd and counts guest_notifications.
+    bool signal_guest();
+
     AccessLock lock_;
     VringCounters counters_;
 
@@ -159,6 +169,8 @@ private:
 
     // Data-path state, valid while started_.
     SplitRing ring_;
+    PackedRing packed_;
+    bool packed_mode_ = false;
     uint32_t header_len_ = 0;
     bool mrg_rxbuf_ = false;
     uint64_t features_ = 0;

@@ -1,0 +1,283 @@
+// packed_ring_driver.cpp: driver side of a packed virtqueue, for tests.
+#include "frontend/packed_ring_driver.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace nvh::test {
+namespace {
+
+[[noreturn]] void die(const char* what) {
+    std::fprintf(stderr, "packed_ring_driver: %s\n", what);
+    std::abort();
+}
+
+template <typename T>
+void store_release(uint8_t* p, T v) {
+    std::atomic_ref<T>(*reinterpret_cast<T*>(p)).store(v, std::memory_order_release);
+}
+
+template <typename T>
+T load_acquire(const uint8_t* p) {
+    return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
+        .load(std::memory_order_acquire);
+}
+
+}  // namespace
+
+PackedRingDriver::PackedRingDriver(GuestMemoryFixture& mem, uint16_t num,
+                                   uint32_t buffer_size)
+    : mem_(mem), num_(num), buffer_size_(buffer_size), free_slots_(num) {
+    if (num == 0 || (num & (num - 1)) != 0) {
+        die("queue size must be a power of two");
+    }
+    desc_gpa_ = mem_.alloc(16 * uint64_t{num}, 4096);
+    driver_event_gpa_ = mem_.alloc(4, 64);
+    device_event_gpa_ = mem_.alloc(4, 64);
+    pool_ = mem_.alloc(uint64_t{num} * buffer_size, 4096);
+    for (int i = num - 1; i >= 0; i--) {
+        free_ids_.push_back(static_cast<uint16_t>(i));
+    }
+    id_slots_.resize(num);
+    id_segs_.resize(num);
+}
+
+VringAddresses PackedRingDriver::addresses() const {
+    VringAddresses a;
+    a.desc_user_addr = mem_.gpa_to_uva(desc_gpa_);
+    a.avail_user_addr = mem_.gpa_to_uva(driver_event_gpa_);
+    a.used_user_addr = mem_.gpa_to_uva(device_event_gpa_);
+    return a;
+}
+
+bool PackedRingDriver::configure(Virtqueue& vq, uint32_t base) const {
+    if (!vq.set_num(num_).ok()) {
+        return false;
+    }
+    vq.set_addresses(addresses());
+    vq.set_base(base);
+    return true;
+}
+
+int PackedRingDriver::alloc_id() {
+    if (free_ids_.empty()) {
+        return -1;
+    }
+    uint16_t id = free_ids_.back();
+    free_ids_.pop_back();
+    return id;
+}
+
+int PackedRingDriver::link_chain(std::span<const Segment> segments, bool indirect_table,
+                                 uint64_t table) {
+    size_t n = indirect_table ? 1 : segments.size();
+    if (n == 0 || n > free_slots_) {
+        return -1;
+    }
+    int id = alloc_id();
+    if (id < 0) {
+        return -1;
+    }
+    uint8_t* ring = mem_.host(desc_gpa_);
+    uint16_t head = next_avail_;
+    uint16_t head_flags = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool last = i + 1 == n;
+        virtio::PackedDesc d{};
+        if (indirect_table) {
+            d.addr = table;
+            d.len = static_cast<uint32_t>(16 * segments.size());
+            d.flags = virtio::kDescFIndirect;
+        } else {
+            d.addr = segments[i].gpa;
+            d.len = segments[i].len;
+            d.flags = static_cast<uint16_t>((last ? 0 : virtio::kDescFNext) |
+                                            (segments[i].writable ? virtio::kDescFWrite : 0));
+        }
+        d.id = static_cast<uint16_t>(id);
+        // virtio 1.2, 2.8.1: AVAIL = wrap counter, USED = !wrap counter.
+        d.flags |= avail_wrap_ ? virtio::kPackedDescFAvail : virtio::kPackedDescFUsed;
+        uint8_t* slot = ring + 16 * size_t(next_avail_);
+        if (i == 0) {
+            head_flags = d.flags;
+            d.flags = static_cast<uint16_t>(d.flags ^ (virtio::kPackedDescFAvail |
+                                                       virtio::kPackedDescFUsed));
+        }
+        std::memcpy(slot, &d, sizeof d);
+        if (++next_avail_ == num_) {
+            next_avail_ = 0;
+            avail_wrap_ = !avail_wrap_;
+        }
+    }
+    id_slots_[id] = static_cast<uint16_t>(n);
+    id_segs_[id].assign(segments.begin(), segments.end());
+    free_slots_ = static_cast<uint16_t>(free_slots_ - n);
+    store_release<uint16_t>(ring + 16 * size_t(head) + 14, head_flags);
+    return id;
+}
+
+int PackedRingDriver::add_chain(std::span<const Segment> segments) {
+    return link_chain(segments, false, 0);
+}
+
+int PackedRingDriver::add_tx(std::span<const uint8_t> header, std::span<const uint8_t> frame,
+                             std::span<const uint32_t> split) {
+    std::vector<uint8_t> bytes(header.begin(), header.end());
+    bytes.insert(bytes.end(), frame.begin(), frame.end());
+    std::vector<uint32_t> sizes;
+    size_t used = 0;
+    for (uint32_t s : split) {
+        if (used + s > bytes.size()) {
+            break;
+        }
+        sizes.push_back(s);
+        used += s;
+    }
+    if (used < bytes.size() || sizes.empty()) {
+        sizes.push_back(static_cast<uint32_t>(bytes.size() - used));
+    }
+    if (sizes.size() > free_slots_) {
+        return -1;
+    }
+    std::vector<Segment> segs;
+    size_t off = 0;
+    uint16_t slot = next_avail_;
+    for (uint32_t s : sizes) {
+        if (s > buffer_size_) {
+            die("add_tx: piece larger than buffer_size");
+        }
+        segs.push_back({pool_buffer(slot), s, false});
+        mem_.write(pool_buffer(slot), std::span<const uint8_t>(bytes).subspan(off, s));
+        off += s;
+        slot = static_cast<uint16_t>((slot + 1) % num_);
+    }
+    return add_chain(segs);
+}
+
+int PackedRingDriver::add_rx(std::span<const uint32_t> sizes) {
+    if (sizes.empty() || sizes.size() > free_slots_) {
+        return -1;
+    }
+    std::vector<Segment> segs;
+    uint16_t slot = next_avail_;
+    for (uint32_t s : sizes) {
+        if (s > buffer_size_) {
+            die("add_rx: buffer larger than buffer_size");
+        }
+        segs.push_back({pool_buffer(slot), s, true});
+        slot = static_cast<uint16_t>((slot + 1) % num_);
+    }
+    return add_chain(segs);
+}
+
+int PackedRingDriver::add_indirect(std::span<const Segment> segments) {
+    if (segments.empty()) {
+        return -1;
+    }
+    uint64_t table = mem_.alloc(16 * segments.size(), 16);
+    for (size_t i = 0; i < segments.size(); i++) {
+        virtio::PackedDesc d{};
+        d.addr = segments[i].gpa;
+        d.len = segments[i].len;
+        d.flags = segments[i].writable ? virtio::kDescFWrite : 0;
+        mem_.write(table + 16 * i,
+                   std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&d), sizeof d));
+    }
+    return link_chain(segments, true, table);
+}
+
+void PackedRingDriver::add_raw(std::span<const virtio::PackedDesc> descs) {
+    if (descs.empty() || descs.size() > free_slots_) {
+        die("add_raw: no room");
+    }
+    uint8_t* ring = mem_.host(desc_gpa_);
+    uint16_t head = next_avail_;
+    uint16_t head_flags = 0;
+    for (size_t i = 0; i < descs.size(); i++) {
+        virtio::PackedDesc d = descs[i];
+        d.flags &= static_cast<uint16_t>(~(virtio::kPackedDescFAvail | virtio::kPackedDescFUsed));
+        d.flags |= avail_wrap_ ? virtio::kPackedDescFAvail : virtio::kPackedDescFUsed;
+        if (i == 0) {
+            head_flags = d.flags;
+            d.flags = static_cast<uint16_t>(d.flags ^ (virtio::kPackedDescFAvail |
+                                                       virtio::kPackedDescFUsed));
+        }
+        std::memcpy(ring + 16 * size_t(next_avail_), &d, sizeof d);
+        if (++next_avail_ == num_) {
+            next_avail_ = 0;
+            avail_wrap_ = !avail_wrap_;
+        }
+    }
+    uint16_t id = descs.back().id;
+    if (id < num_) {
+        // Take the id out of the free list, if it is there.
+        for (size_t i = 0; i < free_ids_.size(); i++) {
+            if (free_ids_[i] == id) {
+                free_ids_.erase(free_ids_.begin() + static_cast<long>(i));
+                break;
+            }
+        }
+        id_slots_[id] = static_cast<uint16_t>(descs.size());
+        id_segs_[id].clear();
+    }
+    free_slots_ = static_cast<uint16_t>(free_slots_ - descs.size());
+    store_release<uint16_t>(ring + 16 * size_t(head) + 14, head_flags);
+}
+
+std::optional<PackedRingDriver::Used> PackedRingDriver::pop_used() {
+    uint8_t* slot = mem_.host(desc_gpa_) + 16 * size_t(next_used_);
+    uint16_t flags = load_acquire<uint16_t>(slot + 14);
+    bool avail = (flags & virtio::kPackedDescFAvail) != 0;
+    bool used = (flags & virtio::kPackedDescFUsed) != 0;
+    if (avail != used_wrap_ || used != used_wrap_) {
+        return std::nullopt;
+    }
+    Used u;
+    std::memcpy(&u.len, slot + 8, 4);
+    std::memcpy(&u.id, slot + 12, 2);
+    u.flags = flags;
+    if (u.id >= num_ || id_slots_[u.id] == 0) {
+        die("pop_used: device returned an id that is not outstanding");
+    }
+    uint16_t n = id_slots_[u.id];
+    u.segments = id_segs_[u.id];
+    id_slots_[u.id] = 0;
+    free_ids_.push_back(u.id);
+    free_slots_ = static_cast<uint16_t>(free_slots_ + n);
+    uint32_t next = uint32_t{next_used_} + n;
+    if (next >= num_) {
+        next -= num_;
+        used_wrap_ = !used_wrap_;
+    }
+    next_used_ = static_cast<uint16_t>(next);
+    return u;
+}
+
+std::vector<uint8_t> PackedRingDriver::read_used(const Used& used) const {
+    std::vector<uint8_t> out;
+    uint32_t left = used.len;
+    for (const Segment& s : used.segments) {
+        uint32_t n = std::min(left, s.len);
+        const uint8_t* p = mem_.host(s.gpa);
+        out.insert(out.end(), p, p + n);
+        left -= n;
+        if (left == 0) {
+            break;
+        }
+    }
+    return out;
+}
+
+void PackedRingDriver::set_driver_event(uint16_t flags, uint16_t off_wrap) {
+    uint8_t* p = mem_.host(driver_event_gpa_);
+    store_release<uint16_t>(p, off_wrap);
+    store_release<uint16_t>(p + 2, flags);
+}
+
+uint16_t PackedRingDriver::device_event_flags() const {
+    return load_acquire<uint16_t>(mem_.host(device_event_gpa_) + 2);
+}
+
+}  // namespace nvh::test
