@@ -22,6 +22,7 @@
 #   NVH_PMD_MASK      OVS pmd-cpu-mask (default 0x1)
 #   NVH_SOCKET_MEM    OVS dpdk-socket-mem in MB (default 512)
 #   NVH_TP_LCORES     testpmd lcores, main first (default 0,1)
+#   NVH_TP_QUEUES     queue pairs of each testpmd virtio_user port (default 1)
 #   NVH_VSWITCHD_ARGS extra ovs-vswitchd arguments
 #   NVH_VLOG          "ovs-appctl vlog/set" settings applied once ovs-vswitchd
 #                     runs (plugin modules exist only then), e.g.
@@ -450,7 +451,7 @@ nvh_tp_start() {
     while [ $# -gt 0 ]; do
         if [ "$1" = -- ]; then shift; extra=("$@"); break; fi
         rm -f "${1%%,*}"
-        vdevs+=(--vdev "net_virtio_user$i,path=$1,server=1,queues=1,queue_size=1024")
+        vdevs+=(--vdev "net_virtio_user$i,path=$1,server=1,queues=${NVH_TP_QUEUES:-1},queue_size=1024")
         i=$((i + 1))
         shift
     done
@@ -595,21 +596,26 @@ nvh_guest_build() {
 # virtio-net device on a vhost-user socket that QEMU serves (server=on,
 # wait=on: QEMU waits for the port to connect before starting the guest).
 # KERNEL-ARGS are nvh.* parameters of the guest init.
+# NVH_GUEST_QUEUES=N (in the environment of the call) gives the device N
+# queue pairs (mq=on) and the guest N CPUs, so that Linux enables all N.
+# NVH_GUEST_DEVICE_ARGS: more virtio-net-pci properties (",host_mtu=9000").
 nvh_guest_start() {
     local name=$1 sock=$2 mac=$3 pid console mem=${NVH_GUEST_MEM:-256M}
+    local queues=${NVH_GUEST_QUEUES:-1} mq=()
+    [ "$queues" -gt 1 ] && mq=(-smp "$queues")
     shift 3
     console=$NVH_WORK/$name.console
     rm -f "$sock" "$console"
     qemu-system-x86_64 -accel tcg -nodefaults -display none -no-reboot \
-        -name "$name" -m "$mem" \
+        -name "$name" -m "$mem" "${mq[@]}" \
         -object memory-backend-memfd,id=mem,size="$mem",share=on \
         -machine pc,memory-backend=mem \
         -kernel "$NVH_GUEST_DIR/vmlinuz" -initrd "$NVH_GUEST_DIR/initramfs.img" \
         -append "console=ttyS0 quiet panic=-1 $*" \
         -serial "file:$console" \
         -chardev "socket,id=c0,path=$sock,server=on,wait=on" \
-        -netdev type=vhost-user,id=n0,chardev=c0 \
-        -device "virtio-net-pci,netdev=n0,mac=$mac,vectors=0" \
+        -netdev "type=vhost-user,id=n0,chardev=c0,queues=$queues" \
+        -device "virtio-net-pci,netdev=n0,mac=$mac,vectors=0,mq=$([ "$queues" -gt 1 ] && echo on || echo off)${NVH_GUEST_DEVICE_ARGS:-}" \
         >"$NVH_WORK/$name.qemu.log" 2>&1 &
     pid=$!
     nvh_register_pid "qemu-$name" "$pid"
@@ -644,6 +650,15 @@ nvh_guest_wait() {
         sleep 0.2
     done
     grep -m1 -E "$re" "${NVH_GUEST_CONSOLE[$name]}" | tr -d '\r'
+}
+
+# nvh_vring_packets PORT VRING: the packets counter of one vring in
+# "ovs-appctl vhostuserclient/show PORT" (0 if the vring is not listed).
+nvh_vring_packets() {
+    appctl vhostuserclient/show "$1" | awk -v v="$2" '
+        $1 == "vring" { cur = $2 }
+        $1 == "packets" && cur == v { sub(",", "", $2); print $2; f = 1; exit }
+        END { if (!f) print 0 }'
 }
 
 # nvh_guest_stop NAME: ends QEMU (the guest may already have powered off).
