@@ -27,10 +27,12 @@
 #include "dpdk.h"
 #include "hash.h"
 #include "netdev-provider.h"
+#include "netdev-vhost-offload.h"
 #include "netdev-vhost-private.h"
 #include "openvswitch/list.h"
 #include "openvswitch/vlog.h"
 #include "smap.h"
+#include "userspace-tso.h"
 #include "util.h"
 #include "vhost-mempool.h"
 
@@ -76,6 +78,10 @@ netdev_vhost_construct(struct netdev *netdev)
     dev->max_packet_len = NETDEV_VHOST_MTU_TO_FRAME_LEN(dev->mtu);
     dev->flags = NETDEV_UP | NETDEV_PROMISC;
     ovs_mutex_unlock(&dev->mutex);
+    /* userspace-tso-enable is read once at startup, as by OVS: the features
+     * a port offers stay the same for the process lifetime. */
+    dev->offloads = userspace_tso_enabled();
+    netdev_vhost_offload_init(netdev);
     atomic_init(&dev->admin_up, true);
     atomic_init(&dev->tx_retries_max, NETDEV_VHOST_TX_RETRIES_DEF);
     for (int i = 0; i < NVH_MAX_QUEUE_PAIRS; i++) {
@@ -234,6 +240,7 @@ netdev_vhost_apply_path(struct netdev_vhost *dev)
         .max_queue_pairs = NVH_MAX_QUEUE_PAIRS,
         .state_changed = netdev_vhost_state_changed,
         .aux = dev,
+        .offloads = dev->offloads,
     };
     char err[256] = "";
     int error;
@@ -296,14 +303,15 @@ netdev_vhost_update_mempool(struct netdev_vhost *dev,
     OVS_REQUIRES(dev->mutex)
 {
     int socket_id = info->numa_node >= 0 ? info->numa_node : SOCKET_ID_ANY;
+    int mtu = dev->offloads ? NETDEV_VHOST_TSO_POOL_MTU : dev->mtu;
     struct vhost_mempool *vmp;
 
     if (dev->mp && vhost_mempool_socket_id(dev->mp) == socket_id
-        && vhost_mempool_mtu(dev->mp) == dev->mtu) {
+        && vhost_mempool_mtu(dev->mp) == mtu) {
         return;
     }
 
-    vmp = vhost_mempool_get(socket_id, dev->mtu);
+    vmp = vhost_mempool_get(socket_id, mtu);
     if (!vmp) {
         VLOG_ERR("%s: no mempool for MTU %d on socket %d: %s",
                  netdev_get_name(&dev->up), dev->mtu, socket_id,
@@ -339,6 +347,8 @@ netdev_vhost_reconfigure(struct netdev *netdev)
         info.numa_node = -1;
     }
     ready = info.state == NVH_STATE_READY;
+    dev->rx_offloads = dev->offloads
+                       && (info.features & NETDEV_VHOST_HOST_OFFLOAD_FEATURES);
 
     dev->mtu = dev->requested_mtu;
     dev->max_packet_len = NETDEV_VHOST_MTU_TO_FRAME_LEN(dev->mtu);

@@ -15,6 +15,7 @@
 #include "coverage.h"
 #include "dp-packet.h"
 #include "netdev-provider.h"
+#include "netdev-vhost-offload.h"
 #include "netdev-vhost-private.h"
 #include "util.h"
 #include "vhost-mempool.h"
@@ -164,6 +165,9 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
 
         dp_packet_set_size(packet, rx->pkts[i].len);
         dp_packet_reset_offsets(packet);
+        if (dev->rx_offloads) {
+            netdev_vhost_offload_rx(packet, &rx->pkts[i].offload);
+        }
         batch->packets[i] = packet;
     }
     batch->count = n;
@@ -213,17 +217,31 @@ netdev_vhost_send(struct netdev *netdev, int qid,
     DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
         uint32_t size = dp_packet_size(packet);
 
-        if (OVS_UNLIKELY(size > dev->max_packet_len)) {
+        /* As dpdkvhostuserclient, TSO packets may exceed the MTU. */
+        if (OVS_UNLIKELY(size > dev->max_packet_len)
+            && !(dev->offloads && dp_packet_hwol_is_tso(packet))) {
             mtu_drops++;
         } else if (OVS_UNLIKELY(packet->source == DPBUF_DPDK
                                 && packet->mbuf.nb_segs > 1)) {
             /* Multi-segment mbufs are not supported. */
             bad_drops++;
         } else {
-            pkts[n_pkts++] = (struct nvh_packet) {
+            struct nvh_packet *p = &pkts[n_pkts];
+
+            *p = (struct nvh_packet) {
                 .data = dp_packet_data(packet),
                 .len = size,
             };
+            if (!dev->offloads) {
+                n_pkts++;
+            } else if (OVS_LIKELY(netdev_vhost_offload_tx(
+                           packet, dev->max_packet_len - ETH_HEADER_LEN - 4,
+                           &p->offload))) {
+                n_pkts++;
+            } else {
+                /* TSO without a TCP header (tx_invalid_hwol_drops). */
+                bad_drops++;
+            }
         }
     }
 

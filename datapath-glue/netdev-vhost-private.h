@@ -77,6 +77,11 @@ struct netdev_vhost {
     uint32_t max_packet_len;              /* Frame length for 'mtu'. */
     int tx_map[NVH_MAX_QUEUE_PAIRS];      /* OVS txq -> guest pair, or -1. */
     bool tx_map_shared;                   /* Some pairs get several txqs. */
+    bool offloads;                        /* userspace-tso-enable, fixed at
+                                           * construction: the core offers
+                                           * checksum and TSO offloads. */
+    bool rx_offloads;                     /* The guest negotiated CSUM or
+                                           * HOST_TSO4/6. */
 
     /* Changed at any time, read by PMD threads. */
     atomic_bool admin_up;                 /* NETDEV_UP in 'flags'. */

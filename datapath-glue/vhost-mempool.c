@@ -50,8 +50,11 @@ static struct ovs_list vhost_mempools OVS_GUARDED_BY(vhost_mempool_mutex)
 static uint32_t
 vhost_mempool_data_room(int mtu)
 {
-    return ROUND_UP(NETDEV_VHOST_MTU_TO_MAX_FRAME_LEN(mtu),
-                    VHOST_MEMPOOL_BUF_ALIGN) + RTE_PKTMBUF_HEADROOM;
+    /* An mbuf's data room is a uint16_t; a multiple of the cache line
+     * size keeps the private area aligned. */
+    return MIN(ROUND_UP(NETDEV_VHOST_MTU_TO_MAX_FRAME_LEN(mtu),
+                        VHOST_MEMPOOL_BUF_ALIGN) + RTE_PKTMBUF_HEADROOM,
+               UINT16_MAX & ~(RTE_CACHE_LINE_SIZE - 1));
 }
 
 static void

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# qemu_tcp_offload: a TCP transfer between two QEMU guests through OVS, with
+# other_config:userspace-tso-enable=$NVH_TSO (default true).  With TSO the
+# ports offer and the guests negotiate VIRTIO_NET_F_CSUM, GUEST_CSUM,
+# HOST_TSO4/6 and GUEST_TSO4/6, so the guests exchange partially
+# checksummed 64 kB segments; without it none of them is offered.  Either
+# way the data (NVH_TCP_KIB KiB of random bytes) must arrive intact: same
+# size and MD5 on both sides.
+source "$(dirname "$0")/lib.sh"
+
+TSO=${NVH_TSO:-true}
+KIB=${NVH_TCP_KIB:-4096}
+BOOT_TIMEOUT=${NVH_BOOT_TIMEOUT:-90}
+IP1=198.18.0.1
+IP2=198.18.0.2
+# The offload bits: CSUM, GUEST_CSUM, GUEST_TSO4/6, HOST_TSO4/6.
+OFFLOADS=$(( (1 << 0) | (1 << 1) | (1 << 7) | (1 << 8) | (1 << 11) | (1 << 12) ))
+
+nvh_init
+nvh_require_root
+nvh_require_cmd qemu-system-x86_64
+# TSO ports use 64 kB mbufs.
+[ "$TSO" = true ] && NVH_SOCKET_MEM=${NVH_TSO_SOCKET_MEM:-1024}
+nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_guest_build
+
+nvh_ovs_start "userspace-tso-enable=$TSO"
+nvh_add_bridge br0
+s1=$(nvh_sock vhu0)
+s2=$(nvh_sock vhu1)
+nvh_add_port br0 vhu0 "$s1" 1
+nvh_add_port br0 vhu1 "$s2" 2
+nvh_flows br0 "actions=NORMAL"
+
+timeout=$((BOOT_TIMEOUT * 3))
+nvh_guest_start recv "$s2" 52:54:00:00:00:02 \
+    nvh.ip=$IP2/24 nvh.peer=$IP1 nvh.role=tcp-recv nvh.port=5001 nvh.timeout=$timeout
+nvh_guest_start send "$s1" 52:54:00:00:00:01 \
+    nvh.ip=$IP1/24 nvh.peer=$IP2 nvh.role=tcp-send nvh.port=5001 \
+    nvh.kib="$KIB" nvh.timeout=$timeout
+nvh_wait_port_ready vhu0 "$BOOT_TIMEOUT" || nvh_fail "vhu0 not ready"
+nvh_wait_port_ready vhu1 "$BOOT_TIMEOUT" || nvh_fail "vhu1 not ready"
+
+for p in vhu0 vhu1; do
+    f=$(nvh_iface_status $p features)
+    nvh_log "$p: features $f"
+    [ -n "$f" ] || nvh_fail "$p: no features in status"
+    if [ "$TSO" = true ]; then
+        nvh_check_eq "$p: offload features negotiated" \
+            "$(printf 0x%x $OFFLOADS)" "$(printf 0x%x $((f & OFFLOADS)))"
+    else
+        nvh_check_eq "$p: no offload feature negotiated" 0x0 \
+            "$(printf 0x%x $((f & OFFLOADS)))"
+    fi
+done
+
+sent=$(nvh_guest_wait send '^NVH-(RESULT|ERROR)' "$BOOT_TIMEOUT") ||
+    nvh_fail "sender reported nothing"
+nvh_log "sender: $sent"
+got=$(nvh_guest_wait recv '^NVH-(RESULT|ERROR)' "$timeout") ||
+    nvh_fail "receiver reported nothing"
+nvh_log "receiver: $got"
+nvh_check_match "sender wrote $KIB KiB" "^NVH-RESULT role=tcp-send bytes=$((KIB * 1024)) md5=" "$sent"
+nvh_check_eq "received data (size and MD5)" "${sent#NVH-RESULT role=tcp-send }" \
+    "${got#NVH-RESULT role=tcp-recv }"
+
+appctl vhostuserclient/show vhu0 | sed 's/^/    /'
+nvh_guest_stop send
+nvh_guest_stop recv
+nvh_finish
