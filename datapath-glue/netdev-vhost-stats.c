@@ -187,10 +187,24 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
     struct netdev_vhost *dev = netdev_vhost_cast(netdev);
     struct netdev_vhost_core_totals core;
     struct netdev_vhost_sw_totals sw;
+    struct nvh_vring_stats per_vring[NVH_MAX_VRINGS];
+    uint32_t n_qp = 0;
 
     ovs_mutex_lock(&dev->mutex);
     netdev_vhost_sum_sw(dev, &sw);
     netdev_vhost_sum_core(dev, &core);
+    /* Per queue pair, the pairs the port has rxqs for: what the core's
+     * vrings counted, including those of core devices replaced after a
+     * path change. */
+    n_qp = dev->up.n_rxq;
+    for (uint32_t v = 0; v < 2 * n_qp && v < NVH_MAX_VRINGS; v++) {
+        struct nvh_vring_stats s;
+
+        per_vring[v] = dev->retired_vring_stats[v];
+        if (dev->core && nvh_vring_get_stats(dev->core, v, &s)) {
+            netdev_vhost_vring_stats_add(&per_vring[v], &s);
+        }
+    }
     ovs_mutex_unlock(&dev->mutex);
 
     /* The "ovs_" names are dpdkvhostuserclient's.  There is no QoS or
@@ -213,6 +227,7 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
 #define CSTAT(NAME, VALUE) + 1
     custom->size = 0 NETDEV_VHOST_CSTATS;
 #undef CSTAT
+    custom->size += 4 * n_qp;
     custom->counters = xcalloc(custom->size, sizeof *custom->counters);
 
     size_t i = 0;
@@ -223,6 +238,28 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
     NETDEV_VHOST_CSTATS
 #undef CSTAT
 #undef NETDEV_VHOST_CSTATS
+
+    /* rx_q<N>: the guest's transmitqN (vring 2N+1); tx_q<N>: its
+     * receiveqN (vring 2N). */
+    for (uint32_t q = 0; q < n_qp; q++) {
+        const struct nvh_vring_stats *rx = &per_vring[2 * q + 1];
+        const struct nvh_vring_stats *tx = &per_vring[2 * q];
+        struct {
+            const char *fmt;
+            uint64_t value;
+        } qstats[] = {
+            { "rx_q%"PRIu32"_packets", rx->packets },
+            { "rx_q%"PRIu32"_bytes", rx->bytes },
+            { "tx_q%"PRIu32"_packets", tx->packets },
+            { "tx_q%"PRIu32"_bytes", tx->bytes },
+        };
+
+        for (size_t k = 0; k < ARRAY_SIZE(qstats); k++) {
+            snprintf(custom->counters[i].name, NETDEV_CUSTOM_STATS_NAME_SIZE,
+                     qstats[k].fmt, q);
+            custom->counters[i++].value = qstats[k].value;
+        }
+    }
 
     return 0;
 }
