@@ -148,6 +148,12 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
         info.last_error[sizeof info.last_error - 1] = '\0';
         smap_add(args, "last_error", info.last_error);
     }
+    /* A problem that does not end the connection, e.g. guest memory that is
+     * not shared with the switch (see docs/user-guide.md). */
+    if (info.warning[0]) {
+        info.warning[sizeof info.warning - 1] = '\0';
+        smap_add(args, "warning", info.warning);
+    }
 
     ovs_mutex_unlock(&dev->mutex);
     return 0;
@@ -320,6 +326,10 @@ netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
         if (info.last_error[0]) {
             info.last_error[sizeof info.last_error - 1] = '\0';
             ds_put_format(s, "  last error: %s\n", info.last_error);
+        }
+        if (info.warning[0]) {
+            info.warning[sizeof info.warning - 1] = '\0';
+            ds_put_format(s, "  warning: %s\n", info.warning);
         }
         if (info.state != NVH_STATE_WAITING) {
             ds_put_format(s, "  features: 0x%016"PRIx64

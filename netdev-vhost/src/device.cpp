@@ -48,11 +48,16 @@ int numa_node_of(const GuestMemory* memory) {
 
 }  // namespace
 
+const char kMemoryNotSharedWarning[] =
+    "guest memory not shared: start QEMU with share=on on the guest memory "
+    "backend";
+
 bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b) {
     return a.state == b.state && a.features == b.features &&
            a.numa_node == b.numa_node &&
            a.protocol_features == b.protocol_features &&
            a.n_vrings == b.n_vrings && a.n_queue_pairs == b.n_queue_pairs &&
+           std::strcmp(a.warning, b.warning) == 0 &&
            a.mtu == b.mtu &&
            std::memcmp(a.vring_enabled, b.vring_enabled,
                        sizeof a.vring_enabled) == 0 &&
@@ -76,6 +81,7 @@ Result<std::unique_ptr<Device>> Device::create(const nvh_device_config& config) 
     }
     std::unique_ptr<Device> device(new Device(config, max_queue_pairs));
     device->control_ = control.value();
+    device->kicks_.attach(device->control_);
     Device* raw = device.get();
     device->control_->run_sync([raw] { raw->try_connect(); });
     return device;
@@ -112,6 +118,7 @@ Device::~Device() {
     control_->run_sync([this] {
         detached_ = true;
         control_->cancel_timer(this);
+        kicks_.unwatch_all();   // Before the reset closes the kick fds.
         control_->unwatch(session_.fd());
         session_.close();
         handler_.reset();
@@ -145,6 +152,7 @@ void Device::try_connect() {
     }
     last_connect_errno_ = 0;
     connected_ = true;
+    kicks_.clear();
     n_connects_++;
     log_message(NVH_LOG_INFO, "%s: connected to the frontend", socket_path_.c_str());
     publish();
@@ -154,7 +162,9 @@ void Device::disconnect(const char* reason) {
     log_message(NVH_LOG_WARN, "%s: disconnected: %s", socket_path_.c_str(), reason);
     std::snprintf(last_error_, sizeof last_error_, "%s", reason);
     // Queues first (locked and reset, so no burst runs on them), then the
-    // memory they pointed into, then the socket.
+    // memory they pointed into, then the socket.  Kick fds are unwatched
+    // before the reset closes them.
+    kicks_.unwatch_all();
     handler_.reset();
     announce_.store(0, std::memory_order_relaxed);
     driver_ok_.store(handler_.driver_ok(), std::memory_order_relaxed);
@@ -195,7 +205,11 @@ Status Device::on_message(const vhost_user::Header& header,
                       name, header.request, decoded.error().what);
         return decoded.error();
     }
+    // The message may close kick fds: unwatch them first, watch the
+    // started rings' again after (see kick_monitor.h).
+    kicks_.unwatch_all();
     HandleOutcome outcome = handler_.handle(message);
+    kicks_.watch_started(handler_.vring_count(), handler_.features());
     driver_ok_.store(handler_.driver_ok(), std::memory_order_relaxed);
     if (uint64_t mac = handler_.take_announce()) {
         // Published with release: the dequeue that takes it (acquire) is
@@ -258,6 +272,18 @@ void Device::fill_info(nvh_device_info* info) const {
     info->numa_node = numa_node_;
     info->n_connects = n_connects_;
     std::snprintf(info->last_error, sizeof info->last_error, "%s", last_error_);
+    if (kicks_.memory_not_shared()) {
+        std::snprintf(info->warning, sizeof info->warning, "%s",
+                      kMemoryNotSharedWarning);
+    }
+}
+
+void Device::on_memory_not_shared(uint32_t vring, uint32_t kicks) {
+    log_message(NVH_LOG_WARN, "%s: guest memory appears not shared: %u kicks "
+                "(the last on vring %u) on rings whose avail index never moved "
+                "in the mapped memory; start QEMU with share=on on the guest "
+                "memory backend", socket_path_.c_str(), kicks, vring);
+    publish();
 }
 
 void Device::publish() {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "control_thread.h"
+#include "kick_monitor.h"
 #include "message_handler.h"
 #include "netdev-vhost/nvh.h"
 #include "result.h"
@@ -23,10 +24,15 @@ namespace nvh {
 // to (state, negotiation, vrings, NUMA node); counters and texts aside.
 bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b);
 
+// nvh_device_info.warning when KickMonitor found the guest's memory not
+// shared with this process.
+extern const char kMemoryNotSharedWarning[];
+
 // The connection state machine's wait between connect attempts.
 inline constexpr std::chrono::milliseconds kReconnectInterval{100};
 
-class Device final : private ControlClient, private MessageSink {
+class Device final : private ControlClient, private MessageSink,
+                     private KickListener {
 public:
     // Validates `config` and starts connecting (on the control thread).
     static Result<std::unique_ptr<Device>> create(const nvh_device_config& config);
@@ -56,6 +62,8 @@ private:
     Status on_message(const vhost_user::Header& header,
                       std::span<const uint8_t> payload,
                       std::span<UniqueFd> fds) override;
+    // KickListener (control thread).
+    void on_memory_not_shared(uint32_t vring, uint32_t kicks) override;
 
     void try_connect();
     void disconnect(const char* reason);
@@ -72,6 +80,7 @@ private:
     MessageHandler::QueueArray queues_;
     const uint64_t offered_features_;   // Before handler_, which uses it.
     MessageHandler handler_{queues_, max_queue_pairs_, offered_features_};
+    KickMonitor kicks_{queues_, *this};
     Session session_;
 
     // Control thread only.

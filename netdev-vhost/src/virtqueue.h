@@ -120,6 +120,24 @@ public:
     bool ready() const { return started_ && enabled_; }
     uint32_t size() const { return num_; }
     bool kick_fd_set() const { return kick_fd_.valid(); }
+    // The kick eventfd, or -1 (none, or the "no fd" flag).  Control thread.
+    int kick_fd() const { return kick_fd_.get(); }
+    // avail->idx (virtio 1.2, 2.7.6: the le16 after avail->flags) as guest
+    // memory holds it now, read through this process's mapping; 0 while
+    // stopped.  For the control thread, which owns the mapping (it is only
+    // replaced or unmapped by the control thread itself), so no lock is
+    // needed; one relaxed load, since nothing read afterwards depends on it.
+    uint16_t driver_avail_idx() const {
+        uint8_t* avail = ring_.avail_host();
+        if (!started_ || avail == nullptr) {
+            return 0;
+        }
+        return std::atomic_ref<uint16_t>(*reinterpret_cast<uint16_t*>(avail + 2))
+            .load(std::memory_order_relaxed);
+    }
+    // The avail index the ring started at (VHOST_USER_SET_VRING_BASE, or
+    // where the device stopped before a restart): stop() alone changes it.
+    uint16_t start_avail_idx() const { return static_cast<uint16_t>(base_); }
 
     const VringCounters& counters() const { return counters_; }
 

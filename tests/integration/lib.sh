@@ -599,8 +599,13 @@ nvh_guest_build() {
 # NVH_GUEST_QUEUES=N (in the environment of the call) gives the device N
 # queue pairs (mq=on) and the guest N CPUs, so that Linux enables all N.
 # NVH_GUEST_DEVICE_ARGS: more virtio-net-pci properties (",host_mtu=9000").
+# NVH_GUEST_SHARE=off (in the environment of the call) sets share=off on
+# the guest memory backend (memfd's default is on): a misconfigured guest
+# whose memory the switch maps but never sees change.
 nvh_guest_start() {
     local name=$1 sock=$2 mac=$3 pid console mem=${NVH_GUEST_MEM:-256M}
+    local share=on
+    [ "${NVH_GUEST_SHARE:-on}" = off ] && share=off
     local queues=${NVH_GUEST_QUEUES:-1} mq=()
     [ "$queues" -gt 1 ] && mq=(-smp "$queues")
     shift 3
@@ -608,7 +613,7 @@ nvh_guest_start() {
     rm -f "$sock" "$console"
     qemu-system-x86_64 -accel tcg -nodefaults -display none -no-reboot \
         -name "$name" -m "$mem" "${mq[@]}" \
-        -object memory-backend-memfd,id=mem,size="$mem",share=on \
+        -object memory-backend-memfd,id=mem,size="$mem",share=$share \
         -machine pc,memory-backend=mem \
         -kernel "$NVH_GUEST_DIR/vmlinuz" -initrd "$NVH_GUEST_DIR/initramfs.img" \
         -append "console=ttyS0 quiet panic=-1 $*" \
@@ -621,7 +626,7 @@ nvh_guest_start() {
     nvh_register_pid "qemu-$name" "$pid"
     NVH_GUEST_PID[$name]=$pid
     NVH_GUEST_CONSOLE[$name]=$console
-    nvh_log "guest $name started (pid $pid, $sock, $mac, $*)"
+    nvh_log "guest $name started (pid $pid, $sock, $mac, memory share=$share, $*)"
 }
 
 nvh__console_has() {

@@ -118,6 +118,12 @@ struct nvh_device_info {
     int numa_node;                 /* Of the ring memory; -1 if unknown. */
     uint64_t n_connects;           /* Successful connections so far. */
     char last_error[128];          /* Why the last connection ended, or "". */
+    char warning[128];             /* A problem of the current (or last)
+                                    * connection that does not end it, or "":
+                                    * "guest memory not shared ..." when the
+                                    * guest kicks but its rings never change
+                                    * in the core's mapping of its memory.
+                                    * Cleared by the next connection. */
 };
 
 /* Fills *info with a consistent snapshot.  Never blocks on the frontend. */
