@@ -183,7 +183,9 @@ struct nvh_vring_stats {
     uint64_t bytes;
     uint64_t ring_full;             /* Receive: bursts that stopped early
                                      * because the guest had no buffers. */
-    uint64_t invalid_descriptors;   /* Chains that broke a ring rule. */
+    uint64_t invalid_descriptors;   /* Chains that broke a ring rule, and
+                                     * transmit headers that broke an
+                                     * offload rule (virtio 1.2, 5.1.6.2). */
     uint64_t undersized_frames;     /* Transmit: shorter than a header. */
     uint64_t oversized_frames;      /* Transmit: larger than the buffer. */
     uint64_t rx_buffer_too_small;   /* Receive: buffers cannot hold frame. */
