@@ -402,6 +402,21 @@ nvh_check_iface_stat() {
     nvh_check_eq "OVS Interface $1 statistics:$2" "$3" "$(nvh_iface_stat "$1" "$2")"
 }
 
+# nvh_check_features PORT...: NVH_FEATURE_CHECKS ("BIT=0|1 ...", from the
+# environment) lists virtio feature bits the ports must (1) or must not (0)
+# have negotiated, as status:features shows them.
+nvh_check_features() {
+    local fc bit port f
+    for fc in ${NVH_FEATURE_CHECKS:-}; do
+        bit=${fc%%=*}
+        for port in "$@"; do
+            f=$(nvh_iface_status "$port" features)
+            nvh_check_eq "$port negotiated feature bit $bit" "${fc#*=}" \
+                "$(( (${f:-0} >> bit) & 1 ))"
+        done
+    done
+}
+
 # nvh_flows BR FLOW...: replaces the bridge's OpenFlow table.
 nvh_flows() {
     local br=$1 f

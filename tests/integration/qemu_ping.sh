@@ -38,6 +38,9 @@ ping_round() {
     res=$(nvh_guest_wait "g1-$label" '^NVH-(RESULT|ERROR)' "$BOOT_TIMEOUT") ||
         nvh_fail "guest g1 reported no result ($label)"
     nvh_log "$label: g1 says: $res"
+    # NVH_FEATURE_CHECKS, if set: on vhu1, whose guest (g2) is still up;
+    # g1 powers off after its result, which resets vhu0's features.
+    nvh_check_features vhu1
     nvh_check_eq "$label: echo replies received of $COUNT (payload $size B)" \
         "role=ping sent=$COUNT received=$COUNT" "${res#NVH-RESULT }"
     nvh_guest_stop "g1-$label"

@@ -5,6 +5,10 @@
 # 64-byte and then 1518-byte frames; the other port must receive exactly that
 # many, and OVS's Interface statistics must agree (rx on the sending side's
 # port, tx on the receiving side's).
+#
+# NVH_TP_DEVARGS: more virtio_user arguments for both testpmd ports, e.g.
+# ",packed_vq=1" (testpmd_variants.sh runs this test with several);
+# NVH_FEATURE_CHECKS: feature bits to check (lib.sh, nvh_check_features).
 source "$(dirname "$0")/lib.sh"
 
 BURSTS=${NVH_BURSTS:-8}          # bursts of 32 frames per port and size
@@ -24,10 +28,11 @@ nvh_add_port br0 vhu0 "$s0" 1
 nvh_add_port br0 vhu1 "$s1" 2
 nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
 
-nvh_tp_start tp "$s0" "$s1"
+nvh_tp_start tp "$s0${NVH_TP_DEVARGS:-}" "$s1${NVH_TP_DEVARGS:-}"
 nvh_tp_sync tp 60
 nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
 nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+nvh_check_features vhu0 vhu1   # NVH_FEATURE_CHECKS, if set
 
 # Both ports are polled by a PMD thread (is_pmd): each has an rxq there.
 rxqs=$(appctl dpif-netdev/pmd-rxq-show)
