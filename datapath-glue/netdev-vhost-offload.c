@@ -64,10 +64,12 @@ netdev_vhost_parse_headers(struct dp_packet *packet)
     }
     ethertype = ((const struct eth_header *) data)->eth_type;
     if (ethertype == htons(ETH_TYPE_VLAN)) {
+        const struct vlan_header *vlan = (const void *) (data + l2_len);
+
         if (len < l2_len + sizeof(struct vlan_header)) {
             return -1;
         }
-        ethertype = ((const struct vlan_header *) (data + l2_len))->vlan_next_type;
+        ethertype = vlan->vlan_next_type;
         l2_len += sizeof(struct vlan_header);
     }
 
@@ -84,8 +86,9 @@ netdev_vhost_parse_headers(struct dp_packet *packet)
         dp_packet_hwol_set_tx_ipv4(packet);
         proto = ip->ip_proto;
     } else if (ethertype == htons(ETH_TYPE_IPV6)) {
-        const struct ovs_16aligned_ip6_hdr *ip6 = (const void *) (data + l2_len);
+        const struct ovs_16aligned_ip6_hdr *ip6;
 
+        ip6 = (const void *) (data + l2_len);
         l3_len = IPV6_HEADER_LEN;
         if (len < l2_len + l3_len) {
             return -1;
@@ -212,7 +215,8 @@ netdev_vhost_offload_tx(struct dp_packet *packet, int mtu,
         if (!dp_packet_l3(packet) || !dp_packet_l4(packet)) {
             return false;
         }
-        l2_len = (char *) dp_packet_l3(packet) - (char *) dp_packet_eth(packet);
+        l2_len = (char *) dp_packet_l3(packet)
+                 - (char *) dp_packet_eth(packet);
         l3_len = (char *) dp_packet_l4(packet) - (char *) dp_packet_l3(packet);
     }
     if (tso) {
@@ -221,7 +225,8 @@ netdev_vhost_offload_tx(struct dp_packet *packet, int mtu,
         if (!th || !dp_packet_l3(packet)) {
             return false;
         }
-        l2_len = (char *) dp_packet_l3(packet) - (char *) dp_packet_eth(packet);
+        l2_len = (char *) dp_packet_l3(packet)
+                 - (char *) dp_packet_eth(packet);
         l3_len = (char *) th - (char *) dp_packet_l3(packet);
         l4_len = TCP_OFFSET(th->tcp_ctl) * 4;
         dp_packet_hwol_set_csum_tcp(packet);

@@ -39,7 +39,8 @@ void netdev_vhost_offload_init(struct netdev *);
  * DP_PACKET_OL_TX_IPV4/IPV6, then the L4 checksum and TCP segmentation flags
  * that 'off' asks for.  A header that does not match the packet clears them
  * all, as DPDK does. */
-void netdev_vhost_offload_rx(struct dp_packet *, const struct nvh_offload *off);
+void netdev_vhost_offload_rx(struct dp_packet *,
+                             const struct nvh_offload *off);
 
 /* OVS -> guest: fills 'off' from the packet's offload flags, computing the
  * IPv4 header checksum of a TSO packet, with segments sized for 'mtu'.
