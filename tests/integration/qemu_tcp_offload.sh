@@ -65,6 +65,20 @@ nvh_check_eq "received data (size and MD5)" "${sent#NVH-RESULT role=tcp-send }" 
     "${got#NVH-RESULT role=tcp-recv }"
 
 appctl vhostuserclient/show vhu0 | sed 's/^/    /'
+# The sender's frames (vhu0's transmitq, vring 1): with TSO the guest hands
+# over segments larger than a 1518-byte frame, without it none is.
+avg=$(appctl vhostuserclient/show vhu0 | awk '
+    $1 == "vring" { cur = $2 }
+    $1 == "packets" && cur == 1 { sub(",", "", $2); p = $2; b = $4 }
+    END { print (p > 0 ? int(b / p) : 0) }')
+nvh_log "vhu0 transmitq: $avg bytes per frame on average"
+if [ "$TSO" = true ]; then
+    nvh_check_eq "segments larger than the MTU from the sender" yes \
+        "$([ "$avg" -gt 1518 ] && echo yes || echo "no ($avg)")"
+else
+    nvh_check_eq "no frame larger than the MTU from the sender" yes \
+        "$([ "$avg" -gt 0 ] && [ "$avg" -le 1518 ] && echo yes || echo "no ($avg)")"
+fi
 nvh_guest_stop send
 nvh_guest_stop recv
 nvh_finish
