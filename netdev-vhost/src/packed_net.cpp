@@ -11,93 +11,19 @@
 #include "packed_net.h"
 
 #include <algorithm>
-#include <cstring>
 
-#include "net_header.h"
+#include "net_copy.h"
 #include "packed_ring.h"
 
 namespace nvh {
 namespace {
 
-struct Tally {
-    uint64_t packets = 0;
-    uint64_t bytes = 0;
-    uint64_t ring_full = 0;
-    uint64_t invalid = 0;
-    uint64_t undersized = 0;
-    uint64_t oversized = 0;
-    uint64_t too_small = 0;
-    uint64_t descs = 0;
-
-    void commit(VringCounters& c) const {
-        VringCounters::add(c.packets, packets);
-        VringCounters::add(c.bytes, bytes);
-        VringCounters::add(c.ring_full, ring_full);
-        VringCounters::add(c.invalid_descriptors, invalid);
-        VringCounters::add(c.undersized_frames, undersized);
-        VringCounters::add(c.oversized_frames, oversized);
-        VringCounters::add(c.rx_buffer_too_small, too_small);
-        VringCounters::add(c.descriptors_read, descs);
-    }
-};
-
-enum class TxResult { kOk, kInvalid, kUndersized, kOversized };
-
-// As copy_tx_chain in virtio_net.cpp, on the chain `walker` is at.
-TxResult copy_tx_chain(const PackedRing& ring, PackedChainWalker& walker,
-                       uint32_t hdr_len, uint8_t* hdr, nvh_packet& pkt) {
-    const uint64_t cap = pkt.capacity;
-    uint64_t total = 0;
-    DescBuffer b;
-    WalkStep step;
-    while ((step = walker.next(&b)) == WalkStep::kBuffer) {
-        // virtio 1.2, 5.1.6.2: transmit buffers are device-readable only.
-        if (b.writable) {
-            return TxResult::kInvalid;
-        }
-        // virtio 1.2, 2.8.13: addr/len name guest-physical memory; every
-        // byte must be mapped.
-        bool mapped = for_each_piece(
-            ring.memory(), b.addr, b.len, [&](const uint8_t* p, uint32_t len) {
-                uint64_t pos = total;
-                total += len;
-                if (pos < hdr_len) {
-                    uint32_t h = std::min<uint64_t>(len, hdr_len - pos);
-                    std::memcpy(hdr + pos, p, h);
-                    p += h;
-                    len -= h;
-                    pos += h;
-                }
-                uint64_t off = pos - hdr_len;
-                if (len > 0 && off < cap) {
-                    std::memcpy(pkt.data + off, p, std::min<uint64_t>(len, cap - off));
-                }
-            });
-        if (!mapped) {
-            return TxResult::kInvalid;
-        }
-    }
-    if (step == WalkStep::kInvalid) {
-        return TxResult::kInvalid;
-    }
-    // virtio 1.2, 5.1.6.2: a header, then a frame.
-    if (total <= hdr_len) {
-        return TxResult::kUndersized;
-    }
-    if (total - hdr_len > cap) {
-        return TxResult::kOversized;
-    }
-    pkt.len = static_cast<uint32_t>(total - hdr_len);
-    // Offload fields as the driver set them (virtio 1.2, 5.1.6.2), checked
-    // by the caller (accept_tx_header).
-    pkt.offload = parse_net_header(hdr);
-    return TxResult::kOk;
-}
-
-struct RxPiece {
-    uint8_t* ptr;
-    uint32_t len;
-};
+using net::Collect;
+using net::kMaxRxPieces;
+using net::RxBudget;
+using net::RxPiece;
+using net::Tally;
+using net::TxResult;
 
 struct RxChain {
     uint16_t id;
@@ -105,76 +31,6 @@ struct RxChain {
     uint32_t first_piece;
     uint32_t n_pieces;
 };
-
-constexpr uint32_t kMaxRxPieces = 256;
-
-struct RxBudget {
-    uint32_t n_pieces = 0;
-    uint32_t buffers = 0;
-    bool full() const { return n_pieces == kMaxRxPieces || buffers == kMaxRxPieces; }
-};
-
-enum class Collect { kComplete, kFull, kInvalid };
-
-// As collect_rx_chain in virtio_net.cpp.  On kFull and kInvalid the caller
-// calls walker.skip_rest() to learn the chain's extent.
-Collect collect_rx_chain(const PackedRing& ring, PackedChainWalker& walker,
-                         RxPiece* pieces, RxBudget* budget, uint64_t* capacity) {
-    DescBuffer b;
-    WalkStep step = WalkStep::kEnd;
-    while ((step = walker.next(&b)) == WalkStep::kBuffer) {
-        if (budget->full()) {
-            return Collect::kFull;
-        }
-        budget->buffers++;
-        // virtio 1.2, 5.1.6.3: receive buffers are device-writable.
-        if (!b.writable) {
-            return Collect::kInvalid;
-        }
-        bool mapped = for_each_piece(ring.memory(), b.addr, b.len,
-                                     [&](uint8_t* p, uint32_t len) {
-                                         if (budget->n_pieces < kMaxRxPieces) {
-                                             pieces[budget->n_pieces++] = {p, len};
-                                             *capacity += len;
-                                         }
-                                     });
-        if (!mapped) {
-            return Collect::kInvalid;
-        }
-    }
-    return step == WalkStep::kEnd ? Collect::kComplete : Collect::kInvalid;
-}
-
-void write_rx_packet(PackedRing& ring, const RxChain* chains, uint32_t n_chains,
-                     const RxPiece* pieces, const uint8_t* hdr, uint32_t hdr_len,
-                     const uint8_t* frame, uint32_t frame_len) {
-    uint64_t pos = 0;
-    const uint64_t total = uint64_t{hdr_len} + frame_len;
-    for (uint32_t c = 0; c < n_chains; c++) {
-        uint32_t written = 0;
-        for (uint32_t i = 0; i < chains[c].n_pieces && pos < total; i++) {
-            const RxPiece& p = pieces[chains[c].first_piece + i];
-            uint32_t room = p.len;
-            uint8_t* dst = p.ptr;
-            if (pos < hdr_len) {
-                uint32_t h = std::min<uint64_t>(room, hdr_len - pos);
-                std::memcpy(dst, hdr + pos, h);
-                dst += h;
-                room -= h;
-                pos += h;
-                written += h;
-            }
-            uint32_t f = std::min<uint64_t>(room, total - pos);
-            if (f > 0) {
-                std::memcpy(dst, frame + (pos - hdr_len), f);
-                pos += f;
-                written += f;
-            }
-        }
-        // virtio 1.2, 2.8.4: len is the number of bytes written.
-        ring.put_used(chains[c].id, written, chains[c].ring_descs);
-    }
-}
 
 }  // namespace
 
@@ -191,7 +47,7 @@ uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
         uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
         nvh_packet& pkt = pkts[filled];
         PackedChainWalker walker(ring);
-        TxResult r = copy_tx_chain(ring, walker, hdr_len, hdr, pkt);
+        TxResult r = net::copy_tx_chain(ring.memory(), walker, hdr_len, hdr, pkt);
         bool extent_known = r != TxResult::kInvalid || walker.skip_rest();
         t.descs += walker.descriptors_read();
         if (!extent_known) {
@@ -204,27 +60,8 @@ uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
         // Dropped chains go back too, with len 0 (virtio 1.2, 2.8.4).
         walker.commit();
         ring.put_used(walker.id(), 0, walker.ring_descs());
-        switch (r) {
-        case TxResult::kOk:
-            // virtio 1.2, 5.1.6.2.1: a header that breaks the offload rules
-            // is dropped and counted as invalid.
-            if (!accept_tx_header(vq.features(), pkt.len, &pkt.offload)) {
-                t.invalid++;
-                break;
-            }
-            t.packets++;
-            t.bytes += pkt.len;
+        if (net::count_tx(t, r, vq.features(), pkt)) {
             filled++;
-            break;
-        case TxResult::kInvalid:
-            t.invalid++;
-            break;
-        case TxResult::kUndersized:
-            t.undersized++;
-            break;
-        case TxResult::kOversized:
-            t.oversized++;
-            break;
         }
     }
     vq.publish_and_notify();
@@ -276,7 +113,10 @@ uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n)
             PackedChainWalker walker(ring);
             uint32_t first = budget.n_pieces;
             uint64_t chain_cap = 0;
-            Collect r = collect_rx_chain(ring, walker, pieces, &budget, &chain_cap);
+            // On kFull and kInvalid, walker.skip_rest() learns the chain's
+            // extent.
+            Collect r = net::collect_rx_chain(ring.memory(), walker, pieces, &budget,
+                                              &chain_cap);
             if (r == Collect::kFull && chain_cap == 0 && n_chains > 0) {
                 // Budget ran out before this chain added room: not taken.
                 t.descs += walker.descriptors_read();
@@ -327,12 +167,12 @@ uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n)
         // (build_rx_header); num_buffers is the number of chains used (1
         // without MRG_RXBUF).
         uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
-        build_rx_header(vq.features(), pkt.offload, hdr);
-        if (hdr_len == sizeof(virtio::NetHdrMrgRxbuf)) {
-            hdr[10] = static_cast<uint8_t>(n_chains);
-            hdr[11] = static_cast<uint8_t>(n_chains >> 8);
-        }
-        write_rx_packet(ring, chains, n_chains, pieces, hdr, hdr_len, pkt.data, pkt.len);
+        net::make_rx_header(vq.features(), pkt, hdr_len, n_chains, hdr);
+        // virtio 1.2, 2.8.4: len is the number of bytes written.
+        net::write_rx_packet(chains, n_chains, pieces, hdr, hdr_len, pkt.data, pkt.len,
+                             [&ring](const RxChain& c, uint32_t written) {
+                                 ring.put_used(c.id, written, c.ring_descs);
+                             });
         t.packets++;
         t.bytes += pkt.len;
     }

@@ -1,8 +1,7 @@
 // packed_ring.cpp: device side of a packed virtqueue (virtio 1.2, 2.8).
 #include "packed_ring.h"
 
-#include <atomic>
-#include <cstring>
+#include "guest_access.h"
 
 namespace nvh {
 namespace {
@@ -15,34 +14,16 @@ constexpr size_t kDescFlags = 14;
 constexpr size_t kEventOffWrap = 0;
 constexpr size_t kEventFlags = 2;
 
-template <typename T>
-T load(const uint8_t* p, std::memory_order order) {
-    return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
-        .load(order);
-}
-
-template <typename T>
-void store(uint8_t* p, T v, std::memory_order order) {
-    std::atomic_ref<T>(*reinterpret_cast<T*>(p)).store(v, order);
-}
-
-// One descriptor, read once (see read_desc in split_ring.cpp: ring slots are
-// 16-byte aligned, indirect tables may not be 8-byte aligned in host memory).
+// One descriptor, read once (read_desc_words in guest_access.h: ring slots
+// are 16-byte aligned, indirect tables may not be 8-byte aligned in host
+// memory).  Layout: virtio 1.2, 2.8.13, struct pvirtq_desc.
 virtio::PackedDesc read_desc(const uint8_t* p) {
-    uint64_t w0, w1;
-    if ((reinterpret_cast<uintptr_t>(p) & 7) == 0) {
-        w0 = load<uint64_t>(p, std::memory_order_relaxed);
-        w1 = load<uint64_t>(p + 8, std::memory_order_relaxed);
-    } else {
-        std::memcpy(&w0, p, 8);
-        std::memcpy(&w1, p + 8, 8);
-        asm volatile("" ::: "memory");
-    }
+    const DescWords w = read_desc_words(p);
     virtio::PackedDesc d;
-    d.addr = w0;
-    d.len = static_cast<uint32_t>(w1);
-    d.id = static_cast<uint16_t>(w1 >> 32);
-    d.flags = static_cast<uint16_t>(w1 >> 48);
+    d.addr = w.w0;
+    d.len = static_cast<uint32_t>(w.w1);
+    d.id = static_cast<uint16_t>(w.w1 >> 32);
+    d.flags = static_cast<uint16_t>(w.w1 >> 48);
     return d;
 }
 
@@ -67,8 +48,8 @@ void PackedRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
     broken_ = false;
     // The data path polls: the driver need not notify (virtio 1.2, 2.8.10,
     // device event suppression flags = RING_EVENT_FLAGS_DISABLE).
-    store<uint16_t>(device_event_ + kEventOffWrap, 0, std::memory_order_relaxed);
-    store<uint16_t>(device_event_ + kEventFlags, kPackedEventDisable,
+    guest_store<uint16_t>(device_event_ + kEventOffWrap, 0, std::memory_order_relaxed);
+    guest_store<uint16_t>(device_event_ + kEventFlags, kPackedEventDisable,
                     std::memory_order_relaxed);
 }
 
@@ -85,7 +66,7 @@ bool PackedRing::head_available() const {
     // virtio 1.2, 2.8.1: available when AVAIL matches the driver's wrap
     // counter and USED does not.  Acquire: the chain's other descriptors,
     // written before this flags store (2.8.21.1), are visible after it.
-    uint16_t flags = load<uint16_t>(desc_ + 16 * size_t(avail_.idx) + kDescFlags,
+    uint16_t flags = guest_load<uint16_t>(desc_ + 16 * size_t(avail_.idx) + kDescFlags,
                                     std::memory_order_acquire);
     bool avail = (flags & virtio::kPackedDescFAvail) != 0;
     bool used = (flags & virtio::kPackedDescFUsed) != 0;
@@ -101,15 +82,15 @@ void PackedRing::put_used(uint16_t id, uint32_t len, uint16_t count) {
     if (len > 0) {
         flags |= virtio::kDescFWrite;
     }
-    store<uint32_t>(slot + kDescLen, len, std::memory_order_relaxed);
-    store<uint16_t>(slot + kDescId, id, std::memory_order_relaxed);
+    guest_store<uint32_t>(slot + kDescLen, len, std::memory_order_relaxed);
+    guest_store<uint16_t>(slot + kDescId, id, std::memory_order_relaxed);
     if (pending_ == 0) {
         batch_start_ = used_;
         batch_flags_ = flags;
     } else {
         // Seen by the driver only after the batch's first flags (release in
         // publish_used): it reads used descriptors in ring order.
-        store<uint16_t>(slot + kDescFlags, flags, std::memory_order_relaxed);
+        guest_store<uint16_t>(slot + kDescFlags, flags, std::memory_order_relaxed);
     }
     pending_++;
     // virtio 1.2, 2.8.7: the device skips the rest of the chain's slots.
@@ -123,7 +104,7 @@ uint16_t PackedRing::publish_used() {
     }
     // Release: buffer contents, ids, lengths and the batch's other flags are
     // visible before the first used descriptor is (virtio 1.2, 2.8.21.2).
-    store<uint16_t>(desc_ + 16 * size_t(batch_start_.idx) + kDescFlags, batch_flags_,
+    guest_store<uint16_t>(desc_ + 16 * size_t(batch_start_.idx) + kDescFlags, batch_flags_,
                     std::memory_order_release);
     published_from_ = batch_start_;
     published_to_ = used_;
@@ -135,7 +116,7 @@ bool PackedRing::driver_wants_interrupt() const {
     // The used flags store must be ordered before reading the driver's
     // suppression state, or an interrupt can be lost (virtio 1.2, 2.8.21.3.2).
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    uint16_t flags = load<uint16_t>(driver_event_ + kEventFlags, std::memory_order_relaxed);
+    uint16_t flags = guest_load<uint16_t>(driver_event_ + kEventFlags, std::memory_order_relaxed);
     if (flags == kPackedEventDisable) {
         return false;
     }
@@ -149,7 +130,7 @@ bool PackedRing::driver_wants_interrupt() const {
     // (bits 0-14) in the lap of wrap counter (bit 15).  Positions of the
     // current used lap are [0, num), of the previous lap [-num, 0); the batch
     // just published covers [from, to).
-    uint16_t off_wrap = load<uint16_t>(driver_event_ + kEventOffWrap,
+    uint16_t off_wrap = guest_load<uint16_t>(driver_event_ + kEventOffWrap,
                                        std::memory_order_relaxed);
     int32_t to = published_to_.idx;
     int32_t from = published_from_.idx;
@@ -265,7 +246,7 @@ bool PackedChainWalker::skip_rest() {
         }
         // Only NEXT and id matter now: one load of the flags/id word.
         const uint8_t* p = ring_.desc_at(static_cast<uint16_t>(idx_));
-        uint32_t w = load<uint32_t>(p + kDescId, std::memory_order_relaxed);
+        uint32_t w = guest_load<uint32_t>(p + kDescId, std::memory_order_relaxed);
         reads_++;
         ring_descs_++;
         idx_ = idx_ + 1 == ring_.num() ? 0 : idx_ + 1;

@@ -1,7 +1,7 @@
 // split_ring.cpp: device side of a split virtqueue (virtio 1.2, 2.7).
 #include "split_ring.h"
 
-#include <cstring>
+#include "guest_access.h"
 
 namespace nvh {
 namespace {
@@ -14,37 +14,15 @@ constexpr size_t kUsedFlags = 0;
 constexpr size_t kUsedIdx = 2;
 constexpr size_t kUsedRing = 4;
 
-template <typename T>
-T load(const uint8_t* p, std::memory_order order) {
-    return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
-        .load(order);
-}
-
-template <typename T>
-void store(uint8_t* p, T v, std::memory_order order) {
-    std::atomic_ref<T>(*reinterpret_cast<T*>(p)).store(v, order);
-}
-
-// One descriptor, read exactly once.  The main table is 16-byte aligned
-// (checked when the ring starts); an indirect table may not be 8-byte
-// aligned in host memory, then a byte copy followed by a compiler barrier
-// keeps the compiler from reading guest memory again.
+// One descriptor, read exactly once (read_desc_words in guest_access.h).
 virtio::SplitDesc read_desc(const uint8_t* p) {
-    uint64_t w0, w1;
-    if ((reinterpret_cast<uintptr_t>(p) & 7) == 0) {
-        w0 = load<uint64_t>(p, std::memory_order_relaxed);
-        w1 = load<uint64_t>(p + 8, std::memory_order_relaxed);
-    } else {
-        std::memcpy(&w0, p, 8);
-        std::memcpy(&w1, p + 8, 8);
-        asm volatile("" ::: "memory");
-    }
+    const DescWords w = read_desc_words(p);
     // Little-endian layout (virtio 1.2, 2.7.5; legacy x86 guests are LE too).
     virtio::SplitDesc d;
-    d.addr = w0;
-    d.len = static_cast<uint32_t>(w1);
-    d.flags = static_cast<uint16_t>(w1 >> 32);
-    d.next = static_cast<uint16_t>(w1 >> 48);
+    d.addr = w.w0;
+    d.len = static_cast<uint32_t>(w.w1);
+    d.flags = static_cast<uint16_t>(w.w1 >> 32);
+    d.next = static_cast<uint16_t>(w.w1 >> 48);
     return d;
 }
 
@@ -71,7 +49,7 @@ void SplitRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
     broken_ = false;
     if (event_idx_) {
         avail_event_ = static_cast<uint16_t>(last_avail_idx_ - 1);
-        store<uint16_t>(used_ + kUsedRing + 8 * size_t(num_), avail_event_,
+        guest_store<uint16_t>(used_ + kUsedRing + 8 * size_t(num_), avail_event_,
                         std::memory_order_relaxed);
     }
 }
@@ -81,13 +59,13 @@ void SplitRing::quiet_driver() {
         avail_event_ = static_cast<uint16_t>(last_avail_idx_ - 1);
         // used->ring[num] is avail_event (virtio 1.2, 2.7.8).  Relaxed: a
         // late store only means a kick the data path ignores.
-        store<uint16_t>(used_ + kUsedRing + 8 * size_t(num_), avail_event_,
+        guest_store<uint16_t>(used_ + kUsedRing + 8 * size_t(num_), avail_event_,
                         std::memory_order_relaxed);
     }
 }
 
 uint16_t SplitRing::avail_event() const {
-    return load<uint16_t>(used_ + kUsedRing + 8 * size_t(num_),
+    return guest_load<uint16_t>(used_ + kUsedRing + 8 * size_t(num_),
                           std::memory_order_relaxed);
 }
 
@@ -103,7 +81,7 @@ uint16_t SplitRing::avail_count() {
     }
     // Acquire: the ring entries and descriptors the driver wrote before
     // updating idx are visible after this load (virtio 1.2, 2.7.13.3).
-    uint16_t idx = load<uint16_t>(avail_ + kAvailIdx, std::memory_order_acquire);
+    uint16_t idx = guest_load<uint16_t>(avail_ + kAvailIdx, std::memory_order_acquire);
     uint16_t count = static_cast<uint16_t>(idx - last_avail_idx_);
     // virtio 1.2, 2.7.6: idx counts the chains the driver made available;
     // at most the queue size can be outstanding, so a larger jump means the
@@ -122,7 +100,7 @@ uint16_t SplitRing::take_head() {
     const uint8_t* slot =
         avail_ + kAvailRing + 2 * size_t(last_avail_idx_ & (num_ - 1));
     last_avail_idx_++;
-    return load<uint16_t>(slot, std::memory_order_relaxed);
+    return guest_load<uint16_t>(slot, std::memory_order_relaxed);
 }
 
 void SplitRing::put_used(uint32_t id, uint32_t len) {
@@ -130,8 +108,8 @@ void SplitRing::put_used(uint32_t id, uint32_t len) {
     uint8_t* elem = used_ + kUsedRing + 8 * size_t(idx & (num_ - 1));
     // virtio 1.2, 2.7.8.2: len is the number of bytes written, set before
     // idx is updated (the release store in publish_used orders it).
-    store<uint32_t>(elem, id, std::memory_order_relaxed);
-    store<uint32_t>(elem + 4, len, std::memory_order_relaxed);
+    guest_store<uint32_t>(elem, id, std::memory_order_relaxed);
+    guest_store<uint32_t>(elem + 4, len, std::memory_order_relaxed);
     pending_used_++;
 }
 
@@ -144,7 +122,7 @@ uint16_t SplitRing::publish_used() {
     pending_used_ = 0;
     // Release: the used elements and the buffer contents are visible to the
     // driver before it sees the new idx (virtio 1.2, 2.7.8.2).
-    store<uint16_t>(used_ + kUsedIdx, last_used_idx_, std::memory_order_release);
+    guest_store<uint16_t>(used_ + kUsedIdx, last_used_idx_, std::memory_order_release);
     return n;
 }
 
@@ -159,19 +137,19 @@ bool SplitRing::driver_wants_interrupt(uint16_t old_idx, uint16_t new_idx) const
         // in the spec's example code).  All arithmetic is on uint16_t, so it
         // is exact across the wrap from 65535 to 0; old != new here, and
         // new - old <= queue size < 65536.
-        uint16_t event = load<uint16_t>(avail_ + kAvailRing + 2 * size_t(num_),
+        uint16_t event = guest_load<uint16_t>(avail_ + kAvailRing + 2 * size_t(num_),
                                         std::memory_order_relaxed);
         return static_cast<uint16_t>(new_idx - event - 1) <
                static_cast<uint16_t>(new_idx - old_idx);
     }
     // virtio 1.2, 2.7.7.2 without EVENT_IDX: if flags has
     // VIRTQ_AVAIL_F_NO_INTERRUPT the device SHOULD NOT send a notification.
-    uint16_t flags = load<uint16_t>(avail_ + kAvailFlags, std::memory_order_relaxed);
+    uint16_t flags = guest_load<uint16_t>(avail_ + kAvailFlags, std::memory_order_relaxed);
     return (flags & virtio::kAvailFNoInterrupt) == 0;
 }
 
 void SplitRing::set_used_flags(uint16_t flags) {
-    store<uint16_t>(used_ + kUsedFlags, flags, std::memory_order_relaxed);
+    guest_store<uint16_t>(used_ + kUsedFlags, flags, std::memory_order_relaxed);
 }
 
 // ---- ChainWalker ------------------------------------------------------------
