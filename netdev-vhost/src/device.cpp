@@ -92,8 +92,7 @@ Device::Device(const nvh_device_config& config, uint32_t max_queue_pairs)
       max_queue_pairs_(max_queue_pairs),
       state_changed_(config.state_changed),
       aux_(config.aux),
-      offered_features_(kOfferedFeatures |
-                        (config.offloads ? kOffloadFeatures : 0)) {
+      offered_features_(device_offered_features(config.offloads)) {
     std::lock_guard<std::mutex> guard(info_mutex_);
     fill_info(&info_);
 }

@@ -13,12 +13,21 @@
 #include "control_thread.h"
 #include "kick_monitor.h"
 #include "message_handler.h"
+#include "net_header.h"
 #include "netdev-vhost/nvh.h"
 #include "result.h"
 #include "session.h"
 #include "virtqueue.h"
 
 namespace nvh {
+
+// Every virtio feature a device offers (docs/features.md).  Fixed for the
+// device's lifetime, so the same on every connection and after a restart of
+// the process, as a frontend resuming a guest requires.
+constexpr uint64_t device_offered_features(bool offloads) {
+    return kOfferedFeatures | kGuestOffloadFeatures |
+           (offloads ? kHostOffloadFeatures : 0);
+}
 
 // Whether two snapshots agree on everything a state_changed callback reacts
 // to (state, negotiation, vrings, NUMA node); counters and texts aside.

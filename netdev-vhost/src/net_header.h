@@ -10,14 +10,22 @@
 
 namespace nvh {
 
-// The offload features a device offers when its config asks for offloads
-// (nvh_device_config.offloads), as dpdkvhostuserclient does with
-// userspace-tso-enable: checksum and TCP segmentation in both directions.
-// ECN and UFO are never offered (OVS disables them on its vhost ports).
-inline constexpr uint64_t kOffloadFeatures =
-    virtio::bit(virtio::kNetFCsum) | virtio::bit(virtio::kNetFGuestCsum) |
-    virtio::bit(virtio::kNetFHostTso4) | virtio::bit(virtio::kNetFHostTso6) |
-    virtio::bit(virtio::kNetFGuestTso4) | virtio::bit(virtio::kNetFGuestTso6);
+// Offload features, as dpdkvhostuserclient offers them (OVS 3.1,
+// netdev_dpdk_vhost_client_reconfigure): the receive offloads (the device may
+// hand the guest partially checksummed or TSO frames) are always offered, so
+// a guest's negotiated set is the same on both port types; the transmit
+// offloads (the guest hands the device such frames) only with
+// userspace-tso-enable (nvh_device_config.offloads), where OVS disables
+// VIRTIO_NET_F_CSUM and with it HOST_TSO4/6 (virtio 1.2, 5.1.3.1).  The
+// device sends offloaded frames only when the caller marks them, which OVS
+// does only with userspace TSO.  ECN and UFO are never offered.
+inline constexpr uint64_t kGuestOffloadFeatures =
+    virtio::bit(virtio::kNetFGuestCsum) | virtio::bit(virtio::kNetFGuestTso4) |
+    virtio::bit(virtio::kNetFGuestTso6);
+inline constexpr uint64_t kHostOffloadFeatures =
+    virtio::bit(virtio::kNetFCsum) | virtio::bit(virtio::kNetFHostTso4) |
+    virtio::bit(virtio::kNetFHostTso6);
+inline constexpr uint64_t kOffloadFeatures = kGuestOffloadFeatures | kHostOffloadFeatures;
 
 // Reads the offload fields of a header (its first 10 bytes, little endian:
 // virtio 1.2, 5.1.6, VERSION_1 headers are little endian).

@@ -198,7 +198,7 @@ TEST_F(DeviceTest, NegotiatesAndBecomesReady) {
     create(2);
     connect();
     set_up_queue_pair();
-    EXPECT_EQ(frontend_->offered_features(), kOfferedFeatures);
+    EXPECT_EQ(frontend_->offered_features(), device_offered_features(false));
     EXPECT_EQ(frontend_->offered_protocol_features(), kOfferedProtocolFeatures);
     EXPECT_EQ(frontend_->queue_num(), 2u);
     ASSERT_TRUE(wait_state(NVH_STATE_READY));

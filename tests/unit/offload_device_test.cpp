@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "device.h"
 #include "device_fixture.h"
 #include "message_handler.h"
 #include "net_header.h"
@@ -31,16 +32,31 @@ TEST_F(OffloadDeviceTest, OffersOffloadsWhenAsked) {
     connect();
     const uint64_t wanted = virtio::bit(virtio::kFVersion1) | kOffloadFeatures;
     ASSERT_TRUE(frontend_->negotiate(wanted, 0));
-    EXPECT_EQ(frontend_->offered_features(), kOfferedFeatures | kOffloadFeatures);
+    EXPECT_EQ(frontend_->offered_features(), device_offered_features(true));
     ASSERT_TRUE(wait_for([&] { return info().features == wanted; }));
 }
 
-TEST_F(OffloadDeviceTest, OffersNoOffloadByDefault) {
+TEST_F(OffloadDeviceTest, OffersOnlyReceiveOffloadsByDefault) {
+    // As dpdkvhostuserclient without userspace-tso-enable: GUEST_CSUM and
+    // GUEST_TSO4/6 stay offered, CSUM and HOST_TSO4/6 do not.
     create_with(false);
     connect();
-    ASSERT_TRUE(frontend_->negotiate(virtio::bit(virtio::kFVersion1), 0));
-    EXPECT_EQ(frontend_->offered_features(), kOfferedFeatures);
-    EXPECT_EQ(frontend_->offered_features() & kOffloadFeatures, 0u);
+    const uint64_t wanted = virtio::bit(virtio::kFVersion1) | kGuestOffloadFeatures;
+    ASSERT_TRUE(frontend_->negotiate(wanted, 0));
+    EXPECT_EQ(frontend_->offered_features(), device_offered_features(false));
+    EXPECT_EQ(device_offered_features(false), kOfferedFeatures | kGuestOffloadFeatures);
+    EXPECT_EQ(frontend_->offered_features() & kHostOffloadFeatures, 0u);
+    ASSERT_TRUE(wait_for([&] { return info().features == wanted; }));
+}
+
+TEST_F(OffloadDeviceTest, RefusesTransmitOffloadsNotOffered) {
+    // virtio 1.2, 3.1.1: a driver may accept only offered features.
+    create_with(false);
+    connect();
+    const uint64_t wanted = virtio::bit(virtio::kFVersion1) | virtio::bit(virtio::kNetFCsum);
+    frontend_->negotiate(wanted, 0);
+    ASSERT_TRUE(wait_for([&] { return info().state == NVH_STATE_WAITING; }));
+    EXPECT_NE(std::string(info().last_error), "");
 }
 
 }  // namespace

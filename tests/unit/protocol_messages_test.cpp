@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "announce.h"
+#include "device.h"
 #include "device_fixture.h"
 
 namespace nvh::test {
@@ -192,7 +193,7 @@ TEST_F(ProtocolTest, RefusesLogAndConfigRequestsAndStaysConnected) {
     ASSERT_EQ(ack->payload.size(), 8u);
     std::memcpy(&status, ack->payload.data(), 8);
     EXPECT_NE(status, 0u);
-    EXPECT_EQ(frontend_->get_u64(Request::kGetFeatures), kOfferedFeatures);
+    EXPECT_EQ(frontend_->get_u64(Request::kGetFeatures), device_offered_features(false));
     EXPECT_EQ(info().state, NVH_STATE_CONNECTED);
 }
 
