@@ -593,6 +593,25 @@ nvh_tp_wait_rx() {
     nvh_tp_port_stat "$1" "$2" rx_packets
 }
 
+# nvh_tp_exchange NAME BURSTS SIZE: each of testpmd NAME's two ports sends
+# BURSTS bursts of 32 frames of SIZE bytes (rxonly otherwise); checks that
+# each port sent and received exactly that many frames and bytes.
+nvh_tp_exchange() {
+    local tp=$1 n=$(($2 * 32)) size=$3 stats p rxp rxb txp
+    nvh_tp_send "$tp" "$2" "$size"
+    nvh_tp_wait_rx "$tp" 1 "$n" >/dev/null
+    nvh_tp_wait_rx "$tp" 0 "$n" >/dev/null
+    stats=$(nvh_tp_stats "$tp")
+    nvh_tp_run "$tp" stop
+    echo "$stats" | sed 's/^/    testpmd port rx_pkts rx_bytes tx_pkts tx_bytes: /'
+    for p in 0 1; do
+        read -r _ rxp rxb txp _ <<<"$(echo "$stats" | awk -v p=$p '$1 == p')"
+        nvh_check_eq "testpmd port $p TX-packets ($size B)" "$n" "${txp:-?}"
+        nvh_check_eq "testpmd port $p RX-packets ($size B)" "$n" "${rxp:-?}"
+        nvh_check_eq "testpmd port $p RX-bytes ($size B)" "$((n * size))" "${rxb:-?}"
+    done
+}
+
 # ---------------------------------------------------------------------------
 # QEMU guests (stock Debian kernel, busybox initramfs: see
 # scripts/build-guest.sh and tests/integration/guest/init)
