@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# testpmd_txq_mapping: more PMD threads than guest queues.
+#
+# OVS runs two PMD threads (pmd-cpu-mask=0x3) plus its main thread, so
+# dpif-netdev wants 3 txqs per port.  Port vhu0 (ofport 1) is served by a
+# testpmd virtio_user port with 2 queue pairs, port vhu1 (ofport 2) by a
+# second testpmd with 1 queue pair.  Both ports report as many txqs as their
+# guest has queue pairs (configured_tx_queues in dpif/show, as netdev-dpdk's
+# vhost ports do), fewer than 3: dpif-netdev uses dynamic txqs (XPS) and
+# calls send with concurrent_txq set, and the port must lock the guest queue.
+#
+# vhu0's two rxqs are pinned to different PMD threads (pmd-rxq-affinity
+# 0:0,1:1), vhu1's rxq to core 1.  OpenFlow forwards 1 <-> 2.
+#
+# Checks, for vhu0 -> vhu1: testpmd sends a fixed number of frames on each
+# of vhu0's two queues; both PMD threads receive exactly their queue's share
+# (pmd-stats-show) and so both transmit into vhu1, whose guest has one
+# queue; the testpmd behind vhu1 receives exactly what was sent, in several
+# rounds and two frame sizes; vhu1's tx_packets (and, for vhostuserclient,
+# tx_q0_packets) add up exactly and nothing is dropped (tx_dropped,
+# ovs_tx_failure_drops).  Then the reverse direction, vhu1 -> vhu0 (one PMD
+# transmitting into a 2-queue port through XPS).
+source "$(dirname "$0")/lib.sh"
+
+BURSTS=${NVH_BURSTS:-8}         # per queue and round; 2 x 8 x 32 = 512 frames
+SIZES=${NVH_SIZES:-"64 64 64 1518"}
+NVH_PMD_MASK=0x3
+
+nvh_init
+nvh_require_root
+nvh_require_cmd dpdk-testpmd
+nvh_require_hugepages "$NVH_SOCKET_MEM"
+
+nvh_ovs_start
+nvh_add_bridge br0
+s0=$(nvh_sock vhu0)
+s1=$(nvh_sock vhu1)
+nvh_add_port br0 vhu0 "$s0" 1
+nvh_add_port br0 vhu1 "$s1" 2
+# Every rxq pinned: the pinned PMD threads are isolated, so an unpinned rxq
+# would not be polled at all.
+vsctl set Interface vhu0 other_config:pmd-rxq-affinity="0:0,1:1" ||
+    nvh_fail "cannot pin vhu0's rxqs"
+vsctl set Interface vhu1 other_config:pmd-rxq-affinity="0:1" ||
+    nvh_fail "cannot pin vhu1's rxq"
+nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
+
+# Two testpmd processes: testpmd configures the same number of queues on all
+# its ports.  The virtio_user ports get different MAC addresses.
+NVH_TP_QUEUES=2 nvh_tp_start tpa "$s0,mac=02:00:00:00:00:0a" -- --rxq=2 --txq=2
+nvh_tp_sync tpa 60
+NVH_TP_QUEUES=1 nvh_tp_start tpb "$s1,mac=02:00:00:00:00:0b"
+nvh_tp_sync tpb 60
+nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
+nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+
+# rxq_cores PORT: "QUEUE:CORE" per rxq of PORT in pmd-rxq-show.
+rxq_cores() {
+    appctl dpif-netdev/pmd-rxq-show | awk -v p="$1" '
+        /^[^ ]/ { core = "" }   # "pmd thread ...", "main thread:"
+        /^pmd thread/ { core = $NF; sub(":", "", core) }
+        $1 == "port:" && $2 == p { print $4 ":" core }' | sort | tr '\n' ' ' |
+        sed 's/ $//'
+}
+rxqs_are() { [ "$(rxq_cores "$1")" = "$2" ]; }
+
+nvh_wait_for 30 "vhu0's rxqs on cores 0 and 1" rxqs_are vhu0 "0:0 1:1" ||
+    nvh_log "vhu0 rxqs: $(rxq_cores vhu0)"
+nvh_wait_for 30 "vhu1's rxq on core 1" rxqs_are vhu1 "0:1" ||
+    nvh_log "vhu1 rxqs: $(rxq_cores vhu1)"
+appctl dpif-netdev/pmd-rxq-show | sed 's/^/    /'
+nvh_check_eq "vhu0 rxq:core" "0:0 1:1" "$(rxq_cores vhu0)"
+nvh_check_eq "vhu1 rxq:core" "0:1" "$(rxq_cores vhu1)"
+
+# config PORT KEY: a key of the port's configuration as dpif/show prints it.
+config() {
+    appctl dpif/show | grep -E "^[[:space:]]+$1 " |
+        grep -oE "$2=[0-9]+" | cut -d= -f2
+}
+nvh_check_eq "vhu0 configured_tx_queues" 2 "$(config vhu0 configured_tx_queues)"
+nvh_check_eq "vhu1 configured_tx_queues" 1 "$(config vhu1 configured_tx_queues)"
+nvh_check_eq "vhu1 configured_rx_queues" 1 "$(config vhu1 configured_rx_queues)"
+if [ "$NVH_PORT_TYPE" = vhostuserclient ]; then
+    nvh_check_eq "vhu1 status:queue_pairs" 1 "$(nvh_iface_status vhu1 queue_pairs)"
+fi
+
+# pmd_received CORE: "packets received" of the PMD thread on CORE.
+pmd_received() {
+    appctl dpif-netdev/pmd-stats-show | awk -v c="$1" '
+        /^[^ ]/ { core = "" }   # "pmd thread ...", "main thread:"
+        /^pmd thread/ { core = $NF; sub(":", "", core) }
+        core == c && $1 == "packets" && $2 == "received:" { print $3; f = 1 }
+        END { if (!f) print "?" }'
+}
+
+# delta AFTER BEFORE: AFTER - BEFORE, "?" unless both are numbers.
+delta() {
+    if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]]; then
+        echo $(($1 - $2))
+    else
+        echo "? ($1 - $2)"
+    fi
+}
+
+# tp_xstat NAME PORT KEY: one extended statistic of a testpmd port.
+tp_xstat() {
+    local name=$1 off
+    off=$(stat -c %s "${NVH_TP_LOG[$name]}")
+    nvh_tp_run "$name" "show port xstats $2"
+    tail -c +"$((off + 1))" "${NVH_TP_LOG[$name]}" |
+        awk -v k="$3:" '$1 == k { print $2; f = 1; exit } END { if (!f) print "?" }'
+}
+
+# tp_listen NAME: clears NAME's counters and makes it receive only.
+tp_listen() {
+    nvh_tp_run "$1" stop "clear port stats all" "clear port xstats all" \
+        "set fwd rxonly" start
+}
+
+# tp_tx NAME: frames testpmd NAME's port 0 has sent since its last clear.
+tp_tx() { nvh_tp_port_stat "$1" 0 tx_packets; }
+
+# ---- vhu0 -> vhu1: both PMD threads transmit into one guest queue ------
+total=0
+round=0
+for size in $SIZES; do
+    round=$((round + 1))
+    label="round $round ($size B)"
+    tp_listen tpb
+    rx0_before=$(pmd_received 0)
+    rx1_before=$(pmd_received 1)
+    nvh_tp_send tpa "$BURSTS" "$size"
+    sleep 1
+    sent=$(tp_tx tpa)
+    got=$(nvh_tp_wait_rx tpb 0 "$sent")
+    sent_q0=$(tp_xstat tpa 0 tx_q0_good_packets)
+    sent_q1=$(tp_xstat tpa 0 tx_q1_good_packets)
+    nvh_tp_run tpa stop
+    nvh_tp_run tpb stop
+    nvh_info "$label: testpmd A sent $sent (queue 0: $sent_q0, queue 1: $sent_q1), testpmd B received $got"
+    nvh_check_eq "$label: testpmd A TX-packets" $((2 * BURSTS * 32)) "$sent"
+    nvh_check_eq "$label: testpmd A queue 0 TX" $((BURSTS * 32)) "$sent_q0"
+    nvh_check_eq "$label: testpmd A queue 1 TX" $((BURSTS * 32)) "$sent_q1"
+    nvh_check_eq "$label: testpmd B RX-packets" "$sent" "$got"
+    nvh_check_eq "$label: testpmd B RX-bytes" $((sent * size)) \
+        "$(nvh_tp_port_stat tpb 0 rx_bytes)"
+    # Each queue's frames went through its own PMD thread.
+    nvh_check_eq "$label: PMD core 0 received" $((BURSTS * 32)) \
+        "$(delta "$(pmd_received 0)" "$rx0_before")"
+    nvh_check_eq "$label: PMD core 1 received" $((BURSTS * 32)) \
+        "$(delta "$(pmd_received 1)" "$rx1_before")"
+    total=$((total + sent))
+done
+
+appctl dpif-netdev/pmd-stats-show | grep -E "^pmd|packets received" | sed 's/^/    /'
+nvh_check_iface_stat vhu0 rx_packets "$total"
+nvh_check_iface_stat vhu1 tx_packets "$total"
+nvh_check_iface_stat vhu1 tx_dropped 0
+nvh_check_iface_stat vhu1 ovs_tx_failure_drops 0
+if [ "$NVH_PORT_TYPE" = vhostuserclient ]; then
+    # Everything through the guest's one receiveq (vring 0).
+    nvh_check_iface_stat vhu1 tx_q0_packets "$total"
+    nvh_check_eq "vhu1 receiveq0 vring packets" "$total" "$(nvh_vring_packets vhu1 0)"
+    nvh_info "vhu1 rx/tx lock contention (coverage): $(appctl coverage/read-counter vhost_client_tx_contention 2>&1)"
+fi
+
+# ---- vhu1 -> vhu0: one PMD thread, XPS onto a 2-queue guest ----------
+tp_listen tpa
+nvh_tp_send tpb "$BURSTS" 64
+sleep 1
+sent=$(tp_tx tpb)
+got=$(nvh_tp_wait_rx tpa 0 "$sent")
+nvh_tp_run tpa stop
+nvh_tp_run tpb stop
+nvh_info "reverse: testpmd B sent $sent, testpmd A received $got"
+nvh_check_eq "reverse: testpmd B TX-packets" $((BURSTS * 32)) "$sent"
+nvh_check_eq "reverse: testpmd A RX-packets" "$sent" "$got"
+nvh_check_iface_stat vhu1 rx_packets "$sent"
+nvh_check_iface_stat vhu0 tx_packets "$sent"
+nvh_check_iface_stat vhu0 tx_dropped 0
+nvh_check_iface_stat vhu0 ovs_tx_failure_drops 0
+
+nvh_finish
