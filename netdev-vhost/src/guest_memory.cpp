@@ -230,4 +230,18 @@ bool GuestMemory::uva_to_gpa(uint64_t uva, uint64_t* gpa) const {
     return false;
 }
 
+bool GuestMemory::host_to_gpa(const uint8_t* p, uint64_t* gpa) const {
+    const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
+    for (size_t i = 0; i < count_; i++) {
+        const MemoryRegionSpec& s = regions_[i].spec();
+        uint64_t off;
+        if (range_inside(reinterpret_cast<uintptr_t>(regions_[i].host_base()),
+                         s.memory_size, addr, 1, &off)) {
+            *gpa = s.guest_phys_addr + off;
+            return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace nvh

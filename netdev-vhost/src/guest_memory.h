@@ -93,6 +93,10 @@ public:
     // (dirty logging of used-ring writes needs it).  Returns false if not.
     bool uva_to_gpa(uint64_t uva, uint64_t* gpa) const;
 
+    // Guest-physical address of host address `p` inside a mapped region
+    // (dirty logging of the device's writes).  Returns false if not mapped.
+    bool host_to_gpa(const uint8_t* p, uint64_t* gpa) const;
+
 private:
     std::array<MappedRegion, kMaxRegions> regions_{};
     size_t count_ = 0;

@@ -29,22 +29,6 @@ HandleOutcome refused(const char* reason) {
     return {Verdict::kRefused, reason, {}};
 }
 
-// Requests that have a reply of their own: REPLY_ACK does not change them
-// (vhost-user.rst, "REPLY_ACK": "For the message types that already solicit
-// a reply ... need_reply bit being set brings no behavioural change").
-bool has_own_reply(uint32_t request) {
-    switch (static_cast<Request>(request)) {
-    case Request::kGetFeatures:
-    case Request::kGetProtocolFeatures:
-    case Request::kGetQueueNum:
-    case Request::kGetVringBase:
-    case Request::kGetStatus:
-        return true;
-    default:
-        return false;
-    }
-}
-
 // Holds a queue's access lock for a scope (the data path skips the queue).
 class QueueLockGuard {
 public:
@@ -72,8 +56,10 @@ void MessageHandler::reset() {
         QueueLockGuard guard(queues_[i]);
         queues_[i].reset();
     }
-    // Only now, with no queue pointing into it, may the memory go.
+    // Only now, with no queue pointing into them, may the memory and the
+    // dirty log go (Virtqueue::reset drops the queue's log).
     memory_.reset();
+    log_.reset();
     memory_generation_++;
     setup_ = {};
     features_ = 0;
@@ -89,11 +75,13 @@ HandleOutcome MessageHandler::handle(Message& message) {
 
     // vhost-user.rst, "REPLY_ACK": when negotiated and need_reply is set, a
     // request without a reply of its own is answered with a u64: zero on
-    // success, non-zero on failure.
+    // success, non-zero on failure.  "For the message types that already
+    // solicit a reply ... need_reply bit being set brings no behavioural
+    // change": the GET_* requests and SET_LOG_BASE (with LOG_SHMFD) reply
+    // when applied; refused, they get the failure status instead.
     bool ack_negotiated =
         virtio::has(protocol_features_, vhost_user::kProtocolFReplyAck);
-    if (ack_negotiated && message.need_reply() &&
-        !has_own_reply(message.request)) {
+    if (ack_negotiated && message.need_reply() && !outcome.reply) {
         uint64_t status = outcome.verdict == Verdict::kApplied ? 0 : 1;
         outcome.reply = vhost_user::encode_u64_reply(message.request, status);
     }
@@ -119,6 +107,15 @@ HandleOutcome MessageHandler::dispatch(Message& message) {
         return applied();
     case Request::kSetMemTable:
         return set_mem_table(std::get<vhost_user::MemoryTablePayload>(payload));
+    case Request::kSetLogBase:
+        return set_log_base(message.request,
+                            std::get<vhost_user::LogBasePayload>(payload));
+    case Request::kSetLogFd:
+        // vhost-user.rst, VHOST_USER_SET_LOG_FD: an eventfd to signal once
+        // log writes are done.  This backend sets each bit right after the
+        // write it records, so there is never anything to signal; the fd is
+        // closed here (as DPDK's vhost library does).
+        return applied();
     case Request::kSetVringNum:
         return set_vring_num(std::get<vhost_user::VringState>(payload));
     case Request::kSetVringAddr:
@@ -180,14 +177,23 @@ HandleOutcome MessageHandler::set_features(uint64_t features) {
     if ((features & ~offered_features_) != 0) {
         return fatal("SET_FEATURES with features that were not offered");
     }
+    // virtio 1.2, 3.1.1: features are fixed once the device is live; the
+    // data path of a started ring depends on them.  Except VHOST_F_LOG_ALL:
+    // vhost-user.rst, "Migration": the frontend sets it on a running device
+    // to start dirty logging and clears it when the migration ends.
+    const uint64_t changed = (features ^ features_) & ~virtio::bit(virtio::kFLogAll);
     for (uint32_t i = 0; i < vring_count(); i++) {
-        // virtio 1.2, 3.1.1: features are fixed once the device is live;
-        // the data path of a started ring depends on them.
-        if (queues_[i].started() && features != features_) {
+        if (queues_[i].started() && changed != 0) {
             return fatal("SET_FEATURES changed features of a started ring");
         }
     }
+    const bool was_logging = dirty_logging();
     features_ = features;
+    if (dirty_logging() != was_logging) {
+        apply_dirty_log();
+        log_message(NVH_LOG_INFO, "dirty page logging %s",
+                    dirty_logging() ? "started" : "stopped");
+    }
     if (!protocol_features_negotiated()) {
         // vhost-user.rst, "Ring states": without PROTOCOL_FEATURES a ring
         // is enabled as soon as it exists.
@@ -254,6 +260,44 @@ HandleOutcome MessageHandler::set_mem_table(vhost_user::MemoryTablePayload& tabl
     return failure ? fatal(failure) : applied();
 }
 
+HandleOutcome MessageHandler::set_log_base(uint32_t request,
+                                           vhost_user::LogBasePayload& payload) {
+    // vhost-user.rst, VHOST_USER_SET_LOG_BASE: with
+    // VHOST_USER_PROTOCOL_F_LOG_SHMFD the log is shared memory, the fd in
+    // the message, its size and offset in the payload ("Log description").
+    if (!protocol_negotiated(vhost_user::kProtocolFLogShmfd)) {
+        return refused("SET_LOG_BASE without VHOST_USER_PROTOCOL_F_LOG_SHMFD");
+    }
+    // DirtyLog::map refuses a size of 0 or larger than any guest needs, an
+    // overflowing offset and an fd shorter than offset + size.  A log that
+    // cannot be written would let a migration copy stale pages, so the
+    // connection is closed instead.
+    Result<DirtyLog> mapped =
+        DirtyLog::map(std::move(payload.fd), payload.mmap_size, payload.mmap_offset);
+    if (!mapped) {
+        log_message(NVH_LOG_WARN, "SET_LOG_BASE refused: %s", mapped.error().what);
+        return fatal("SET_LOG_BASE with an invalid log");
+    }
+    std::unique_ptr<DirtyLog> previous =
+        std::exchange(log_, std::make_unique<DirtyLog>(std::move(mapped).value()));
+    apply_dirty_log();
+    previous.reset();   // Unmapped only after no queue can reach it.
+    log_message(NVH_LOG_INFO, "dirty log of %llu bytes shared",
+                static_cast<unsigned long long>(log_->size()));
+    // QEMU waits for a reply without payload once LOG_SHMFD is negotiated
+    // (hw/virtio/vhost-user.c, vhost_user_set_log_base); DPDK's vhost
+    // library sends the same.
+    return applied_with(vhost_user::encode_empty_reply(request));
+}
+
+void MessageHandler::apply_dirty_log() {
+    const DirtyLog* active = dirty_logging() ? log_.get() : nullptr;
+    for (uint32_t i = 0; i < NVH_MAX_VRINGS; i++) {
+        QueueLockGuard guard(queues_[i]);
+        queues_[i].set_dirty_log(active);
+    }
+}
+
 Status MessageHandler::start_if_complete(uint32_t index) {
     Virtqueue& vq = queues_[index];
     // vhost-user.rst, "Ring states": a ring starts on SET_VRING_KICK; it
@@ -292,11 +336,15 @@ HandleOutcome MessageHandler::set_vring_num(const vhost_user::VringState& state)
 
 HandleOutcome MessageHandler::set_vring_addr(
     const vhost_user::VringAddressPayload& addr) {
-    // vhost-user.rst, "Vring address description": flag bit 0 asks for
-    // used-ring logging, only meaningful with VHOST_F_LOG_ALL, which this
-    // backend never offers; no other flag is defined.
-    if (addr.addresses.flags != 0) {
-        return fatal("SET_VRING_ADDR with logging or unknown flags");
+    // vhost-user.rst, "Vring address description": flag bit 0
+    // (VHOST_VRING_F_LOG) asks for used-ring writes to be logged at
+    // log_guest_addr; no other flag is defined.  The data path logs every
+    // write by the guest-physical address the memory table gives for it,
+    // which for the used ring is log_guest_addr (no IOMMU:
+    // VIRTIO_F_ACCESS_PLATFORM is not offered), and which also covers the
+    // packed ring's descriptor writes that log_guest_addr does not describe.
+    if ((addr.addresses.flags & ~kVringFLog) != 0) {
+        return fatal("SET_VRING_ADDR with unknown flags");
     }
     Virtqueue& vq = queues_[addr.index];
     QueueLockGuard guard(vq);

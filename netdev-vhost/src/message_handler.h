@@ -10,6 +10,7 @@
 #include <span>
 #include <utility>
 
+#include "dirty_log.h"
 #include "guest_memory.h"
 #include "netdev-vhost/nvh.h"
 #include "vhost_user_message.h"
@@ -31,23 +32,32 @@ namespace nvh {
 // VIRTIO_NET_F_MTU: the frontend reports the MTU it gives the guest
 // (NET_SET_MTU).  VIRTIO_NET_F_GUEST_ANNOUNCE: the guest announces itself
 // after migration; otherwise the frontend asks for a RARP (SEND_RARP).
+// VHOST_F_LOG_ALL: the data path records its writes to guest memory in the
+// frontend's dirty log while the frontend asks for it (live migration,
+// dirty_log.h).
 inline constexpr uint64_t kOfferedFeatures =
     virtio::bit(virtio::kFVersion1) | virtio::bit(virtio::kNetFMrgRxbuf) |
+    virtio::bit(virtio::kFLogAll) |
     virtio::bit(virtio::kFProtocolFeatures) | virtio::bit(virtio::kNetFMq) |
     virtio::bit(virtio::kNetFMtu) | virtio::bit(virtio::kNetFGuestAnnounce) |
     virtio::bit(virtio::kFEventIdx) | virtio::bit(virtio::kFIndirectDesc) |
     virtio::bit(virtio::kFRingPacked);
 
 // The vhost-user protocol features offered (GET_PROTOCOL_FEATURES).
-// LOG_SHMFD is not offered: the data path does not mark dirty pages, so
-// neither is VHOST_F_LOG_ALL.  CONFIG is not offered: virtio-net's config
-// space is the frontend's.
+// LOG_SHMFD: the dirty log comes as shared memory (SET_LOG_BASE with an
+// fd), the only form a user-space backend can write.  CONFIG is not
+// offered: virtio-net's config space is the frontend's.
 inline constexpr uint64_t kOfferedProtocolFeatures =
     virtio::bit(vhost_user::kProtocolFMq) |
+    virtio::bit(vhost_user::kProtocolFLogShmfd) |
     virtio::bit(vhost_user::kProtocolFReplyAck) |
     virtio::bit(vhost_user::kProtocolFRarp) |
     virtio::bit(vhost_user::kProtocolFNetMtu) |
     virtio::bit(vhost_user::kProtocolFStatus);
+
+// SET_VRING_ADDR flag (vhost-user.rst, "Vring address description"):
+// VHOST_VRING_F_LOG, log the used ring's writes.
+inline constexpr uint32_t kVringFLog = 1u << 0;
 
 // Device status bits (virtio 1.2, 2.1).
 inline constexpr uint8_t kStatusDriverOk = 4;
@@ -95,6 +105,11 @@ public:
     const GuestMemory* memory() const { return memory_.get(); }
     // Changes whenever memory() is replaced or dropped.
     uint64_t memory_generation() const { return memory_generation_; }
+    // Whether the data path records its writes in a dirty log (the frontend
+    // negotiated VHOST_F_LOG_ALL and shared a log): a migration is running.
+    bool dirty_logging() const {
+        return log_ != nullptr && virtio::has(features_, virtio::kFLogAll);
+    }
     // The MTU of NET_SET_MTU, or 0.
     uint32_t mtu() const { return mtu_; }
     // Whether the driver may be served: always, unless STATUS is negotiated
@@ -128,6 +143,7 @@ private:
     HandleOutcome set_vring_fd(vhost_user::Request request,
                                vhost_user::VringFdPayload& payload);
     HandleOutcome set_vring_enable(const vhost_user::VringState& state);
+    HandleOutcome set_log_base(uint32_t request, vhost_user::LogBasePayload& payload);
     HandleOutcome send_rarp(uint64_t payload);
     HandleOutcome net_set_mtu(uint64_t mtu);
     HandleOutcome set_status(uint64_t status);
@@ -135,6 +151,9 @@ private:
         return virtio::has(protocol_features_, bit);
     }
 
+    // Points every queue at the dirty log while logging is on (see
+    // dirty_logging()), at none otherwise.  Takes each queue's lock.
+    void apply_dirty_log();
     // Starts queue `index` if it has everything a started ring needs.
     // Caller holds its access lock.  Fails if the rings are not mapped.
     Status start_if_complete(uint32_t index);
@@ -159,6 +178,8 @@ private:
     // Heap-held so the queues' pointers into it survive a table swap.
     std::unique_ptr<GuestMemory> memory_;
     uint64_t memory_generation_ = 0;
+    // The frontend's dirty log (SET_LOG_BASE), heap-held like memory_.
+    std::unique_ptr<DirtyLog> log_;
     uint32_t mtu_ = 0;
     uint8_t status_ = 0;
     uint64_t announce_mac_ = 0;

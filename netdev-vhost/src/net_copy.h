@@ -211,11 +211,11 @@ inline void make_rx_header(uint64_t features, const nvh_packet& pkt, uint32_t hd
 // first_piece and n_pieces), calling put_used(chain, written) once per chain
 // with the bytes written into it: virtio 1.2, 2.7.8.2 (split) and 2.8.4
 // (packed), len is the number of bytes written.  The chains hold enough
-// room.
+// room.  Each piece written is recorded in `log` (dirty_log.h).
 template <typename Chain, typename PutUsed>
 void write_rx_packet(const Chain* chains, uint32_t n_chains, const RxPiece* pieces,
                      const uint8_t* hdr, uint32_t hdr_len, const uint8_t* frame,
-                     uint32_t frame_len, PutUsed&& put_used) {
+                     uint32_t frame_len, const WriteLog& log, PutUsed&& put_used) {
     uint64_t pos = 0;
     const uint64_t total = uint64_t{hdr_len} + frame_len;
     for (uint32_t c = 0; c < n_chains; c++) {
@@ -238,6 +238,7 @@ void write_rx_packet(const Chain* chains, uint32_t n_chains, const RxPiece* piec
                 pos += f;
                 written += f;
             }
+            log.note(p.ptr, static_cast<uint64_t>(dst - p.ptr) + f);
         }
         put_used(chains[c], written);
     }

@@ -33,8 +33,9 @@ virtio::PackedDesc read_desc(const uint8_t* p) {
 
 void PackedRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
                         uint8_t* driver_event, uint8_t* device_event,
-                        PackedBase base, uint64_t features) {
+                        PackedBase base, uint64_t features, const WriteLog* log) {
     memory_ = memory;
+    log_ = log;
     num_ = num;
     desc_ = desc;
     driver_event_ = driver_event;
@@ -51,10 +52,12 @@ void PackedRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
     guest_store<uint16_t>(device_event_ + kEventOffWrap, 0, std::memory_order_relaxed);
     guest_store<uint16_t>(device_event_ + kEventFlags, kPackedEventDisable,
                     std::memory_order_relaxed);
+    log_->note(device_event_, kPackedEventBytes);
 }
 
 void PackedRing::detach() {
     memory_ = nullptr;
+    log_ = nullptr;
     desc_ = driver_event_ = device_event_ = nullptr;
     pending_ = 0;
 }
@@ -92,6 +95,7 @@ void PackedRing::put_used(uint16_t id, uint32_t len, uint16_t count) {
         // publish_used): it reads used descriptors in ring order.
         guest_store<uint16_t>(slot + kDescFlags, flags, std::memory_order_relaxed);
     }
+    log_->note(slot, 16);
     pending_++;
     // virtio 1.2, 2.8.7: the device skips the rest of the chain's slots.
     advance(&used_, count);
@@ -104,8 +108,9 @@ uint16_t PackedRing::publish_used() {
     }
     // Release: buffer contents, ids, lengths and the batch's other flags are
     // visible before the first used descriptor is (virtio 1.2, 2.8.21.2).
-    guest_store<uint16_t>(desc_ + 16 * size_t(batch_start_.idx) + kDescFlags, batch_flags_,
-                    std::memory_order_release);
+    uint8_t* first = desc_ + 16 * size_t(batch_start_.idx);
+    guest_store<uint16_t>(first + kDescFlags, batch_flags_, std::memory_order_release);
+    log_->note(first + kDescFlags, 2);
     published_from_ = batch_start_;
     published_to_ = used_;
     pending_ = 0;

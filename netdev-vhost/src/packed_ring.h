@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "dirty_log.h"
 #include "guest_memory.h"
 #include "split_ring.h"   // DescBuffer, WalkStep.
 #include "virtio_spec.h"
@@ -54,10 +55,13 @@ public:
 
     // `desc` is the descriptor ring, `driver_event` / `device_event` the
     // event suppression areas (host addresses, checked by the caller), `num`
-    // the queue size, `base` where the device resumes.
+    // the queue size, `base` where the device resumes.  Every write to the
+    // descriptor ring and the device event area is recorded in `log` (which
+    // outlives the attachment; inactive unless the frontend asked for dirty
+    // logging).
     void attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
                 uint8_t* driver_event, uint8_t* device_event, PackedBase base,
-                uint64_t features);
+                uint64_t features, const WriteLog* log);
     void detach();
 
     bool attached() const { return memory_ != nullptr; }
@@ -111,6 +115,7 @@ private:
     }
 
     const GuestMemory* memory_ = nullptr;
+    const WriteLog* log_ = nullptr;
     uint32_t num_ = 0;
     uint8_t* desc_ = nullptr;
     uint8_t* driver_event_ = nullptr;

@@ -32,8 +32,9 @@ virtio::SplitDesc read_desc(const uint8_t* p) {
 
 void SplitRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
                        uint8_t* avail, uint8_t* used, uint16_t base,
-                       uint64_t features) {
+                       uint64_t features, const WriteLog* log) {
     memory_ = memory;
+    log_ = log;
     num_ = num;
     desc_ = desc;
     avail_ = avail;
@@ -49,9 +50,13 @@ void SplitRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
     broken_ = false;
     if (event_idx_) {
         avail_event_ = static_cast<uint16_t>(last_avail_idx_ - 1);
-        guest_store<uint16_t>(used_ + kUsedRing + 8 * size_t(num_), avail_event_,
-                        std::memory_order_relaxed);
+        store_used16(kUsedRing + 8 * size_t(num_), avail_event_, std::memory_order_relaxed);
     }
+}
+
+void SplitRing::store_used16(size_t offset, uint16_t v, std::memory_order order) {
+    guest_store<uint16_t>(used_ + offset, v, order);
+    log_->note(used_ + offset, sizeof v);
 }
 
 void SplitRing::quiet_driver() {
@@ -59,8 +64,7 @@ void SplitRing::quiet_driver() {
         avail_event_ = static_cast<uint16_t>(last_avail_idx_ - 1);
         // used->ring[num] is avail_event (virtio 1.2, 2.7.8).  Relaxed: a
         // late store only means a kick the data path ignores.
-        guest_store<uint16_t>(used_ + kUsedRing + 8 * size_t(num_), avail_event_,
-                        std::memory_order_relaxed);
+        store_used16(kUsedRing + 8 * size_t(num_), avail_event_, std::memory_order_relaxed);
     }
 }
 
@@ -71,6 +75,7 @@ uint16_t SplitRing::avail_event() const {
 
 void SplitRing::detach() {
     memory_ = nullptr;
+    log_ = nullptr;
     desc_ = avail_ = used_ = nullptr;
     pending_used_ = 0;
 }
@@ -110,6 +115,7 @@ void SplitRing::put_used(uint32_t id, uint32_t len) {
     // idx is updated (the release store in publish_used orders it).
     guest_store<uint32_t>(elem, id, std::memory_order_relaxed);
     guest_store<uint32_t>(elem + 4, len, std::memory_order_relaxed);
+    log_->note(elem, 8);
     pending_used_++;
 }
 
@@ -122,7 +128,7 @@ uint16_t SplitRing::publish_used() {
     pending_used_ = 0;
     // Release: the used elements and the buffer contents are visible to the
     // driver before it sees the new idx (virtio 1.2, 2.7.8.2).
-    guest_store<uint16_t>(used_ + kUsedIdx, last_used_idx_, std::memory_order_release);
+    store_used16(kUsedIdx, last_used_idx_, std::memory_order_release);
     return n;
 }
 
@@ -149,7 +155,7 @@ bool SplitRing::driver_wants_interrupt(uint16_t old_idx, uint16_t new_idx) const
 }
 
 void SplitRing::set_used_flags(uint16_t flags) {
-    guest_store<uint16_t>(used_ + kUsedFlags, flags, std::memory_order_relaxed);
+    store_used16(kUsedFlags, flags, std::memory_order_relaxed);
 }
 
 // ---- ChainWalker ------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "dirty_log.h"
 #include "guest_memory.h"
 #include "virtio_spec.h"
 
@@ -33,9 +34,11 @@ public:
     // queue size (a power of two), `base` the first avail index to read and
     // the first used index to write (VHOST_USER_SET_VRING_BASE),
     // `features` the negotiated virtio features (EVENT_IDX, INDIRECT_DESC).
+    // Every write to the used ring is recorded in `log` (which outlives the
+    // attachment; inactive unless the frontend asked for dirty logging).
     void attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
                 uint8_t* avail, uint8_t* used, uint16_t base,
-                uint64_t features);
+                uint64_t features, const WriteLog* log);
     void detach();
 
     bool attached() const { return memory_ != nullptr; }
@@ -99,7 +102,11 @@ public:
 private:
     friend class ChainWalker;
 
+    // Writes a used-ring field and records it in the dirty log.
+    void store_used16(size_t offset, uint16_t v, std::memory_order order);
+
     const GuestMemory* memory_ = nullptr;
+    const WriteLog* log_ = nullptr;
     uint32_t num_ = 0;
     uint8_t* desc_ = nullptr;
     uint8_t* avail_ = nullptr;

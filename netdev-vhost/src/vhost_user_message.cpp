@@ -13,6 +13,7 @@ constexpr uint32_t kVringStateSize = 8;
 constexpr uint32_t kVringAddressSize = 4 + 4 + 4 * 8;   // index, flags, 4 addrs
 constexpr uint32_t kMemoryTableHeaderSize = 4 + 4;      // nregions, padding
 constexpr uint32_t kMemoryRegionSize = 4 * 8;
+constexpr uint32_t kLogDescriptionSize = 2 * 8;          // mmap_size, offset
 
 template <typename T>
 T read_at(std::span<const uint8_t> bytes, size_t offset) {
@@ -174,6 +175,40 @@ Status decode_memory_table(std::span<const uint8_t> payload,
     return Status::Ok();
 }
 
+// SET_LOG_BASE (vhost-user.rst, "Log description"): mmap_size and
+// mmap_offset, and the log's memory fd.  Only the shared-memory form
+// (VHOST_USER_PROTOCOL_F_LOG_SHMFD) exists for a user-space backend, so
+// exactly one fd.
+Status decode_log_base(std::span<const uint8_t> payload, std::span<UniqueFd> fds,
+                       Payload* out) {
+    if (payload.size() != kLogDescriptionSize) {
+        return malformed("payload size does not match the request");
+    }
+    if (fds.size() != 1) {
+        return malformed("SET_LOG_BASE without exactly one fd");
+    }
+    LogBasePayload& log = out->emplace<LogBasePayload>();
+    log.mmap_size = read_at<uint64_t>(payload, 0);
+    log.mmap_offset = read_at<uint64_t>(payload, 8);
+    log.fd = std::move(fds[0]);
+    return Status::Ok();
+}
+
+// SET_LOG_FD (vhost-user.rst, VHOST_USER_SET_LOG_FD): one fd; the payload
+// is N/A, so an empty one, or the u64 some frontends send with every
+// fd-carrying request.
+Status decode_log_fd(std::span<const uint8_t> payload, std::span<UniqueFd> fds,
+                     Payload* out) {
+    if (payload.size() != 0 && payload.size() != kU64Size) {
+        return malformed("payload size does not match the request");
+    }
+    if (fds.size() != 1) {
+        return malformed("SET_LOG_FD without exactly one fd");
+    }
+    out->emplace<LogFdPayload>().fd = std::move(fds[0]);
+    return Status::Ok();
+}
+
 }  // namespace
 
 Header parse_header(std::span<const uint8_t, kHeaderSize> bytes) {
@@ -241,6 +276,10 @@ Status decode(const Header& header, std::span<const uint8_t> payload,
     switch (static_cast<Request>(header.request)) {
     case Request::kSetMemTable:
         return decode_memory_table(payload, fds, &out->payload);
+    case Request::kSetLogBase:
+        return decode_log_base(payload, fds, &out->payload);
+    case Request::kSetLogFd:
+        return decode_log_fd(payload, fds, &out->payload);
     case Request::kSetVringKick:
     case Request::kSetVringCall:
     case Request::kSetVringErr:
@@ -271,6 +310,13 @@ EncodedReply encode_u64_reply(uint32_t request, uint64_t value) {
     write_reply_header(bytes, request, kU64Size);
     write_at<uint64_t>(bytes, kHeaderSize, value);
     reply.size = kHeaderSize + kU64Size;
+    return reply;
+}
+
+EncodedReply encode_empty_reply(uint32_t request) {
+    EncodedReply reply;
+    write_reply_header(std::span<uint8_t>(reply.bytes), request, 0);
+    reply.size = kHeaderSize;
     return reply;
 }
 

@@ -119,6 +119,19 @@ struct MemoryTablePayload {
     std::array<UniqueFd, GuestMemory::kMaxRegions> fds{};
 };
 
+// "Log description": SET_LOG_BASE with VHOST_USER_PROTOCOL_F_LOG_SHMFD,
+// the shared bitmap of mmap_size bytes at mmap_offset in fd.
+struct LogBasePayload {
+    uint64_t mmap_size = 0;
+    uint64_t mmap_offset = 0;
+    UniqueFd fd;
+};
+
+// SET_LOG_FD: the eventfd the backend may signal when it has written the log.
+struct LogFdPayload {
+    UniqueFd fd;
+};
+
 struct NoPayload {};
 
 // A request this backend does not implement: framed correctly, its payload
@@ -127,7 +140,8 @@ struct UnsupportedPayload {};
 
 using Payload = std::variant<NoPayload, uint64_t, VringState,
                              VringAddressPayload, VringFdPayload,
-                             MemoryTablePayload, UnsupportedPayload>;
+                             MemoryTablePayload, LogBasePayload, LogFdPayload,
+                             UnsupportedPayload>;
 
 struct Message {
     uint32_t request = 0;   // A Request value, or an unknown code.
@@ -168,5 +182,7 @@ struct EncodedReply {
 EncodedReply encode_u64_reply(uint32_t request, uint64_t value);
 // A reply carrying a vring state (GET_VRING_BASE).
 EncodedReply encode_vring_state_reply(uint32_t request, VringState state);
+// A reply without payload (SET_LOG_BASE with LOG_SHMFD).
+EncodedReply encode_empty_reply(uint32_t request);
 
 }  // namespace nvh::vhost_user

@@ -228,6 +228,7 @@ uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
         net::make_rx_header(vq.features(), pkt, hdr_len, n_chains, hdr);
         // virtio 1.2, 2.7.8.2: len is the number of bytes written.
         net::write_rx_packet(chains, n_chains, pieces, hdr, hdr_len, pkt.data, pkt.len,
+                             vq.write_log(),
                              [&ring](const RxChain& c, uint32_t written) {
                                  ring.put_used(c.head, written);
                              });

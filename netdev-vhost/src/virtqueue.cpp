@@ -69,9 +69,10 @@ Status Virtqueue::start(const GuestMemory& memory, uint64_t features) {
     header_len_ = virtio::net_header_len(features);
     mrg_rxbuf_ = virtio::has(features, virtio::kNetFMrgRxbuf);
     features_ = features;
+    write_log_.set_memory(&memory);
     // The used index continues from base (see SplitRing::attach).
     ring_.attach(&memory, num_, desc, avail, used, static_cast<uint16_t>(base_),
-                 features);
+                 features, &write_log_);
     // The data path polls: ask the driver not to kick (virtio 1.2, 2.7.10,
     // VIRTQ_USED_F_NO_NOTIFY is only a hint, so kicks may still come).
     ring_.set_used_flags(virtio::kUsedFNoNotify);
@@ -120,7 +121,9 @@ Status Virtqueue::start_packed(const GuestMemory& memory, uint64_t features) {
     header_len_ = virtio::net_header_len(features);
     mrg_rxbuf_ = virtio::has(features, virtio::kNetFMrgRxbuf);
     features_ = features;
-    packed_.attach(&memory, num_, desc, driver_event, device_event, base, features);
+    write_log_.set_memory(&memory);
+    packed_.attach(&memory, num_, desc, driver_event, device_event, base, features,
+                   &write_log_);
     packed_mode_ = true;
     started_ = true;
     return Status::Ok();
@@ -136,6 +139,7 @@ void Virtqueue::stop() {
             base_ = ring_.last_avail_idx();
             ring_.detach();
         }
+        write_log_.set_memory(nullptr);
         started_ = false;
     }
 }
@@ -146,6 +150,7 @@ void Virtqueue::reset() {
     addresses_ = VringAddresses{};
     base_ = 0;
     enabled_ = false;
+    write_log_.set_log(nullptr);
     kick_fd_.reset();
     call_fd_.reset();
     err_fd_.reset();

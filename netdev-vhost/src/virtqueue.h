@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "dirty_log.h"
 #include "guest_memory.h"
 #include "packed_ring.h"
 #include "result.h"
@@ -101,6 +102,10 @@ public:
     void set_call_fd(UniqueFd fd);
     void set_err_fd(UniqueFd fd);
     void set_enabled(bool enabled);
+    // The dirty log the data path records its writes in, or nullptr (not
+    // logging: VHOST_F_LOG_ALL not negotiated or no log shared yet).
+    void set_dirty_log(const DirtyLog* log) { write_log_.set_log(log); }
+    bool dirty_logging() const { return write_log_.active(); }
 
     // Translates the ring addresses through `memory` (which must stay alive
     // and unchanged until stop()) and makes the rings visible to the data
@@ -158,6 +163,8 @@ public:
     // The driver broke the ring (avail index jump, head out of range): the
     // data path no longer serves it until the next start().
     bool broken() const { return packed_mode_ ? packed_.broken() : ring_.broken(); }
+    // Where the data path records its writes to guest memory.
+    const WriteLog& write_log() const { return write_log_; }
     // Host addresses of the ring parts while started, else nullptr.
     uint8_t* desc_host_address() const { return ring_.desc_host(); }
     uint8_t* avail_host_address() const { return ring_.avail_host(); }
@@ -186,6 +193,7 @@ private:
     UniqueFd err_fd_;
 
     // Data-path state, valid while started_.
+    WriteLog write_log_;
     SplitRing ring_;
     PackedRing packed_;
     bool packed_mode_ = false;

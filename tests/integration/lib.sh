@@ -636,8 +636,12 @@ nvh_guest_build() {
 # NVH_GUEST_SHARE=off (in the environment of the call) sets share=off on
 # the guest memory backend (memfd's default is on): a misconfigured guest
 # whose memory the switch maps but never sees change.
+# NVH_GUEST_QEMU_ARGS: more QEMU arguments (words), e.g. "-incoming defer".
+# Every guest has a QMP monitor on $NVH_WORK/NAME.qmp (see nvh_qmp).
 nvh_guest_start() {
     local name=$1 sock=$2 mac=$3 pid console mem=${NVH_GUEST_MEM:-256M}
+    local extra=()
+    read -r -a extra <<<"${NVH_GUEST_QEMU_ARGS:-}"
     local share=on
     [ "${NVH_GUEST_SHARE:-on}" = off ] && share=off
     local queues=${NVH_GUEST_QUEUES:-1} mq=()
@@ -655,6 +659,7 @@ nvh_guest_start() {
         -chardev "socket,id=c0,path=$sock,server=on,wait=on" \
         -netdev "type=vhost-user,id=n0,chardev=c0,queues=$queues" \
         -device "virtio-net-pci,netdev=n0,mac=$mac,vectors=0,mq=$([ "$queues" -gt 1 ] && echo on || echo off)${NVH_GUEST_DEVICE_ARGS:-}" \
+        -qmp "unix:$NVH_WORK/$name.qmp,server=on,wait=off" "${extra[@]}" \
         >"$NVH_WORK/$name.qemu.log" 2>&1 &
     pid=$!
     nvh_register_pid "qemu-$name" "$pid"
@@ -698,6 +703,15 @@ nvh_vring_packets() {
         $1 == "vring" { cur = $2 }
         $1 == "packets" && cur == v { sub(",", "", $2); print $2; f = 1; exit }
         END { if (!f) print 0 }'
+}
+
+# nvh_qmp NAME COMMAND [ARGUMENTS-JSON] [--field KEY]: runs one QMP command
+# on guest NAME's monitor and prints its return value (tests/integration/
+# qmp.py).  The system python: its standard library is all it needs.
+nvh_qmp() {
+    local name=$1
+    shift
+    /usr/bin/python3 "$NVH_REPO/tests/integration/qmp.py" "$NVH_WORK/$name.qmp" "$@"
 }
 
 # nvh_guest_stop NAME: ends QEMU (the guest may already have powered off).

@@ -325,9 +325,9 @@ TEST_F(DeviceTest, RefusesUnsupportedRequestAndStaysConnected) {
     create();
     connect();
     ASSERT_TRUE(frontend_->negotiate(kFeatures, kProtocolFeatures));
+    // VHOST_USER_SET_INFLIGHT_FD (32): INFLIGHT_SHMFD is not offered.
     std::vector<uint8_t> payload(8, 0);
-    ASSERT_TRUE(frontend_->send(static_cast<uint32_t>(Request::kSetLogBase), payload, {},
-                                vhost_user::kFlagNeedReply));
+    ASSERT_TRUE(frontend_->send(32, payload, {}, vhost_user::kFlagNeedReply));
     auto ack = frontend_->receive();
     ASSERT_TRUE(ack.has_value());
     ASSERT_EQ(ack->payload.size(), 8u);

@@ -172,18 +172,13 @@ TEST_F(ProtocolTest, StatusNeedsItsProtocolFeature) {
     EXPECT_EQ(info().state, NVH_STATE_READY);   // Nothing gated.
 }
 
-TEST_F(ProtocolTest, RefusesLogAndConfigRequestsAndStaysConnected) {
+TEST_F(ProtocolTest, RefusesConfigRequestsAndStaysConnected) {
     create(1);
     connect();
     ASSERT_TRUE(frontend_->negotiate(kFeatures, kAck));
-    // Not offered: dirty logging (the data path marks no pages) and the
-    // config space (the frontend's for virtio-net).
-    EXPECT_FALSE(virtio::has(frontend_->offered_features(), virtio::kFLogAll));
-    EXPECT_FALSE(virtio::has(frontend_->offered_protocol_features(),
-                             vhost_user::kProtocolFLogShmfd));
+    // Not offered: the config space (the frontend's for virtio-net).
     EXPECT_FALSE(virtio::has(frontend_->offered_protocol_features(),
                              vhost_user::kProtocolFConfig));
-    EXPECT_NE(send_u64_acked(Request::kSetLogBase, 0), 0);
     std::vector<uint8_t> config(12 + 8, 0);   // offset, size, flags, data
     ASSERT_TRUE(frontend_->send(static_cast<uint32_t>(Request::kSetConfig), config,
                                 {}, vhost_user::kFlagNeedReply));

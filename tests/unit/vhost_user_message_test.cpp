@@ -260,7 +260,7 @@ TEST(VhostUserMessage, ExtraFdsAreClosed) {
         }
         Message m;
         std::vector<uint8_t> payload(16, 0);
-        Header h{code(Request::kSetLogBase), kVersion, 16};
+        Header h{32, kVersion, 16};   // VHOST_USER_SET_INFLIGHT_FD
         ASSERT_TRUE(decode_with(h, payload, fds, &m));
         EXPECT_TRUE(std::holds_alternative<UnsupportedPayload>(m.payload));
     }
