@@ -26,7 +26,7 @@ namespace nvh {
 // the process, as a frontend resuming a guest requires.
 constexpr uint64_t device_offered_features(bool offloads) {
     return kOfferedFeatures | kGuestOffloadFeatures |
-           (offloads ? kHostOffloadFeatures : 0);
+           (offloads ? kHostOffloadFeatures : kUnusableHostOffloadFeatures);
 }
 
 // Whether two snapshots agree on everything a state_changed callback reacts

@@ -32,6 +32,10 @@ namespace nvh {
 // VIRTIO_NET_F_MTU: the frontend reports the MTU it gives the guest
 // (NET_SET_MTU).  VIRTIO_NET_F_GUEST_ANNOUNCE: the guest announces itself
 // after migration; otherwise the frontend asks for a RARP (SEND_RARP).
+// VIRTIO_F_IN_ORDER (virtio 1.2, 2.6 and 2.7.9): the data path always uses
+// buffers in the order they were made available (bursts walk the ring in
+// order and return every chain they take, dropped ones too, in that order),
+// so a driver may rely on it.
 // VHOST_F_LOG_ALL: the data path records its writes to guest memory in the
 // frontend's dirty log while the frontend asks for it (live migration,
 // dirty_log.h).
@@ -41,7 +45,7 @@ inline constexpr uint64_t kOfferedFeatures =
     virtio::bit(virtio::kFProtocolFeatures) | virtio::bit(virtio::kNetFMq) |
     virtio::bit(virtio::kNetFMtu) | virtio::bit(virtio::kNetFGuestAnnounce) |
     virtio::bit(virtio::kFEventIdx) | virtio::bit(virtio::kFIndirectDesc) |
-    virtio::bit(virtio::kFRingPacked);
+    virtio::bit(virtio::kFRingPacked) | virtio::bit(virtio::kFInOrder);
 
 // The vhost-user protocol features offered (GET_PROTOCOL_FEATURES).
 // LOG_SHMFD: the dirty log comes as shared memory (SET_LOG_BASE with an

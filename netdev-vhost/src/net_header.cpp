@@ -91,7 +91,9 @@ bool accept_tx_header(uint64_t features, uint32_t frame_len, nvh_offload* off) {
             return false;
         }
     } else {
-        // Unused without GSO; hdr_len is only a hint (5.1.6.2.2).
+        // Unused without GSO; hdr_len is only a hint (5.1.6.2.2).  The ECN
+        // bit qualifies a segmented TCP frame only (5.1.6.2.1).
+        off->gso_type = virtio::kNetHdrGsoNone;
         off->hdr_len = 0;
         off->gso_size = 0;
     }

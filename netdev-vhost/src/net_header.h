@@ -10,21 +10,32 @@
 
 namespace nvh {
 
-// Offload features, as dpdkvhostuserclient offers them (OVS 3.1,
-// netdev_dpdk_vhost_client_reconfigure): the receive offloads (the device may
-// hand the guest partially checksummed or TSO frames) are always offered, so
-// a guest's negotiated set is the same on both port types; the transmit
-// offloads (the guest hands the device such frames) only with
-// userspace-tso-enable (nvh_device_config.offloads), where OVS disables
-// VIRTIO_NET_F_CSUM and with it HOST_TSO4/6 (virtio 1.2, 5.1.3.1).  The
-// device sends offloaded frames only when the caller marks them, which OVS
-// does only with userspace TSO.  ECN and UFO are never offered.
+// Offload features, exactly as dpdkvhostuserclient offers them (DPDK 22.11's
+// vhost library as OVS 3.1 configures it in
+// netdev_dpdk_vhost_client_reconfigure), so that a guest's negotiated set is
+// the same on both port types: QEMU refuses to resume a migrated guest whose
+// features the new backend does not offer.
+//
+// Receive offloads (the device may hand the guest partially checksummed or
+// segmented frames) are always offered; the device sends such frames only
+// when the caller marks them, which OVS does only with userspace TSO, and
+// never ECN or UFO ones.
 inline constexpr uint64_t kGuestOffloadFeatures =
     virtio::bit(virtio::kNetFGuestCsum) | virtio::bit(virtio::kNetFGuestTso4) |
-    virtio::bit(virtio::kNetFGuestTso6);
+    virtio::bit(virtio::kNetFGuestTso6) | virtio::bit(virtio::kNetFGuestEcn) |
+    virtio::bit(virtio::kNetFGuestUfo);
+// Transmit offloads with userspace-tso-enable (nvh_device_config.offloads):
+// checksum and TCP segmentation; OVS disables HOST_ECN and HOST_UFO.
 inline constexpr uint64_t kHostOffloadFeatures =
     virtio::bit(virtio::kNetFCsum) | virtio::bit(virtio::kNetFHostTso4) |
     virtio::bit(virtio::kNetFHostTso6);
+// Without userspace TSO OVS disables only VIRTIO_NET_F_CSUM, which the
+// segmentation features require (virtio 1.2, 5.1.3.1): they stay offered but
+// cannot be used, since a segmented frame needs NEEDS_CSUM and NEEDS_CSUM
+// needs CSUM (accept_tx_header drops anything else).
+inline constexpr uint64_t kUnusableHostOffloadFeatures =
+    virtio::bit(virtio::kNetFHostTso4) | virtio::bit(virtio::kNetFHostTso6) |
+    virtio::bit(virtio::kNetFHostEcn) | virtio::bit(virtio::kNetFHostUfo);
 inline constexpr uint64_t kOffloadFeatures = kGuestOffloadFeatures | kHostOffloadFeatures;
 
 // Reads the offload fields of a header (its first 10 bytes, little endian:

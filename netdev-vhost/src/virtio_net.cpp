@@ -196,10 +196,13 @@ uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
                 break;
             }
             if (r == Collect::kInvalid || chain_cap == 0) {
-                ring.put_used(head, 0);
+                // The chains taken before it and the invalid one go back
+                // empty, in the order they were made available (virtio 1.2,
+                // 2.7.9 with IN_ORDER).
                 for (uint32_t c = 0; c < n_chains; c++) {
                     ring.put_used(chains[c].head, 0);
                 }
+                ring.put_used(head, 0);
                 t.invalid++;
                 n_chains = 0;
                 budget = RxBudget{};

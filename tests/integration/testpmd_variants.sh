@@ -4,12 +4,13 @@
 # variant, each in a fresh sandbox:
 #   packed_vq=1   packed virtqueues (VIRTIO_F_RING_PACKED)
 #   mrg_rxbuf=0   no mergeable receive buffers
-#   in_order=1    the driver asks for VIRTIO_F_IN_ORDER (not offered: the
-#                 driver must fall back to its out-of-order paths)
+#   in_order=1    VIRTIO_F_IN_ORDER: the driver's in-order paths
+#   packed_vq=1,in_order=1
+#                 the same on packed virtqueues
 #   vectorized=1  the driver's vectorized paths where it can use them
 # NVH_TP_VARIANTS overrides the list (space separated devargs).
 here=$(dirname "$0")
-variants=${NVH_TP_VARIANTS:-"packed_vq=1 mrg_rxbuf=0 in_order=1 vectorized=1"}
+variants=${NVH_TP_VARIANTS:-"packed_vq=1 mrg_rxbuf=0 in_order=1 packed_vq=1,in_order=1 vectorized=1"}
 
 failed=()
 skipped=0
@@ -19,7 +20,8 @@ ran=0
 declare -A checks=(
     [packed_vq=1]="34=1"
     [mrg_rxbuf=0]="15=0 34=0"
-    [in_order=1]="35=0 34=0"
+    [in_order=1]="35=1 34=0"
+    [packed_vq=1,in_order=1]="35=1 34=1"
     [vectorized=1]="34=0"
 )
 

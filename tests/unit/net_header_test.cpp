@@ -161,6 +161,25 @@ TEST(NetHeaderTx, GsoFieldsZeroedWithoutGso) {
     EXPECT_EQ(o.hdr_len, 0);
 }
 
+TEST(NetHeaderTx, SegmentationFeaturesWithoutCsumCannotBeUsed) {
+    // Offered without userspace TSO, as dpdkvhostuserclient does, but a
+    // segmented frame needs NEEDS_CSUM, which needs CSUM (virtio 1.2,
+    // 5.1.6.2.1): such frames are dropped.
+    const uint64_t f = kV1 | kTso4 | kTso6 | bit(virtio::kNetFHostEcn) |
+                       bit(virtio::kNetFHostUfo);
+    for (uint8_t type : {virtio::kNetHdrGsoTcpv4, virtio::kNetHdrGsoTcpv6,
+                         virtio::kNetHdrGsoUdp,
+                         uint8_t(virtio::kNetHdrGsoTcpv4 | virtio::kNetHdrGsoEcn)}) {
+        nvh_offload o = tso(type, 1448);
+        EXPECT_FALSE(accept_tx_header(f, 9000, &o)) << int(type);
+    }
+    // The ECN bit alone qualifies nothing: the frame goes as it is.
+    nvh_offload o{};
+    o.gso_type = virtio::kNetHdrGsoEcn;
+    ASSERT_TRUE(accept_tx_header(f, 100, &o));
+    EXPECT_EQ(o.gso_type, virtio::kNetHdrGsoNone);
+}
+
 // ---- Receive header --------------------------------------------------
 
 std::array<uint8_t, 10> build(uint64_t features, const nvh_offload& o) {

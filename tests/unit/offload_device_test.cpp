@@ -36,17 +36,38 @@ TEST_F(OffloadDeviceTest, OffersOffloadsWhenAsked) {
     ASSERT_TRUE(wait_for([&] { return info().features == wanted; }));
 }
 
-TEST_F(OffloadDeviceTest, OffersOnlyReceiveOffloadsByDefault) {
-    // As dpdkvhostuserclient without userspace-tso-enable: GUEST_CSUM and
-    // GUEST_TSO4/6 stay offered, CSUM and HOST_TSO4/6 do not.
+TEST_F(OffloadDeviceTest, OffersWhatDpdkvhostuserclientOffersByDefault) {
+    // As dpdkvhostuserclient without userspace-tso-enable (DPDK 22.11's set
+    // less VIRTIO_NET_F_CSUM): every receive offload, and the segmentation
+    // features that cannot be used without CSUM.  A guest negotiating all
+    // of them, as one moved from that port type would, is accepted.
     create_with(false);
     connect();
-    const uint64_t wanted = virtio::bit(virtio::kFVersion1) | kGuestOffloadFeatures;
+    const uint64_t wanted = virtio::bit(virtio::kFVersion1) | kGuestOffloadFeatures |
+                            kUnusableHostOffloadFeatures;
     ASSERT_TRUE(frontend_->negotiate(wanted, 0));
     EXPECT_EQ(frontend_->offered_features(), device_offered_features(false));
-    EXPECT_EQ(device_offered_features(false), kOfferedFeatures | kGuestOffloadFeatures);
-    EXPECT_EQ(frontend_->offered_features() & kHostOffloadFeatures, 0u);
+    EXPECT_EQ(device_offered_features(false),
+              kOfferedFeatures | kGuestOffloadFeatures | kUnusableHostOffloadFeatures);
+    EXPECT_FALSE(virtio::has(frontend_->offered_features(), virtio::kNetFCsum));
+    for (unsigned bit : {virtio::kNetFGuestCsum, virtio::kNetFGuestTso4,
+                         virtio::kNetFGuestTso6, virtio::kNetFGuestEcn,
+                         virtio::kNetFGuestUfo, virtio::kNetFHostTso4,
+                         virtio::kNetFHostTso6, virtio::kNetFHostEcn,
+                         virtio::kNetFHostUfo}) {
+        EXPECT_TRUE(virtio::has(frontend_->offered_features(), bit)) << bit;
+    }
     ASSERT_TRUE(wait_for([&] { return info().features == wanted; }));
+}
+
+TEST_F(OffloadDeviceTest, WithOffloadsEcnAndUfoTransmitAreNotOffered) {
+    // OVS 3.1 disables HOST_ECN and HOST_UFO with userspace TSO.
+    create_with(true);
+    connect();
+    ASSERT_TRUE(frontend_->negotiate(virtio::bit(virtio::kFVersion1), 0));
+    EXPECT_FALSE(virtio::has(frontend_->offered_features(), virtio::kNetFHostEcn));
+    EXPECT_FALSE(virtio::has(frontend_->offered_features(), virtio::kNetFHostUfo));
+    EXPECT_TRUE(virtio::has(frontend_->offered_features(), virtio::kNetFGuestUfo));
 }
 
 TEST_F(OffloadDeviceTest, RefusesTransmitOffloadsNotOffered) {

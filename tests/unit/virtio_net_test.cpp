@@ -484,6 +484,27 @@ TEST(VirtioNetRx, InvalidChainReturnedEmptyAndNextOneUsed) {
     EXPECT_EQ(u1->len, 112u);
 }
 
+TEST(VirtioNetRx, ChainsOfADroppedPacketReturnInTheOrderTheyCame) {
+    // virtio 1.2, 2.7.9 (VIRTIO_F_IN_ORDER is offered): a frame spread over
+    // two mergeable chains, the second of them invalid: both go back empty,
+    // first the one made available first.
+    Net net(64, kMrg | virtio::bit(virtio::kFInOrder));
+    SplitRingDriver& d = *net.drv;
+    int first = d.add_rx({100});
+    const Segment readable[] = {{d.pool_buffer(40), 2048, false}};
+    int bad = d.add_chain(readable);
+    auto f = frame(1000);
+    nvh_packet p = rx_packet(f);
+    net_enqueue_burst(net.vq, &p, 1);
+    EXPECT_EQ(net.c().invalid_descriptors.load(), 1u);
+    auto u0 = d.pop_used(), u1 = d.pop_used();
+    ASSERT_TRUE(u0 && u1);
+    EXPECT_EQ(u0->id, uint32_t(first));
+    EXPECT_EQ(u1->id, uint32_t(bad));
+    EXPECT_EQ(u0->len, 0u);
+    EXPECT_EQ(u1->len, 0u);
+}
+
 TEST(VirtioNetRx, WrapAroundOf16BitIndexes) {
     // 70000 packets through an 8-entry ring: avail and used idx wrap.
     Net net(8, kMrg, 2048);
