@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "log.h"
+#include "path_watcher.h"
 
 namespace nvh {
 namespace {
@@ -133,6 +134,13 @@ void ControlThread::arm_timer(ControlClient* client,
 
 void ControlThread::cancel_timer(ControlClient* client) {
     std::erase_if(timers_, [client](const Timer& t) { return t.client == client; });
+}
+
+PathWatcher& ControlThread::paths() {
+    if (!paths_) {
+        paths_ = std::make_unique<PathWatcher>(*this);
+    }
+    return *paths_;
 }
 
 int ControlThread::ms_until_next_timer() const {

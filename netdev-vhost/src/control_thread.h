@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "unique_fd.h"
 
 namespace nvh {
+
+class PathWatcher;
 
 // Something the control thread serves (a device).  Called on the control
 // thread only.
@@ -57,6 +60,8 @@ public:
     // timer of the client).
     void arm_timer(ControlClient* client, std::chrono::milliseconds delay);
     void cancel_timer(ControlClient* client);
+    // The process-wide watcher of socket paths (path_watcher.h).
+    PathWatcher& paths();
 
     ControlThread(const ControlThread&) = delete;
     ControlThread& operator=(const ControlThread&) = delete;
@@ -90,6 +95,8 @@ private:
     bool stopping_ = false;           // Control thread only.
 
     std::vector<Timer> timers_;       // Control thread only.
+    // Control thread only; created on first use, destroyed before epoll_.
+    std::unique_ptr<PathWatcher> paths_;
 };
 
 }  // namespace nvh

@@ -3,6 +3,7 @@
 
 #include <numaif.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -117,6 +118,7 @@ Device::~Device() {
     control_->run_sync([this] {
         detached_ = true;
         control_->cancel_timer(this);
+        control_->paths().remove(this);
         kicks_.unwatch_all();   // Before the reset closes the kick fds.
         control_->unwatch(session_.fd());
         session_.close();
@@ -146,9 +148,14 @@ void Device::try_connect() {
                         socket_path_.c_str(), std::strerror(err));
         }
         last_connect_errno_ = err;
-        control_->arm_timer(this, kReconnectInterval);
+        wait_for_frontend(kReconnectInterval);
         return;
     }
+    if (path_watched_) {
+        control_->paths().remove(this);
+        path_watched_ = false;
+    }
+    fast_retries_ = 0;
     last_connect_errno_ = 0;
     connected_ = true;
     kicks_.clear();
@@ -171,7 +178,27 @@ void Device::disconnect(const char* reason) {
     session_.close();
     connected_ = false;
     publish();
-    control_->arm_timer(this, kReconnectInterval);
+    wait_for_frontend(kQuickReconnectInterval);
+}
+
+void Device::wait_for_frontend(std::chrono::milliseconds poll) {
+    // Set up again at every attempt: cheap when already in place, and it
+    // recovers a watch lost with its directory.
+    path_watched_ = control_->paths().add(socket_path_, this);
+    std::chrono::milliseconds delay = path_watched_ ? poll : kQuickReconnectInterval;
+    if (fast_retries_ > 0) {
+        fast_retries_--;
+        delay = kFastRetryInterval;
+    }
+    control_->arm_timer(this, std::min(delay, poll));
+}
+
+void Device::on_path_changed() {
+    if (connected_ || detached_) {
+        return;
+    }
+    fast_retries_ = kFastRetries;
+    try_connect();
 }
 
 void Device::on_timer() { try_connect(); }

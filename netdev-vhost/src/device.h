@@ -11,6 +11,7 @@
 #include <string>
 
 #include "control_thread.h"
+#include "path_watcher.h"
 #include "kick_monitor.h"
 #include "message_handler.h"
 #include "net_header.h"
@@ -37,11 +38,21 @@ bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b);
 // shared with this process.
 extern const char kMemoryNotSharedWarning[];
 
-// The connection state machine's wait between connect attempts.
-inline constexpr std::chrono::milliseconds kReconnectInterval{100};
+// The connection state machine's wait between connect attempts while the
+// frontend is not listening.  A device normally learns of a new socket at
+// once from the PathWatcher, so its poll is only a safety net for what
+// inotify cannot see.  It polls quicker without a watch (no directory yet,
+// no inotify) and once right after a connection ends (a frontend that closed
+// the connection may still be listening).
+inline constexpr std::chrono::milliseconds kReconnectInterval{1000};
+inline constexpr std::chrono::milliseconds kQuickReconnectInterval{100};
+// After the socket appears: a frontend binds, then listens, so the first
+// attempts may be refused; they are retried this often, this many times.
+inline constexpr std::chrono::milliseconds kFastRetryInterval{2};
+inline constexpr int kFastRetries = 25;
 
 class Device final : private ControlClient, private MessageSink,
-                     private KickListener {
+                     private KickListener, private PathListener {
 public:
     // Validates `config` and starts connecting (on the control thread).
     static Result<std::unique_ptr<Device>> create(const nvh_device_config& config);
@@ -73,8 +84,13 @@ private:
                       std::span<UniqueFd> fds) override;
     // KickListener (control thread).
     void on_memory_not_shared(uint32_t vring, uint32_t kicks) override;
+    // PathListener (control thread): the socket file changed.
+    void on_path_changed() override;
 
     void try_connect();
+    // Waits for the next attempt: watches the socket path and arms the timer
+    // (at most `poll` from now).
+    void wait_for_frontend(std::chrono::milliseconds poll);
     void disconnect(const char* reason);
     // Recomputes the snapshot; calls state_changed if it changed.
     void publish();
@@ -98,6 +114,8 @@ private:
     char last_error_[sizeof(nvh_device_info::last_error)] = "";
     char failure_[sizeof(nvh_device_info::last_error)] = "";   // This event's.
     int last_connect_errno_ = 0;
+    int fast_retries_ = 0;       // Left since the socket appeared.
+    bool path_watched_ = false;  // Registered with the PathWatcher.
     uint64_t numa_generation_ = ~uint64_t{0};   // Memory numa_node_ is of.
     int numa_node_ = -1;
     bool detached_ = false;
