@@ -144,8 +144,13 @@ void Device::try_connect() {
         // (backlog full) are the normal ways of waiting for a frontend.
         bool waiting = err == ENOENT || err == ECONNREFUSED || err == EAGAIN;
         if (!waiting && err != last_connect_errno_) {
+            // E.g. EACCES: the socket's owner or mode keeps this process
+            // out.  Shown in status too, where operators look first.
             log_message(NVH_LOG_WARN, "%s: cannot connect: %s",
                         socket_path_.c_str(), std::strerror(err));
+            std::snprintf(last_error_, sizeof last_error_, "cannot connect: %s",
+                          std::strerror(err));
+            publish();
         }
         last_connect_errno_ = err;
         wait_for_frontend(kReconnectInterval);

@@ -2,6 +2,7 @@
 // in-tree frontend: connection state machine, negotiation, ring setup,
 // disconnects, reconnects, fd hygiene, destroy, and frames end to end.
 #include <dirent.h>
+#include <fcntl.h>
 #include <numaif.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -192,6 +193,30 @@ TEST_F(DeviceTest, WaitsForSocketThenConnects) {
     connect();
     EXPECT_EQ(info().n_connects, 1u);
     EXPECT_GE(callbacks_.calls.load(), 1);
+}
+
+TEST(DeviceConnect, AnErrorOtherThanWaitingShowsInLastError) {
+    // A socket path under a regular file: connect() fails with ENOTDIR, as
+    // it would with EACCES for a socket this process may not open.  Not a
+    // way of waiting for the frontend, so the reason shows in last_error.
+    std::string file = ::testing::TempDir() + "nvh-notdir-" + std::to_string(::getpid());
+    UniqueFd f(::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+    ASSERT_TRUE(f.valid());
+    std::string path = file + "/vhu.sock";
+    nvh_device_config config{path.c_str(), 1, nullptr, nullptr};
+    nvh_device* dev = nullptr;
+    char err[128] = "";
+    ASSERT_EQ(nvh_device_create(&config, &dev, err, sizeof err), 0) << err;
+    nvh_device_info i;
+    ASSERT_TRUE(wait_until([&] {
+        nvh_device_get_info(dev, &i);
+        return i.last_error[0] != '\0';
+    }));
+    EXPECT_EQ(i.state, NVH_STATE_WAITING);
+    EXPECT_NE(std::string(i.last_error).find("cannot connect: Not a directory"),
+              std::string::npos) << i.last_error;
+    nvh_device_destroy(dev);
+    ::unlink(file.c_str());
 }
 
 TEST_F(DeviceTest, NegotiatesAndBecomesReady) {
