@@ -49,6 +49,8 @@ NVH_FAILURES=0
 NVH_DONE=""             # set once PASS/FAIL/SKIP has been printed
 NVH_PIDS=()             # "name:pid" in start order
 NVH_DPDK_PREFIXES=()    # DPDK --file-prefix values to clean up
+NVH_OVS_DPDK_PREFIX=""  # ovs-vswitchd's --file-prefix
+NVH_VSWITCHD_PID=""     # the running (or last) ovs-vswitchd
 declare -A NVH_TP_FD=() NVH_TP_LOG=() NVH_TP_PID=()
 declare -A NVH_GUEST_PID=() NVH_GUEST_CONSOLE=()
 
@@ -273,7 +275,7 @@ appctl() { "$NVH_PREFIX/bin/ovs-appctl" --timeout=30 "$@"; }
 # nvh_ovs_start: ovsdb-server + ovs-vswitchd with DPDK, all files in
 # $NVH_WORK/ovs.  Extra "key=value" arguments are set in other_config.
 nvh_ovs_start() {
-    local d=$NVH_WORK/ovs kv pid prefix
+    local d=$NVH_WORK/ovs kv pid
     nvh_require_ovs
     mkdir -p "$d"/run "$d"/db "$d"/log "$d"/etc
     export OVS_RUNDIR=$d/run OVS_DBDIR=$d/db OVS_LOGDIR=$d/log OVS_SYSCONFDIR=$d/etc
@@ -289,29 +291,73 @@ nvh_ovs_start() {
     nvh_register_pid ovsdb-server "$pid"
     vsctl --no-wait init || nvh_fail "ovs-vsctl init failed"
 
-    prefix="nvh$$ovs"
-    NVH_DPDK_PREFIXES+=("$prefix")
+    NVH_OVS_DPDK_PREFIX="nvh$$ovs"
+    NVH_DPDK_PREFIXES+=("$NVH_OVS_DPDK_PREFIX")
     vsctl --no-wait set Open_vSwitch . \
         other_config:dpdk-init=true \
         other_config:dpdk-socket-mem="$NVH_SOCKET_MEM" \
-        other_config:dpdk-extra="--no-pci --file-prefix=$prefix" \
+        other_config:dpdk-extra="--no-pci --file-prefix=$NVH_OVS_DPDK_PREFIX" \
         other_config:pmd-cpu-mask="$NVH_PMD_MASK" || nvh_fail "cannot configure DPDK"
     for kv in "$@"; do
         vsctl --no-wait set Open_vSwitch . "other_config:$kv" || nvh_fail "cannot set $kv"
     done
+    nvh_vswitchd_start
+}
 
+# nvh_vswitchd_start: starts ovs-vswitchd on the sandbox's database (first
+# from nvh_ovs_start; again after nvh_vswitchd_exit or nvh_vswitchd_kill,
+# with the same arguments), applies NVH_VLOG and waits for DPDK.  Its PID is
+# registered (clean-up ends it) and kept in NVH_VSWITCHD_PID.  Files a killed
+# ovs-vswitchd left behind (pidfile, DPDK runtime directory and hugepage
+# files of its --file-prefix) are removed first.
+nvh_vswitchd_start() {
+    local d=$NVH_WORK/ovs pid kv iface
+    if [ -n "${NVH_VSWITCHD_PID:-}" ]; then
+        nvh_alive "$NVH_VSWITCHD_PID" &&
+            nvh_fail "ovs-vswitchd (pid $NVH_VSWITCHD_PID) is still running"
+        rm -f "$d/run/ovs-vswitchd.pid" "$d/run/ovs-vswitchd.$NVH_VSWITCHD_PID.ctl"
+        rm -rf "/var/run/dpdk/$NVH_OVS_DPDK_PREFIX"
+        rm -f /dev/hugepages/"$NVH_OVS_DPDK_PREFIX"map_* 2>/dev/null
+        # What the last one wrote stays in the database: reset it, so that
+        # whatever the test reads next comes from the new process.
+        vsctl --no-wait set Open_vSwitch . dpdk_initialized=false ||
+            nvh_fail "cannot reset dpdk_initialized"
+        for iface in $(vsctl --bare --columns=name list Interface); do
+            vsctl --no-wait clear Interface "$iface" status statistics link_state ||
+                nvh_fail "cannot reset Interface $iface"
+        done
+    fi
     # shellcheck disable=SC2086  # NVH_VSWITCHD_ARGS is a list of words.
     "$NVH_PREFIX/sbin/ovs-vswitchd" "unix:$DB_SOCK" --pidfile --detach --no-chdir \
         --log-file $NVH_VSWITCHD_ARGS 2>>"$d/log/ovs-vswitchd.stderr" ||
         nvh_fail "ovs-vswitchd did not start"
     pid=$(cat "$d/run/ovs-vswitchd.pid") || nvh_fail "no ovs-vswitchd pidfile"
     nvh_register_pid ovs-vswitchd "$pid"
+    NVH_VSWITCHD_PID=$pid
     for kv in $NVH_VLOG; do
         appctl vlog/set "$kv" >/dev/null || nvh_fail "ovs-appctl vlog/set $kv failed"
     done
     nvh_wait_for 60 "DPDK initialisation" nvh__dpdk_initialized ||
         nvh_fail "ovs-vswitchd did not initialise DPDK"
     nvh_log "ovs-vswitchd $("$NVH_PREFIX/sbin/ovs-vswitchd" --version | head -n1 | awk '{print $NF}') running (pid $pid)"
+}
+
+nvh__vswitchd_gone() { ! nvh_alive "$NVH_VSWITCHD_PID"; }
+
+# nvh_vswitchd_exit: "ovs-appctl exit" (graceful); waits until it is gone.
+nvh_vswitchd_exit() {
+    appctl -t ovs-vswitchd exit >/dev/null || nvh_fail "ovs-appctl exit failed"
+    nvh_wait_for 30 "ovs-vswitchd (pid $NVH_VSWITCHD_PID) to exit" nvh__vswitchd_gone ||
+        nvh_fail "ovs-vswitchd did not exit"
+    nvh_log "ovs-vswitchd (pid $NVH_VSWITCHD_PID) exited"
+}
+
+# nvh_vswitchd_kill: SIGKILL, as a crash; waits until it is gone.
+nvh_vswitchd_kill() {
+    kill -KILL "$NVH_VSWITCHD_PID" 2>/dev/null
+    nvh_wait_for 30 "ovs-vswitchd (pid $NVH_VSWITCHD_PID) to die" nvh__vswitchd_gone ||
+        nvh_fail "ovs-vswitchd survived SIGKILL"
+    nvh_log "ovs-vswitchd (pid $NVH_VSWITCHD_PID) killed"
 }
 
 nvh__dpdk_initialized() {

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# ovs_restart: ovs-vswitchd stopped and started again under two running QEMU
+# guests that ping each other through it (actions=NORMAL).
+#
+#   g1 (vhu0, ofport 1) and g2 (vhu1, ofport 2) both ping the other every
+#   0.1 s (nvh.role=ping-stream: every reply on the console).  QEMU serves
+#   the vhost-user sockets (server=on), so the ports are the clients and
+#   must connect again to the same QEMU processes by themselves.
+#
+# OpenFlow rules are not kept across a restart: the one rule set here is
+# the same as the default rule of a bridge without controller (standalone
+# fail mode), which the new process has.
+#
+# Phase "exit": "ovs-appctl exit"; phase "kill": SIGKILL (stale pidfile,
+# control socket and DPDK runtime files remain; nvh_vswitchd_start copes).
+# Each time ovs-vswitchd is started again with the same arguments on the
+# same database (ovsdb-server keeps running); the guests are neither
+# restarted nor reconfigured.  Checks after each restart: both guests get
+# at least AFTER more replies within RESUME_TIMEOUT seconds; both ports are
+# ready (status:status=connected), the new process's statistics count the
+# new traffic in both directions and the error column is empty.  Prints
+# each port's connects counter and the gap (longest run of unanswered
+# pings) of each guest.
+source "$(dirname "$0")/lib.sh"
+
+BOOT_TIMEOUT=${NVH_BOOT_TIMEOUT:-90}
+RESUME_TIMEOUT=${NVH_RESTART_RESUME_TIMEOUT:-60}
+INTERVAL=0.1
+BEFORE=20   # replies each guest gets before the first stop
+AFTER=50    # replies each guest must get after each restart
+GUEST_LIFETIME=900
+IP1=198.18.0.1
+IP2=198.18.0.2
+
+nvh_init
+nvh_require_root
+nvh_require_cmd qemu-system-x86_64
+nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_guest_build
+
+nvh_ovs_start
+nvh_add_bridge br0
+s0=$(nvh_sock vhu0)
+s1=$(nvh_sock vhu1)
+nvh_add_port br0 vhu0 "$s0" 1
+nvh_add_port br0 vhu1 "$s1" 2
+nvh_flows br0 "actions=NORMAL"
+
+# replies_seen GUEST: the sequence numbers of GUEST's answered pings so far.
+replies_seen() {
+    tr -d '\r' <"${NVH_GUEST_CONSOLE[$1]}" |
+        sed -n 's/^[0-9]* bytes from .*: seq=\([0-9]*\) .*/\1/p' | sort -n -u
+}
+last_reply() { replies_seen "$1" | tail -n1; }
+nvh__replies_at_least() { [ "$(replies_seen "$1" | wc -l)" -ge "$2" ]; }
+nvh__reply_beyond() {
+    local l
+    nvh__console_has "$1" '^NVH-DONE' && return 1   # ping gave up or ended
+    l=$(last_reply "$1")
+    [ -n "$l" ] && [ "$l" -ge "$2" ]
+}
+nvh__stat_at_least() { [ "$(nvh_iface_stat "$1" "$2")" -ge "$3" ]; }
+
+# longest_gap GUEST FROM: "N S" = the longest run of unanswered pings after
+# seq FROM (N pings, about S seconds).
+longest_gap() {
+    replies_seen "$1" | awk -v from="$2" -v i="$INTERVAL" '
+        $1 < from { next }
+        NR > 1 && prev != "" && $1 - prev - 1 > gap { gap = $1 - prev - 1 }
+        { prev = $1 }
+        END { printf "%d %.1f\n", gap, gap * i }'
+}
+
+ping_args=(nvh.role=ping-stream "nvh.interval=$INTERVAL"
+           "nvh.count=$((GUEST_LIFETIME * 10))" "nvh.timeout=$GUEST_LIFETIME")
+nvh_guest_start g1 "$s0" 52:54:00:00:00:01 nvh.ip=$IP1/24 nvh.peer=$IP2 "${ping_args[@]}"
+nvh_guest_start g2 "$s1" 52:54:00:00:00:02 nvh.ip=$IP2/24 nvh.peer=$IP1 "${ping_args[@]}"
+
+nvh_wait_port_ready vhu0 "$BOOT_TIMEOUT" || nvh_fail "vhu0 not ready"
+nvh_wait_port_ready vhu1 "$BOOT_TIMEOUT" || nvh_fail "vhu1 not ready"
+for g in g1 g2; do
+    nvh_guest_wait $g '^NVH-PINGING' "$BOOT_TIMEOUT" >/dev/null ||
+        nvh_fail "guest $g never reached its peer"
+done
+for g in g1 g2; do
+    nvh_wait_for 60 "$BEFORE replies to $g" nvh__replies_at_least $g $BEFORE ||
+        nvh_fail "$g's pings are not answered before any restart"
+done
+nvh_log "features negotiated: vhu0 $(nvh_iface_status vhu0 features)," \
+    "vhu1 $(nvh_iface_status vhu1 features)"
+
+# restart_phase NAME: stops ovs-vswitchd the NAME way (exit or kill),
+# starts it again and checks that the guests' traffic resumes.
+restart_phase() {
+    local phase=$1 g p k v t t0 gap
+    declare -A last=()
+    nvh_log "$phase: stopping ovs-vswitchd (pid $NVH_VSWITCHD_PID)"
+    t0=$SECONDS
+    case "$phase" in
+        exit) nvh_vswitchd_exit ;;
+        kill) nvh_vswitchd_kill ;;
+    esac
+    # No reply can cross while ovs-vswitchd is gone: whatever comes later
+    # went through the new process.
+    for g in g1 g2; do last[$g]=$(last_reply $g); done
+    nvh_log "$phase: last answered: g1 seq=${last[g1]}, g2 seq=${last[g2]}"
+    nvh_vswitchd_start
+    nvh_log "$phase: ovs-vswitchd running again $((SECONDS - t0)) s after the stop began"
+
+    for p in vhu0 vhu1; do
+        nvh_wait_port_ready $p "$RESUME_TIMEOUT" || {
+            nvh_log "$p status after the restart: $(vsctl get Interface $p status)"
+            nvh_fail "$phase: $p not ready again within ${RESUME_TIMEOUT}s"
+        }
+    done
+    # The guests resume on their own: a first new reply, then AFTER more.
+    for g in g1 g2; do
+        nvh_wait_for "$RESUME_TIMEOUT" "$g's answers beyond seq=${last[$g]}" \
+            nvh__reply_beyond $g $((last[$g] + 1)) ||
+            nvh_fail "$phase: $g's pings are not answered within ${RESUME_TIMEOUT}s" \
+                "of the restart (last answered seq=$(last_reply $g))"
+        nvh_log "$phase: $g answered again $((SECONDS - t0)) s after the stop began"
+    done
+    for g in g1 g2; do
+        nvh_wait_for "$RESUME_TIMEOUT" "$g's answers beyond seq=$((last[$g] + AFTER))" \
+            nvh__reply_beyond $g $((last[$g] + AFTER)) ||
+            nvh_fail "$phase: $g's pings stopped being answered after the restart" \
+                "(last answered seq=$(last_reply $g), before the stop: seq=${last[$g]})"
+    done
+    for g in g1 g2; do
+        read -r gap t <<<"$(longest_gap $g "${last[$g]}")"
+        nvh_log "$phase: $g: longest gap after seq=${last[$g]}: $gap pings (~$t s)," \
+            "now at seq=$(last_reply $g)"
+    done
+
+    # The new process sees both ports connected, ready, without error, and
+    # counts the new traffic (its statistics start at 0).
+    for p in vhu0 vhu1; do
+        nvh_check_eq "$phase: $p status:status" connected "$(nvh_iface_status $p status)"
+        [ "$NVH_PORT_TYPE" = vhostuserclient ] &&
+            nvh_check_eq "$phase: $p status:state" ready "$(nvh_iface_status $p state)"
+        nvh_check_eq "$phase: $p error column" "[]" "$(nvh_iface_get $p error)"
+        for k in rx_packets tx_packets; do
+            nvh_wait_for 15 "$p $k >= $AFTER" nvh__stat_at_least $p $k $AFTER >/dev/null
+            v=$(nvh_iface_stat $p $k)
+            [ "$v" -ge "$AFTER" ] || nvh_check_eq "$phase: $p statistics:$k >= $AFTER" yes "no ($v)"
+            nvh_log "$phase: $p statistics:$k = $v"
+        done
+        # vhostuserclient counts connections (the built-in port has no such
+        # key): the new process connected once, without flapping.
+        v=$(nvh_iface_status $p connects)
+        nvh_log "$phase: $p connects = ${v:-(no such status key)}"
+        [ "$NVH_PORT_TYPE" = vhostuserclient ] &&
+            nvh_check_eq "$phase: $p status:connects" 1 "$v"
+    done
+}
+
+restart_phase exit
+restart_phase kill
+
+for g in g1 g2; do
+    nvh_check_eq "$g's ping still running" "" \
+        "$(grep -a '^NVH-\(DONE\|ERROR\)' "${NVH_GUEST_CONSOLE[$g]}" | tr -d '\r')"
+done
+ofctl dump-flows br0 | sed 's/^/    /'
+appctl fdb/show br0 | sed 's/^/    /'
+
+nvh_finish
