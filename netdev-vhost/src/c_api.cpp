@@ -52,6 +52,10 @@ NVH_EXPORT void nvh_device_get_info(struct nvh_device* dev,
     dev->device->get_info(info);
 }
 
+NVH_EXPORT bool nvh_device_reconnect(struct nvh_device* dev) {
+    return dev->device->reconnect();
+}
+
 NVH_EXPORT uint32_t nvh_dequeue_burst(struct nvh_device* dev, uint32_t qp,
                                       struct nvh_packet* pkts, uint32_t n) {
     return dev->device->dequeue_burst(qp, pkts, n);

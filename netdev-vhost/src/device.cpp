@@ -54,7 +54,10 @@ const char kMemoryNotSharedWarning[] =
     "backend";
 
 bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b) {
-    return a.state == b.state && a.features == b.features &&
+    // VHOST_F_LOG_ALL comes and goes during a migration: nothing the glue
+    // reconfigures depends on it (status reads the latest features anyway).
+    const uint64_t log_all = virtio::bit(virtio::kFLogAll);
+    return a.state == b.state && (a.features & ~log_all) == (b.features & ~log_all) &&
            a.numa_node == b.numa_node &&
            a.protocol_features == b.protocol_features &&
            a.n_vrings == b.n_vrings && a.n_queue_pairs == b.n_queue_pairs &&
@@ -165,6 +168,10 @@ void Device::try_connect() {
     connected_ = true;
     kicks_.clear();
     n_connects_++;
+    {
+        std::lock_guard<std::mutex> guard(info_mutex_);
+        connected_at_ = std::chrono::steady_clock::now();
+    }
     log_message(NVH_LOG_INFO, "%s: connected to the frontend", socket_path_.c_str());
     publish();
 }
@@ -340,6 +347,32 @@ void Device::publish() {
 void Device::get_info(nvh_device_info* info) const {
     std::lock_guard<std::mutex> guard(info_mutex_);
     *info = info_;
+    if (info->state != NVH_STATE_WAITING) {
+        auto since = std::chrono::steady_clock::now() - connected_at_;
+        info->connected_ms = static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(since).count());
+    }
+}
+
+// The reason a dropped connection shows in last_error.
+static constexpr char kReconnectReason[] = "reconnect requested";
+
+bool Device::reconnect() {
+    bool dropped = false;
+    control_->run_sync([this, &dropped] {
+        if (detached_) {
+            return;
+        }
+        if (session_.connected()) {
+            disconnect(kReconnectReason);
+            dropped = true;
+        }
+        // A frontend that was connected still listens: the first attempt
+        // normally succeeds; otherwise retry quickly for a while.
+        fast_retries_ = kFastRetries;
+        try_connect();
+    });
+    return dropped;
 }
 
 uint32_t Device::dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n) {
@@ -401,6 +434,11 @@ bool Device::vring_stats(uint32_t vring, nvh_vring_stats* stats) const {
     stats->oversized_frames = load(c.oversized_frames);
     stats->rx_buffer_too_small = load(c.rx_buffer_too_small);
     stats->guest_notifications = load(c.guest_notifications);
+    stats->multicast = load(c.multicast);
+    stats->broadcast = load(c.broadcast);
+    for (uint32_t i = 0; i < NVH_SIZE_BINS; i++) {
+        stats->size_bins[i] = load(c.size_bins[i]);
+    }
     return true;
 }
 

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,6 +67,10 @@ public:
     // A consistent copy of the last published state.  Never waits for the
     // frontend: the control thread holds the lock only while copying.
     void get_info(nvh_device_info* info) const;
+
+    // nvh_device_reconnect: drops the connection (if any) on the control
+    // thread and connects again at once.  True if one was dropped.
+    bool reconnect();
 
     // ---- Data path: no allocation, no system call of its own. ------------
     uint32_t dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n);
@@ -128,6 +133,9 @@ private:
 
     mutable std::mutex info_mutex_;
     nvh_device_info info_{};   // Guarded by info_mutex_.
+    // When the current connection was made (info_.connected_ms is computed
+    // from it in get_info()).  Guarded by info_mutex_.
+    std::chrono::steady_clock::time_point connected_at_{};
 };
 
 }  // namespace nvh

@@ -348,6 +348,14 @@ HandleOutcome MessageHandler::set_vring_addr(
     }
     Virtqueue& vq = queues_[addr.index];
     QueueLockGuard guard(vq);
+    // vhost-user.rst, "Migration": a frontend sends a running ring's
+    // addresses again with VHOST_VRING_F_LOG set when logging starts, and
+    // cleared when it ends.  Same ring: nothing to stop, so the data path
+    // does not see the queue go away and come back.
+    if (vq.started() && vq.same_rings(addr.addresses)) {
+        vq.set_addresses(addr.addresses);
+        return applied();
+    }
     vq.stop();
     vq.set_addresses(addr.addresses);
     setup_[addr.index].addresses_set = true;

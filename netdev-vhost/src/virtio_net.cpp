@@ -235,8 +235,7 @@ uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
                              [&ring](const RxChain& c, uint32_t written) {
                                  ring.put_used(c.head, written);
                              });
-        t.packets++;
-        t.bytes += pkt.len;
+        t.count_frame(pkt);
     }
     vq.publish_and_notify();
     t.commit(vq.mutable_counters());

@@ -7,11 +7,13 @@
 // memory is being unmapped or whose addresses are half written.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 
 #include "dirty_log.h"
 #include "guest_memory.h"
+#include "netdev-vhost/nvh.h"
 #include "packed_ring.h"
 #include "result.h"
 #include "split_ring.h"
@@ -65,6 +67,9 @@ struct VringCounters {
     std::atomic<uint64_t> oversized_frames{0};
     std::atomic<uint64_t> rx_buffer_too_small{0};
     std::atomic<uint64_t> guest_notifications{0};
+    std::atomic<uint64_t> multicast{0};
+    std::atomic<uint64_t> broadcast{0};
+    std::array<std::atomic<uint64_t>, NVH_SIZE_BINS> size_bins{};
     // Descriptors the data path read from guest memory (internal: bounds the
     // work a guest can cause; not part of nvh_vring_stats).
     std::atomic<uint64_t> descriptors_read{0};
@@ -92,6 +97,13 @@ public:
     // or above kMaxQueueSize (virtio 1.2, 2.7).
     Status set_num(uint32_t num);
     void set_addresses(const VringAddresses& addresses);
+    // Whether `addresses` name the same three ring parts as the current
+    // ones (flags and log_guest_addr aside).
+    bool same_rings(const VringAddresses& addresses) const {
+        return addresses.desc_user_addr == addresses_.desc_user_addr &&
+               addresses.avail_user_addr == addresses_.avail_user_addr &&
+               addresses.used_user_addr == addresses_.used_user_addr;
+    }
     // VHOST_USER_SET_VRING_BASE: next avail index the device will read; for
     // a packed ring the PackedBase encoding (packed_ring.h).
     void set_base(uint32_t base);

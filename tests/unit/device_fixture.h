@@ -57,8 +57,10 @@ protected:
         ::unlink(path_.c_str());
     }
 
+    // state_changed counts its calls in state_changes_.
     void create(uint32_t max_queue_pairs) {
-        nvh_device_config config{path_.c_str(), max_queue_pairs, nullptr, nullptr};
+        nvh_device_config config{path_.c_str(), max_queue_pairs, &count_state_change,
+                                 &state_changes_};
         char err[128] = "";
         ASSERT_EQ(nvh_device_create(&config, &dev_, err, sizeof err), 0) << err;
     }
@@ -100,6 +102,11 @@ protected:
     SplitRingDriver& rxq(uint32_t qp) { return *rings_[2 * qp]; }
     SplitRingDriver& txq(uint32_t qp) { return *rings_[2 * qp + 1]; }
 
+    static void count_state_change(void* aux) {
+        static_cast<std::atomic<int>*>(aux)->fetch_add(1);
+    }
+
+    std::atomic<int> state_changes_{0};
     std::string path_;
     std::unique_ptr<VhostUserFrontend> frontend_;
     nvh_device* dev_ = nullptr;

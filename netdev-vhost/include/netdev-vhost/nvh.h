@@ -8,8 +8,8 @@
  * and buffers that the caller owns.  It knows nothing of Open vSwitch.
  *
  * Threads:
- *   - nvh_device_create/destroy/get_info and nvh_set_log_handler may be
- *     called from any thread (the datapath glue calls them from the main
+ *   - nvh_device_create/destroy/get_info/reconnect and nvh_set_log_handler
+ *     may be called from any thread (the datapath glue calls them from the main
  *     thread).
  *   - nvh_dequeue_burst/nvh_enqueue_burst are the data path.  A given
  *     virtqueue must not be used by two threads at once: serialising callers
@@ -117,6 +117,9 @@ struct nvh_device_info {
     uint32_t mtu;                  /* 0 if the frontend set none. */
     int numa_node;                 /* Of the ring memory; -1 if unknown. */
     uint64_t n_connects;           /* Successful connections so far. */
+    uint64_t connected_ms;         /* Milliseconds since the current
+                                    * connection was made (computed when the
+                                    * snapshot is taken); 0 while waiting. */
     char last_error[128];          /* Why the last connection ended, or "". */
     char warning[128];             /* A problem of the current (or last)
                                     * connection that does not end it, or "":
@@ -128,6 +131,13 @@ struct nvh_device_info {
 
 /* Fills *info with a consistent snapshot.  Never blocks on the frontend. */
 void nvh_device_get_info(struct nvh_device *, struct nvh_device_info *info);
+
+/* Drops the connection to the frontend, if there is one (last_error becomes
+ * "reconnect requested"; state_changed is called as for any disconnect),
+ * and tries to connect again at once, then as after any disconnect.  Runs
+ * on the control thread; returns once the connection has been dropped.
+ * Returns true if a connection was dropped, false if there was none. */
+bool nvh_device_reconnect(struct nvh_device *);
 
 /* ---- Data path ----------------------------------------------------------- */
 
@@ -178,6 +188,7 @@ uint32_t nvh_enqueue_burst(struct nvh_device *, uint32_t qp,
  * rx_buffer_too_small, although nvh_enqueue_burst reports them handled); on
  * a transmitq, frames handed to the caller.  Bytes exclude the virtio-net
  * header. */
+#define NVH_SIZE_BINS 8
 struct nvh_vring_stats {
     uint64_t packets;
     uint64_t bytes;
@@ -190,6 +201,14 @@ struct nvh_vring_stats {
     uint64_t oversized_frames;      /* Transmit: larger than the buffer. */
     uint64_t rx_buffer_too_small;   /* Receive: buffers cannot hold frame. */
     uint64_t guest_notifications;   /* Interrupts sent (call eventfd). */
+    /* Of the frames counted in 'packets', by destination MAC (first byte's
+     * group bit; broadcast is all ones and not counted as multicast) and by
+     * frame length without the virtio-net header, in the bins of DPDK's
+     * vhost statistics: < 64, 64, 65-127, 128-255, 256-511, 512-1023,
+     * 1024-1518, >= 1519 bytes. */
+    uint64_t multicast;
+    uint64_t broadcast;
+    uint64_t size_bins[NVH_SIZE_BINS];
 };
 
 /* Fills *stats for vring (0..NVH_MAX_VRINGS-1).  Returns false (and zeroes

@@ -1,0 +1,257 @@
+// What an operator sees of a device: the per-vring frame classes (size bins,
+// multicast, broadcast) that the port's statistics are made of, the time
+// since the connection was made, and a reconnect on request.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "device_fixture.h"
+#include "frontend/guest_memory_fixture.h"
+#include "frontend/packed_ring_driver.h"
+#include "frontend/split_ring_driver.h"
+#include "net_copy.h"
+#include "packed_net.h"
+#include "virtio_net.h"
+#include "virtio_spec.h"
+
+namespace nvh::test {
+namespace {
+
+constexpr uint64_t kV1 = virtio::bit(virtio::kFVersion1);
+
+// ---- Size bins: DPDK's vhost statistics bins --------------------------------
+
+TEST(SizeBins, BoundariesMatchDpdkVhostBins) {
+    using net::Tally;
+    const struct {
+        uint32_t len;
+        uint32_t bin;
+    } cases[] = {
+        {0, 0},    {14, 0},   {63, 0},   {64, 1},    {65, 2},    {127, 2},
+        {128, 3},  {255, 3},  {256, 4},  {511, 4},   {512, 5},   {1023, 5},
+        {1024, 6}, {1518, 6}, {1519, 7}, {9000, 7},  {65535, 7},
+    };
+    for (const auto& c : cases) {
+        EXPECT_EQ(Tally::size_bin(c.len), c.bin) << "length " << c.len;
+    }
+}
+
+// One frame of `len` bytes whose destination MAC starts with `first`.
+std::vector<uint8_t> frame_to(uint8_t first, size_t len, bool broadcast = false) {
+    std::vector<uint8_t> f(len, 0x5a);
+    if (broadcast) {
+        std::memset(f.data(), 0xff, 6);
+    } else {
+        f[0] = first;
+    }
+    return f;
+}
+
+// The frames each class test sends: 2 broadcast (64, 1518 bytes), 1
+// multicast (128), 3 unicast (60, 300, 1600).
+struct Sample {
+    std::vector<std::vector<uint8_t>> frames;
+    Sample() {
+        frames.push_back(frame_to(0, 64, true));
+        frames.push_back(frame_to(0, 1518, true));
+        frames.push_back(frame_to(0x01, 128));   // 01:00:5e:..: group bit.
+        frames.push_back(frame_to(0x02, 60));
+        frames.push_back(frame_to(0x02, 300));
+        frames.push_back(frame_to(0x00, 1600));
+    }
+    static void expect_counted(const VringCounters& c) {
+        EXPECT_EQ(c.packets.load(), 6u);
+        EXPECT_EQ(c.broadcast.load(), 2u);
+        EXPECT_EQ(c.multicast.load(), 1u);
+        const uint64_t bins[NVH_SIZE_BINS] = {1, 1, 0, 1, 1, 0, 1, 1};
+        for (uint32_t i = 0; i < NVH_SIZE_BINS; i++) {
+            EXPECT_EQ(c.size_bins[i].load(), bins[i]) << "bin " << i;
+        }
+    }
+};
+
+class SplitQueue {
+public:
+    SplitQueue() {
+        mem.add_region(0, 4 << 20);
+        drv.emplace(mem, 64, 2048);
+        auto g = mem.create_memory();
+        if (!g.ok()) {
+            std::abort();
+        }
+        memory = std::move(g.value());
+        if (!drv->configure(vq, drv->avail_idx()) || !vq.start(memory, kV1).ok()) {
+            std::abort();
+        }
+        vq.set_enabled(true);
+    }
+    GuestMemoryFixture mem;
+    std::optional<SplitRingDriver> drv;
+    GuestMemory memory;
+    Virtqueue vq;
+};
+
+TEST(FrameClasses, CountedOnTheGuestReceiveqSplit) {
+    SplitQueue q;
+    Sample s;
+    std::vector<nvh_packet> pkts(s.frames.size());
+    for (size_t i = 0; i < s.frames.size(); i++) {
+        ASSERT_GE(q.drv->add_rx({2048}), 0);
+        pkts[i].data = s.frames[i].data();
+        pkts[i].len = static_cast<uint32_t>(s.frames[i].size());
+    }
+    // One more frame with no buffer left: not delivered, not classified.
+    std::vector<uint8_t> extra = frame_to(0, 64, true);
+    pkts.push_back({extra.data(), 64, 0, {}, nullptr});
+    net_enqueue_burst(q.vq, pkts.data(), static_cast<uint32_t>(pkts.size()));
+    Sample::expect_counted(q.vq.counters());
+}
+
+TEST(FrameClasses, CountedOnTheGuestTransmitqSplit) {
+    SplitQueue q;
+    Sample s;
+    for (const auto& f : s.frames) {
+        ASSERT_GE(q.drv->add_tx(SplitRingDriver::net_header(12), f), 0);
+    }
+    std::vector<std::vector<uint8_t>> buffers(s.frames.size(), std::vector<uint8_t>(2048));
+    std::vector<nvh_packet> pkts(s.frames.size());
+    for (size_t i = 0; i < pkts.size(); i++) {
+        pkts[i].data = buffers[i].data();
+        pkts[i].capacity = 2048;
+    }
+    ASSERT_EQ(net_dequeue_burst(q.vq, pkts.data(), static_cast<uint32_t>(pkts.size())),
+              s.frames.size());
+    Sample::expect_counted(q.vq.counters());
+}
+
+TEST(FrameClasses, CountedOnPackedRings) {
+    GuestMemoryFixture mem;
+    mem.add_region(0, 4 << 20);
+    PackedRingDriver rx(mem, 64, 2048), tx(mem, 64, 2048);
+    auto g = mem.create_memory();
+    ASSERT_TRUE(g.ok());
+    GuestMemory memory = std::move(g.value());
+    const uint64_t features = kV1 | virtio::bit(virtio::kFRingPacked);
+    Virtqueue rvq, tvq;
+    ASSERT_TRUE(rx.configure(rvq));
+    ASSERT_TRUE(tx.configure(tvq));
+    ASSERT_TRUE(rvq.start(memory, features).ok());
+    ASSERT_TRUE(tvq.start(memory, features).ok());
+    rvq.set_enabled(true);
+    tvq.set_enabled(true);
+
+    Sample s;
+    std::vector<nvh_packet> out(s.frames.size());
+    for (size_t i = 0; i < s.frames.size(); i++) {
+        ASSERT_GE(rx.add_rx({2048}), 0);
+        ASSERT_GE(tx.add_tx(SplitRingDriver::net_header(12), s.frames[i]), 0);
+        out[i].data = s.frames[i].data();
+        out[i].len = static_cast<uint32_t>(s.frames[i].size());
+    }
+    ASSERT_EQ(net_enqueue_burst(rvq, out.data(), static_cast<uint32_t>(out.size())),
+              out.size());
+    Sample::expect_counted(rvq.counters());
+
+    std::vector<std::vector<uint8_t>> buffers(s.frames.size(), std::vector<uint8_t>(2048));
+    std::vector<nvh_packet> in(s.frames.size());
+    for (size_t i = 0; i < in.size(); i++) {
+        in[i].data = buffers[i].data();
+        in[i].capacity = 2048;
+    }
+    ASSERT_EQ(net_dequeue_burst(tvq, in.data(), static_cast<uint32_t>(in.size())),
+              in.size());
+    Sample::expect_counted(tvq.counters());
+}
+
+// ---- Through the C ABI ---------------------------------------------------------
+
+constexpr uint64_t kFeatures = virtio::bit(virtio::kFVersion1) |
+                               virtio::bit(virtio::kNetFMrgRxbuf) |
+                               virtio::bit(virtio::kFProtocolFeatures);
+constexpr uint64_t kProtocolFeatures =
+    virtio::bit(vhost_user::kProtocolFMq) | virtio::bit(vhost_user::kProtocolFReplyAck);
+
+class OperatorViewTest : public DeviceFixture {
+protected:
+    void ready() {
+        create(1);
+        connect();
+        ASSERT_TRUE(frontend_->negotiate(kFeatures, kProtocolFeatures));
+        set_up_rings(1);
+        ASSERT_TRUE(enable_pair(0, true));
+        ASSERT_TRUE(wait_state(NVH_STATE_READY));
+    }
+};
+
+TEST_F(OperatorViewTest, ApiCopiesFrameClasses) {
+    ready();
+    std::vector<uint8_t> bcast = frame_to(0, 64, true), mcast = frame_to(0x33, 200);
+    ASSERT_GE(rxq(0).add_rx({2048}), 0);
+    ASSERT_GE(rxq(0).add_rx({2048}), 0);
+    nvh_packet pkts[2] = {{bcast.data(), 64, 0, {}, nullptr},
+                          {mcast.data(), 200, 0, {}, nullptr}};
+    ASSERT_EQ(nvh_enqueue_burst(dev_, 0, pkts, 2), 2u);
+    nvh_vring_stats st;
+    ASSERT_TRUE(nvh_vring_get_stats(dev_, 0, &st));
+    EXPECT_EQ(st.packets, 2u);
+    EXPECT_EQ(st.broadcast, 1u);
+    EXPECT_EQ(st.multicast, 1u);
+    EXPECT_EQ(st.size_bins[1], 1u);   // 64
+    EXPECT_EQ(st.size_bins[3], 1u);   // 128-255
+    ASSERT_TRUE(nvh_vring_get_stats(dev_, 1, &st));
+    EXPECT_EQ(st.packets, 0u);
+    EXPECT_EQ(st.broadcast + st.multicast, 0u);
+}
+
+TEST_F(OperatorViewTest, ConnectedTimeOnlyWhileConnected) {
+    create(1);
+    EXPECT_EQ(info().connected_ms, 0u);   // Waiting: nobody listens.
+    connect();
+    // The time since the connection is counted from the connect: it grows.
+    uint64_t first = info().connected_ms;
+    ASSERT_TRUE(wait_for([&] { return info().connected_ms > first; }));
+    frontend_->close_connection();
+    ASSERT_TRUE(wait_state(NVH_STATE_WAITING));
+    EXPECT_EQ(info().connected_ms, 0u);
+    // A new connection has its own time again.
+    ASSERT_TRUE(frontend_->accept(kFixtureTimeoutMs));
+    ASSERT_TRUE(wait_state(NVH_STATE_CONNECTED));
+    EXPECT_EQ(info().n_connects, 2u);
+    ASSERT_TRUE(wait_for([&] { return info().connected_ms > 0; }));
+}
+
+TEST_F(OperatorViewTest, ReconnectDropsAndConnectsAgain) {
+    ready();
+    EXPECT_EQ(info().n_connects, 1u);
+    EXPECT_TRUE(nvh_device_reconnect(dev_));
+    // The connection was dropped before the call returned.
+    nvh_device_info i = info();
+    EXPECT_NE(i.state, NVH_STATE_READY);
+    EXPECT_STREQ(i.last_error, "reconnect requested");
+    EXPECT_EQ(i.n_queue_pairs, 0u);
+    // The frontend still listens: the device is back without waiting for
+    // a poll, and negotiates from scratch.
+    ASSERT_TRUE(frontend_->accept(kFixtureTimeoutMs));
+    ASSERT_TRUE(wait_state(NVH_STATE_CONNECTED));
+    EXPECT_EQ(info().n_connects, 2u);
+    EXPECT_EQ(info().features, 0u);
+    ASSERT_TRUE(frontend_->negotiate(kFeatures, kProtocolFeatures));
+}
+
+TEST_F(OperatorViewTest, ReconnectWithoutConnectionDropsNothing) {
+    create(1);
+    EXPECT_FALSE(nvh_device_reconnect(dev_));
+    EXPECT_EQ(info().state, NVH_STATE_WAITING);
+    EXPECT_STREQ(info().last_error, "");
+    EXPECT_EQ(info().n_connects, 0u);
+    // And it still connects once the frontend listens.
+    connect();
+    EXPECT_EQ(info().n_connects, 1u);
+}
+
+}  // namespace
+}  // namespace nvh::test
