@@ -49,6 +49,11 @@ netdev_vhost_vring_stats_add(struct nvh_vring_stats *sum,
     sum->oversized_frames += s->oversized_frames;
     sum->rx_buffer_too_small += s->rx_buffer_too_small;
     sum->guest_notifications += s->guest_notifications;
+    sum->multicast += s->multicast;
+    sum->broadcast += s->broadcast;
+    for (int i = 0; i < NVH_SIZE_BINS; i++) {
+        sum->size_bins[i] += s->size_bins[i];
+    }
 }
 
 /* Adds vring 'v''s counters to its direction: vring 2N is the guest's

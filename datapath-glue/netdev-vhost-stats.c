@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "coverage.h"
 #include "netdev-provider.h"
 #include "netdev-vhost-counters.h"
 #include "netdev-vhost-private.h"
@@ -24,6 +25,8 @@
 #include "smap.h"
 #include "unixctl.h"
 #include "util.h"
+
+COVERAGE_DEFINE(vhost_client_reconnect_requested);
 
 /* Sums of the glue's own transmit counters (its drops and retries). */
 struct netdev_vhost_sw_totals {
@@ -82,6 +85,16 @@ netdev_vhost_retire_core_stats(struct netdev_vhost *dev)
     }
 }
 
+/* virtio 1.2, 6: VIRTIO_F_RING_PACKED (34) selects the packed virtqueue
+ * layout (2.8); without it every virtqueue is split (2.7). */
+#define NETDEV_VHOST_F_RING_PACKED (UINT64_C(1) << 34)
+
+static const char *
+netdev_vhost_ring_type(uint64_t features)
+{
+    return features & NETDEV_VHOST_F_RING_PACKED ? "packed" : "split";
+}
+
 static const char *
 netdev_vhost_state_name(enum nvh_connection_state state)
 {
@@ -125,7 +138,10 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
     smap_add_format(args, "connects", "%"PRIu64, info.n_connects);
 
     if (info.state != NVH_STATE_WAITING) {
+        smap_add_format(args, "connected_seconds", "%"PRIu64,
+                        info.connected_ms / 1000);
         smap_add_format(args, "features", "0x%016"PRIx64, info.features);
+        smap_add(args, "ring_type", netdev_vhost_ring_type(info.features));
         smap_add_format(args, "protocol_features", "0x%016"PRIx64,
                         info.protocol_features);
         if (info.mtu) {
@@ -144,6 +160,8 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
                             xasprintf("%d", info.vring_size[v]));
         }
     }
+    /* Why the last connection ended, e.g. "reconnect requested" (or why
+     * connecting fails, see the core's last_error). */
     if (info.last_error[0]) {
         info.last_error[sizeof info.last_error - 1] = '\0';
         smap_add(args, "last_error", info.last_error);
@@ -183,7 +201,67 @@ netdev_vhost_get_stats(const struct netdev *netdev,
     stats->tx_dropped = port.tx_dropped;
     stats->tx_errors = port.tx_errors;
 
+    /* The classes dpdkvhostuserclient reports, from the same per-vring
+     * counters: multicast and broadcast frames, and the size bins of DPDK's
+     * vhost statistics, where OVS adds frames under 64 bytes to the 64-byte
+     * bin and reports the 1024-1518 bin as 1024-1522. */
+    stats->multicast = core.rx.multicast;
+    stats->rx_broadcast_packets = core.rx.broadcast;
+    stats->tx_multicast_packets = core.tx.multicast;
+    stats->tx_broadcast_packets = core.tx.broadcast;
+#define NETDEV_VHOST_SIZE_BINS(DIR, S)                                  \
+    stats->DIR##_1_to_64_packets = S.size_bins[0] + S.size_bins[1];     \
+    stats->DIR##_65_to_127_packets = S.size_bins[2];                    \
+    stats->DIR##_128_to_255_packets = S.size_bins[3];                   \
+    stats->DIR##_256_to_511_packets = S.size_bins[4];                   \
+    stats->DIR##_512_to_1023_packets = S.size_bins[5];                  \
+    stats->DIR##_1024_to_1522_packets = S.size_bins[6];                 \
+    stats->DIR##_1523_to_max_packets = S.size_bins[7];
+    NETDEV_VHOST_SIZE_BINS(rx, core.rx)
+    NETDEV_VHOST_SIZE_BINS(tx, core.tx)
+#undef NETDEV_VHOST_SIZE_BINS
+
     return 0;
+}
+
+/* Per-queue counters, in the order of DPDK's vhost statistics.  The port
+ * offers neither VIRTIO_F_IOMMU_PLATFORM nor inflight I/O tracking
+ * (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), so the IOTLB and inflight
+ * counters dpdkvhostuserclient also lists are always 0 here. */
+#define NETDEV_VHOST_QSTATS                                             \
+    QSTAT("good_packets", st->packets)                                  \
+    QSTAT("good_bytes", st->bytes)                                      \
+    QSTAT("multicast_packets", st->multicast)                           \
+    QSTAT("broadcast_packets", st->broadcast)                           \
+    QSTAT("undersize_packets", st->size_bins[0])                        \
+    QSTAT("size_64_packets", st->size_bins[1])                          \
+    QSTAT("size_65_127_packets", st->size_bins[2])                      \
+    QSTAT("size_128_255_packets", st->size_bins[3])                     \
+    QSTAT("size_256_511_packets", st->size_bins[4])                     \
+    QSTAT("size_512_1023_packets", st->size_bins[5])                    \
+    QSTAT("size_1024_1518_packets", st->size_bins[6])                   \
+    QSTAT("size_1519_max_packets", st->size_bins[7])                    \
+    QSTAT("guest_notifications", st->guest_notifications)               \
+    QSTAT("iotlb_hits", 0)                                              \
+    QSTAT("iotlb_misses", 0)                                            \
+    QSTAT("inflight_submitted", 0)                                      \
+    QSTAT("inflight_completed", 0)
+
+#define QSTAT(NAME, VALUE) + 1
+enum { NETDEV_VHOST_N_QSTATS = 0 NETDEV_VHOST_QSTATS };
+#undef QSTAT
+
+static void
+netdev_vhost_put_qstats(struct netdev_custom_stats *custom, size_t *i,
+                        const char *dir, uint32_t q,
+                        const struct nvh_vring_stats *st)
+{
+#define QSTAT(NAME, VALUE)                                              \
+    snprintf(custom->counters[*i].name, NETDEV_CUSTOM_STATS_NAME_SIZE,  \
+             "%s_q%"PRIu32"_%s", dir, q, NAME);                         \
+    custom->counters[(*i)++].value = (VALUE);
+    NETDEV_VHOST_QSTATS
+#undef QSTAT
 }
 
 int
@@ -233,7 +311,7 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
 #define CSTAT(NAME, VALUE) + 1
     custom->size = 0 NETDEV_VHOST_CSTATS;
 #undef CSTAT
-    custom->size += 4 * n_qp;
+    custom->size += 2 * NETDEV_VHOST_N_QSTATS * n_qp;
     custom->counters = xcalloc(custom->size, sizeof *custom->counters);
 
     size_t i = 0;
@@ -246,26 +324,17 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
 #undef NETDEV_VHOST_CSTATS
 
     /* rx_q<N>: the guest's transmitqN (vring 2N+1); tx_q<N>: its
-     * receiveqN (vring 2N). */
-    for (uint32_t q = 0; q < n_qp; q++) {
-        const struct nvh_vring_stats *rx = &per_vring[2 * q + 1];
-        const struct nvh_vring_stats *tx = &per_vring[2 * q];
-        struct {
-            const char *fmt;
-            uint64_t value;
-        } qstats[] = {
-            { "rx_q%"PRIu32"_packets", rx->packets },
-            { "rx_q%"PRIu32"_bytes", rx->bytes },
-            { "tx_q%"PRIu32"_packets", tx->packets },
-            { "tx_q%"PRIu32"_bytes", tx->bytes },
-        };
+     * receiveqN (vring 2N).  Every rx queue, then every tx queue, in the
+     * order and under the names of DPDK's vhost statistics, as
+     * dpdkvhostuserclient lists them. */
+    for (int dir = 0; dir < 2; dir++) {
+        for (uint32_t q = 0; q < n_qp; q++) {
+            const struct nvh_vring_stats *st = &per_vring[2 * q + !dir];
 
-        for (size_t k = 0; k < ARRAY_SIZE(qstats); k++) {
-            snprintf(custom->counters[i].name, NETDEV_CUSTOM_STATS_NAME_SIZE,
-                     qstats[k].fmt, q);
-            custom->counters[i++].value = qstats[k].value;
+            netdev_vhost_put_qstats(custom, &i, dir ? "tx" : "rx", q, st);
         }
     }
+    ovs_assert(i == custom->size);
 
     return 0;
 }
@@ -286,6 +355,14 @@ netdev_vhost_show_vring(struct ds *s, const struct nvh_device_info *info,
     ds_put_format(s, "      packets %"PRIu64", bytes %"PRIu64
                   ", guest notifications %"PRIu64"\n",
                   st.packets, st.bytes, st.guest_notifications);
+    ds_put_format(s, "      multicast %"PRIu64", broadcast %"PRIu64
+                  ", sizes <64 %"PRIu64", 64 %"PRIu64", 65-127 %"PRIu64
+                  ", 128-255 %"PRIu64", 256-511 %"PRIu64", 512-1023 %"PRIu64
+                  ", 1024-1518 %"PRIu64", >=1519 %"PRIu64"\n",
+                  st.multicast, st.broadcast, st.size_bins[0],
+                  st.size_bins[1], st.size_bins[2], st.size_bins[3],
+                  st.size_bins[4], st.size_bins[5], st.size_bins[6],
+                  st.size_bins[7]);
     ds_put_format(s, "      invalid descriptors %"PRIu64,
                   st.invalid_descriptors);
     if (v % 2) {
@@ -321,11 +398,17 @@ netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
                       dev->create_error ? dev->create_error : "not created");
     } else {
         nvh_device_get_info(dev->core, &info);
-        ds_put_format(s, "  state: %s, connects: %"PRIu64"\n",
+        ds_put_format(s, "  state: %s, connects: %"PRIu64,
                       netdev_vhost_state_name(info.state), info.n_connects);
+        if (info.state != NVH_STATE_WAITING) {
+            ds_put_format(s, ", connected for %"PRIu64" s",
+                          info.connected_ms / 1000);
+        }
+        ds_put_char(s, '\n');
         if (info.last_error[0]) {
             info.last_error[sizeof info.last_error - 1] = '\0';
-            ds_put_format(s, "  last error: %s\n", info.last_error);
+            ds_put_format(s, "  last error: %s\n",
+                          info.last_error);
         }
         if (info.warning[0]) {
             info.warning[sizeof info.warning - 1] = '\0';
@@ -333,8 +416,10 @@ netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
         }
         if (info.state != NVH_STATE_WAITING) {
             ds_put_format(s, "  features: 0x%016"PRIx64
-                          ", protocol features: 0x%016"PRIx64"\n",
-                          info.features, info.protocol_features);
+                          ", protocol features: 0x%016"PRIx64
+                          ", %s rings\n", info.features,
+                          info.protocol_features,
+                          netdev_vhost_ring_type(info.features));
             ds_put_format(s, "  queue pairs: %"PRIu32", vrings: %"PRIu32
                           ", guest mtu: %"PRIu32", guest numa: %d\n",
                           info.n_queue_pairs, info.n_vrings, info.mtu,
@@ -390,9 +475,56 @@ netdev_vhost_unixctl_show(struct unixctl_conn *conn, int argc,
     ds_destroy(&s);
 }
 
+/* ---- ovs-appctl vhostuserclient/reconnect PORT --------------------- */
+
+static void
+netdev_vhost_unixctl_reconnect(struct unixctl_conn *conn,
+                               int argc OVS_UNUSED, const char *argv[],
+                               void *aux OVS_UNUSED)
+{
+    struct netdev_vhost *dev;
+    const char *error = "no such vhostuserclient port";
+    char *reply = NULL;
+
+    ovs_mutex_lock(&netdev_vhost_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &netdev_vhost_list) {
+        if (strcmp(argv[1], netdev_get_name(&dev->up))) {
+            continue;
+        }
+        ovs_mutex_lock(&dev->mutex);
+        if (!dev->core) {
+            error = "port has no vhost-user client (see its status)";
+        } else {
+            /* The core calls back (state_changed) without taking any lock
+             * of ours: safe while 'dev->mutex' is held. */
+            bool dropped = nvh_device_reconnect(dev->core);
+
+            COVERAGE_INC(vhost_client_reconnect_requested);
+            VLOG_INFO("%s: reconnect requested%s", argv[1],
+                      dropped ? "" : " (was not connected)");
+            reply = xasprintf("%s: %s", argv[1],
+                              dropped ? "disconnected, reconnecting"
+                                      : "not connected, connecting");
+            error = NULL;
+        }
+        ovs_mutex_unlock(&dev->mutex);
+        break;
+    }
+    ovs_mutex_unlock(&netdev_vhost_list_mutex);
+
+    if (error) {
+        unixctl_command_reply_error(conn, error);
+    } else {
+        unixctl_command_reply(conn, reply);
+    }
+    free(reply);
+}
+
 void
 netdev_vhost_unixctl_register(void)
 {
     unixctl_command_register("vhostuserclient/show", "[port]", 0, 1,
                              netdev_vhost_unixctl_show, NULL);
+    unixctl_command_register("vhostuserclient/reconnect", "port", 1, 1,
+                             netdev_vhost_unixctl_reconnect, NULL);
 }

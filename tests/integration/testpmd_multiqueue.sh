@@ -6,7 +6,7 @@
 # Checks: each port reports 4 queue pairs and has 4 rxqs in
 # dpif-netdev/pmd-rxq-show; testpmd sends on all 4 queues of each port and
 # every transmitq vring of both ports counts frames, as do the per-queue
-# statistics rx_q<N>_packets and tx_q<N>_packets; what each testpmd port
+# statistics rx_q<N>_good_packets and tx_q<N>_good_packets; what each testpmd port
 # sent arrives at the other one, and OVS's statistics agree.  Then testpmd
 # reconfigures its ports to 2 queue pairs (the other 2 are disabled through
 # its control queue): the ports' rxqs follow and traffic still flows.
@@ -87,8 +87,8 @@ if [ "$NVH_PORT_TYPE" = vhostuserclient ]; then
             nvh_info "$port transmitq$q (vring $((2 * q + 1))): $n packets"
             [ "$n" -gt 0 ] && moved=$((moved + 1))
             # The same counters as per-queue custom statistics.
-            nvh_check_iface_stat $port "rx_q${q}_packets" "$n"
-            nvh_check_iface_stat $port "tx_q${q}_packets" \
+            nvh_check_iface_stat $port "rx_q${q}_good_packets" "$n"
+            nvh_check_iface_stat $port "tx_q${q}_good_packets" \
                 "$(nvh_vring_packets $port $((2 * q)))"
         done
         nvh_check_eq "$port transmitq vrings that carried frames" $QUEUES $moved

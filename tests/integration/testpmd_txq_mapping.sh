@@ -17,7 +17,7 @@
 # (pmd-stats-show) and so both transmit into vhu1, whose guest has one
 # queue; the testpmd behind vhu1 receives exactly what was sent, in several
 # rounds and two frame sizes; vhu1's tx_packets (and, for vhostuserclient,
-# tx_q0_packets) add up exactly and nothing is dropped (tx_dropped,
+# tx_q0_good_packets) add up exactly and nothing is dropped (tx_dropped,
 # ovs_tx_failure_drops).  Then a few seconds of continuous traffic on both
 # queues (more than the receiver takes, so both PMD threads contend for
 # vhu1's queue): every frame is accounted for, sent = vhu0 rx_packets =
@@ -163,7 +163,7 @@ nvh_check_iface_stat vhu1 tx_dropped 0
 nvh_check_iface_stat vhu1 ovs_tx_failure_drops 0
 if [ "$NVH_PORT_TYPE" = vhostuserclient ]; then
     # Everything through the guest's one receiveq (vring 0).
-    nvh_check_iface_stat vhu1 tx_q0_packets "$total"
+    nvh_check_iface_stat vhu1 tx_q0_good_packets "$total"
     nvh_check_eq "vhu1 receiveq0 vring packets" "$total" "$(nvh_vring_packets vhu1 0)"
 fi
 
@@ -218,7 +218,7 @@ nvh_check_eq "load: PMD core 0 forwarded frames" yes "$([ "$pmd0" -gt 0 ] && ech
 nvh_check_eq "load: PMD core 1 forwarded frames" yes "$([ "$pmd1" -gt 0 ] && echo yes || echo "no ($pmd1)")"
 nvh_check_iface_stat vhu1 ovs_tx_failure_drops "$dropped"
 if [ "$NVH_PORT_TYPE" = vhostuserclient ]; then
-    nvh_check_iface_stat vhu1 tx_q0_packets $((vhu1_tx + delivered))
+    nvh_check_iface_stat vhu1 tx_q0_good_packets $((vhu1_tx + delivered))
     nvh_check_eq "vhu1 receiveq0 vring packets" $((vhu1_tx + delivered)) \
         "$(nvh_vring_packets vhu1 0)"
     # How often the two PMD threads met at vhu1's queue lock (timing

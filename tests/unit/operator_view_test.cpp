@@ -14,6 +14,7 @@
 #include "frontend/packed_ring_driver.h"
 #include "frontend/split_ring_driver.h"
 #include "net_copy.h"
+#include "netdev-vhost-counters.h"
 #include "packed_net.h"
 #include "virtio_net.h"
 #include "virtio_spec.h"
@@ -165,6 +166,30 @@ TEST(FrameClasses, CountedOnPackedRings) {
     ASSERT_EQ(net_dequeue_burst(tvq, in.data(), static_cast<uint32_t>(in.size())),
               in.size());
     Sample::expect_counted(tvq.counters());
+}
+
+// The glue sums the classes per OVS direction (netdev-vhost-counters.h).
+TEST(FrameClasses, SummedPerDirectionByTheGlue) {
+    nvh_vring_stats rxq{}, txq{};
+    rxq.multicast = 1;
+    rxq.broadcast = 2;
+    rxq.size_bins[6] = 3;
+    txq.multicast = 10;
+    txq.broadcast = 20;
+    txq.size_bins[0] = 30;
+    txq.size_bins[7] = 40;
+    netdev_vhost_core_totals t{};
+    netdev_vhost_core_totals_add(&t, 0, &rxq);   // receiveq0: OVS tx.
+    netdev_vhost_core_totals_add(&t, 0, &rxq);
+    netdev_vhost_core_totals_add(&t, 3, &txq);   // transmitq1: OVS rx.
+    EXPECT_EQ(t.tx.multicast, 2u);
+    EXPECT_EQ(t.tx.broadcast, 4u);
+    EXPECT_EQ(t.tx.size_bins[6], 6u);
+    EXPECT_EQ(t.rx.multicast, 10u);
+    EXPECT_EQ(t.rx.broadcast, 20u);
+    EXPECT_EQ(t.rx.size_bins[0], 30u);
+    EXPECT_EQ(t.rx.size_bins[7], 40u);
+    EXPECT_EQ(t.rx.size_bins[6], 0u);
 }
 
 // ---- Through the C ABI ---------------------------------------------------------
