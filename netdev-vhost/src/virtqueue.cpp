@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "guest_access.h"
+#include "log.h"
 #include "virtio_spec.h"
 
 namespace nvh {
@@ -70,9 +72,22 @@ Status Virtqueue::start(const GuestMemory& memory, uint64_t features) {
     mrg_rxbuf_ = virtio::has(features, virtio::kNetFMrgRxbuf);
     features_ = features;
     write_log_.set_memory(&memory);
-    // The used index continues from base (see SplitRing::attach).
-    ring_.attach(&memory, num_, desc, avail, used, static_cast<uint16_t>(base_),
-                 features, &write_log_);
+    // The used index continues from base (see SplitRing::attach), which
+    // must be where the ring's used index stands: every chain before it was
+    // returned.  A frontend that outlived its backend may say otherwise: DPDK's
+    // virtio_user sends SET_VRING_BASE 0 whatever its ring's position when a
+    // new backend connects.  Then, as DPDK's vhost library does, the used
+    // index in guest memory wins (chains an earlier backend took without
+    // returning them are processed again); trusting base would re-send old
+    // frames and write used entries the driver has long consumed.
+    uint16_t base = static_cast<uint16_t>(base_);
+    const uint16_t used_idx = guest_load<uint16_t>(used + 2, std::memory_order_acquire);
+    if (used_idx != base) {
+        log_message(NVH_LOG_WARN, "vring base %u differs from the ring's used "
+                    "index %u: resuming at %u", base, used_idx, used_idx);
+        base = used_idx;
+    }
+    ring_.attach(&memory, num_, desc, avail, used, base, features, &write_log_);
     // The data path polls: ask the driver not to kick (virtio 1.2, 2.7.10,
     // VIRTQ_USED_F_NO_NOTIFY is only a hint, so kicks may still come).
     ring_.set_used_flags(virtio::kUsedFNoNotify);

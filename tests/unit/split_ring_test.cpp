@@ -145,8 +145,8 @@ TEST(VirtqueueTest, BaseFollowsTheRingAndSurvivesStop) {
     Ring r(16);
     r.vq.stop();
     r.vq.set_base(65534);   // continue near the wrap point
+    r.drv->rebase(65534);   // where the driver's ring stands too
     ASSERT_TRUE(r.vq.start(r.memory, kV1).ok());
-    r.drv->set_avail_idx(65534);
     // The driver's used index must continue from the same place.
     for (int i = 0; i < 4; i++) {
         r.drv->add_tx(SplitRingDriver::net_header(12), std::vector<uint8_t>(60, 1));
@@ -298,6 +298,7 @@ TEST(SplitRingTest, AvailCountAcrossTheWrap) {
     Ring r(16);
     r.vq.stop();
     r.vq.set_base(65530);
+    r.drv->rebase(65530);
     ASSERT_TRUE(r.vq.start(r.memory, kV1).ok());
     r.drv->set_avail_idx(4);   // 65530 -> 4: 10 entries
     EXPECT_EQ(r.ring().avail_count(), 10);

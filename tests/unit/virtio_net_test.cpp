@@ -125,6 +125,26 @@ TEST(VirtioNetTx, SmallAndFullSizeFrames) {
     EXPECT_EQ(net_dequeue_burst(net.vq, b.pkts.data(), 32), 0u);
 }
 
+TEST(VirtioNetTx, ANewBackendResumesWhereTheUsedIndexStands) {
+    // A frontend that outlived its backend (DPDK's virtio_user) sends
+    // SET_VRING_BASE 0 to the new one: the used index says 5 chains were
+    // returned, so only the chain made available after them is new.
+    Net net(64, kV1);
+    for (int i = 0; i < 5; i++) {
+        net.drv->add_tx(SplitRingDriver::net_header(12), frame(60, uint8_t(i)));
+    }
+    TxBuffers b;
+    ASSERT_EQ(net_dequeue_burst(net.vq, b.pkts.data(), 32), 5u);
+    net.vq.stop();
+    net.vq.set_base(0);
+    ASSERT_TRUE(net.vq.start(net.memory, kV1).ok());
+    EXPECT_EQ(net.vq.base(), 5u);
+    net.drv->add_tx(SplitRingDriver::net_header(12), frame(60, 9));
+    ASSERT_EQ(net_dequeue_burst(net.vq, b.pkts.data(), 32), 1u);
+    EXPECT_EQ(b.got(0), frame(60, 9));
+    EXPECT_EQ(net.drv->used_idx(), 6);
+}
+
 TEST(VirtioNetTx, BurstTakesAtMostNChains) {
     Net net(64, kV1);
     for (int i = 0; i < 5; i++) {
