@@ -50,10 +50,16 @@ add_bad() {
     nvh_log "ovs-vsctl add-port $port $*: exit $rc${out:+, said: $out}"
 }
 
+# has_error PORT / no_error PORT: whether the Interface error column is set
+# (read anew at every call, so nvh_wait_for can poll them).
+error_of() { nvh_iface_get "$1" error | sed 's/^\[\]$//'; }
+has_error() { [ -n "$(error_of "$1")" ]; }
+no_error() { [ -z "$(error_of "$1")" ]; }
+
 # check_error PORT REGEX: the Interface error column and the log.
 check_error() {
     local port=$1 re=$2 err
-    [ $ours = 1 ] && nvh_wait_for 10 "$port error column" test -n "$(nvh_iface_get "$port" error | sed 's/^\[\]$//')" >/dev/null
+    [ $ours = 1 ] && nvh_wait_for 10 "$port error column" has_error "$port" >/dev/null
     err=$(nvh_iface_get "$port" error | sed 's/^\[\]$//')
     if [ $ours = 1 ]; then
         nvh_check_match "$port Interface error" "$re" "$err"
@@ -102,7 +108,7 @@ done
 # A bad port recovers once given a valid path: the error goes, it waits.
 vsctl set Interface pmiss options:vhost-server-path="$NVH_WORK/pmiss.sock" ||
     nvh_fail "cannot fix pmiss"
-nvh_wait_for 10 "pmiss error to clear" test -z "$(nvh_iface_get pmiss error | sed 's/^\[\]$//')" >/dev/null
+nvh_wait_for 10 "pmiss error to clear" no_error pmiss >/dev/null
 nvh_check_eq "pmiss Interface error after the fix" "" "$(nvh_iface_get pmiss error | sed 's/^\[\]$//')"
 if [ $ours = 1 ]; then
     nvh_wait_status pmiss state 'waiting*' 10 >/dev/null
