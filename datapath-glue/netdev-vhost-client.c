@@ -29,6 +29,7 @@
 #include "netdev-provider.h"
 #include "netdev-vhost-offload.h"
 #include "netdev-vhost-private.h"
+#include "netdev-vhost-qos.h"
 #include "openvswitch/list.h"
 #include "openvswitch/vlog.h"
 #include "smap.h"
@@ -115,6 +116,7 @@ netdev_vhost_destruct(struct netdev *netdev)
     }
     vhost_mempool_unref(dev->mp);
     dev->mp = NULL;
+    netdev_vhost_qos_destruct(dev);
 
     ovs_mutex_lock(&dev->mutex);
     free(dev->path);
@@ -548,6 +550,18 @@ const struct netdev_class netdev_vhost_client_class = {
     .get_carrier_resets = netdev_vhost_get_carrier_resets,
     .set_miimon_interval = netdev_vhost_set_miimon_interval,
     .update_flags = netdev_vhost_update_flags,
+
+    .set_policing = netdev_vhost_set_policing,
+    .get_qos_types = netdev_vhost_get_qos_types,
+    .get_qos = netdev_vhost_get_qos,
+    .set_qos = netdev_vhost_set_qos,
+    .get_queue = netdev_vhost_get_queue,
+    .set_queue = netdev_vhost_set_queue,
+    .delete_queue = netdev_vhost_delete_queue,
+    .get_queue_stats = netdev_vhost_get_queue_stats,
+    .queue_dump_start = netdev_vhost_queue_dump_start,
+    .queue_dump_next = netdev_vhost_queue_dump_next,
+    .queue_dump_done = netdev_vhost_queue_dump_done,
 
     .get_stats = netdev_vhost_get_stats,
     .get_custom_stats = netdev_vhost_get_custom_stats,

@@ -17,6 +17,7 @@
 #include "netdev-provider.h"
 #include "netdev-vhost-offload.h"
 #include "netdev-vhost-private.h"
+#include "netdev-vhost-qos.h"
 #include "util.h"
 #include "vhost-mempool.h"
 
@@ -137,7 +138,7 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
 {
     struct netdev_rxq_vhost *rx = netdev_rxq_vhost_cast(rxq);
     struct netdev_vhost *dev = netdev_vhost_cast(rxq->netdev);
-    uint32_t n;
+    uint32_t n, kept;
     bool up;
 
     if (qfill) {
@@ -170,7 +171,14 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
         }
         batch->packets[i] = packet;
     }
-    batch->count = n;
+
+    /* Ingress policing ("ingress_policing_rate"). */
+    kept = netdev_vhost_policer_run(dev, batch->packets, n);
+    if (OVS_UNLIKELY(kept < n)) {
+        netdev_vhost_counter_add(&dev->rx_stats[rxq->queue_id].rx_qos_drops,
+                                 n - kept);
+    }
+    batch->count = kept;
     dp_packet_batch_init_packet_fields(batch);
 
     /* Replace exactly the mbufs handed over. */
@@ -199,8 +207,9 @@ netdev_vhost_send(struct netdev *netdev, int qid,
     int txq = qid % netdev->n_txq;
     struct netdev_vhost_queue_stats *stats = &dev->tx_stats[txq];
     struct nvh_packet pkts[NETDEV_MAX_BURST];
+    struct dp_packet *kept[NETDEV_MAX_BURST];   /* Described by 'pkts'. */
     uint32_t n_pkts = 0, sent = 0;
-    uint64_t mtu_drops = 0, bad_drops = 0;
+    uint64_t mtu_drops = 0, bad_drops = 0, qos_drops;
     int qp = dev->tx_map[txq];
     int max_retries = 0, retries = 0;
     struct dp_packet *packet;
@@ -232,6 +241,7 @@ netdev_vhost_send(struct netdev *netdev, int qid,
                 .data = dp_packet_data(packet),
                 .len = size,
             };
+            kept[n_pkts] = packet;
             if (!dev->offloads) {
                 n_pkts++;
             } else if (OVS_LIKELY(netdev_vhost_offload_tx(
@@ -244,6 +254,11 @@ netdev_vhost_send(struct netdev *netdev, int qid,
             }
         }
     }
+
+    /* Egress QoS, after the MTU and offload checks, as netdev-dpdk. */
+    qos_drops = n_pkts;
+    n_pkts = netdev_vhost_qos_run(dev, kept, pkts, n_pkts);
+    qos_drops -= n_pkts;
 
     locked = concurrent_txq || dev->tx_map_shared;
     if (locked) {
@@ -279,14 +294,16 @@ netdev_vhost_send(struct netdev *netdev, int qid,
     /* What reached the guest, and what the core dropped for lack of room
      * in the guest's buffers (handled, so part of 'sent'), are counted by
      * the core (nvh_vring_get_stats); only the glue's own drops here. */
-    if (OVS_UNLIKELY(sent < n_pkts || mtu_drops || bad_drops || retries)) {
+    if (OVS_UNLIKELY(sent < n_pkts || mtu_drops || bad_drops || qos_drops
+                     || retries)) {
         uint64_t failed = n_pkts - sent;
 
         netdev_vhost_counter_add(&stats->dropped,
-                                 failed + mtu_drops + bad_drops);
+                                 failed + mtu_drops + bad_drops + qos_drops);
         netdev_vhost_counter_add(&stats->tx_failure_drops,
                                  failed + bad_drops);
         netdev_vhost_counter_add(&stats->tx_mtu_exceeded_drops, mtu_drops);
+        netdev_vhost_counter_add(&stats->tx_qos_drops, qos_drops);
         netdev_vhost_counter_add(&stats->tx_retries,
                                  MIN(retries, max_retries));
     }

@@ -18,8 +18,11 @@
 #include "openvswitch/util.h"
 #include "openvswitch/vlog.h"
 #include "ovs-atomic.h"
+#include "ovs-rcu.h"
 #include "packets.h"
 
+struct netdev_vhost_policer;
+struct netdev_vhost_qos_conf;
 struct vhost_mempool;
 
 /* All files of the plugin log to the one VLOG module "netdev_vhost", which
@@ -56,6 +59,15 @@ struct netdev_vhost_queue_stats {
         atomic_uint64_t tx_retries;
         atomic_uint64_t tx_failure_drops;
         atomic_uint64_t tx_mtu_exceeded_drops;
+        atomic_uint64_t tx_qos_drops;     /* Egress QoS. */
+    );
+};
+
+/* The glue's counter of one receive queue, updated by the one thread that
+ * polls it, once per burst that drops. */
+struct netdev_vhost_rxq_stats {
+    PADDED_MEMBERS(CACHE_LINE_SIZE,
+        atomic_uint64_t rx_qos_drops;     /* Ingress policing. */
     );
 };
 
@@ -105,6 +117,13 @@ struct netdev_vhost {
     long long int carrier_resets OVS_GUARDED;
     char *create_error OVS_GUARDED;       /* Why nvh_device_create failed. */
 
+    /* Ingress policing and egress QoS (netdev-vhost-qos.c): replaced under
+     * 'mutex', freed after an RCU grace period, read by PMD threads. */
+    OVSRCU_TYPE(struct netdev_vhost_policer *) ingress_policer;
+    OVSRCU_TYPE(struct netdev_vhost_qos_conf *) qos_conf;
+    uint32_t policer_rate OVS_GUARDED;    /* kbit/s, 0: no policing. */
+    uint32_t policer_burst OVS_GUARDED;   /* kbit. */
+
     /* In 'netdev_vhost_list'. */
     struct ovs_list list_node;
 
@@ -114,6 +133,8 @@ struct netdev_vhost {
 
     /* One per OVS txq. */
     struct netdev_vhost_queue_stats tx_stats[NVH_MAX_QUEUE_PAIRS];
+    /* One per OVS rxq. */
+    struct netdev_vhost_rxq_stats rx_stats[NVH_MAX_QUEUE_PAIRS];
     struct netdev_vhost_tx_lock tx_lock[NVH_MAX_QUEUE_PAIRS];
 };
 

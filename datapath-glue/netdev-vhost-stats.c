@@ -34,6 +34,8 @@ struct netdev_vhost_sw_totals {
     uint64_t tx_retries;
     uint64_t tx_failure_drops;
     uint64_t tx_mtu_exceeded_drops;
+    uint64_t tx_qos_drops;
+    uint64_t rx_qos_drops;
 };
 
 static void
@@ -50,6 +52,9 @@ netdev_vhost_sum_sw(const struct netdev_vhost *dev,
             += netdev_vhost_counter_read(&tx->tx_failure_drops);
         t->tx_mtu_exceeded_drops
             += netdev_vhost_counter_read(&tx->tx_mtu_exceeded_drops);
+        t->tx_qos_drops += netdev_vhost_counter_read(&tx->tx_qos_drops);
+        t->rx_qos_drops
+            += netdev_vhost_counter_read(&dev->rx_stats[i].rx_qos_drops);
     }
 }
 
@@ -194,7 +199,7 @@ netdev_vhost_get_stats(const struct netdev *netdev,
     netdev_vhost_port_counters_get(&core, sw.tx_dropped, &port);
     stats->rx_packets = port.rx_packets;
     stats->rx_bytes = port.rx_bytes;
-    stats->rx_dropped = 0;     /* No QoS or policing yet. */
+    stats->rx_dropped = sw.rx_qos_drops;     /* Ingress policing. */
     stats->rx_errors = port.rx_errors;
     stats->tx_packets = port.tx_packets;
     stats->tx_bytes = port.tx_bytes;
@@ -291,14 +296,13 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
     }
     ovs_mutex_unlock(&dev->mutex);
 
-    /* The "ovs_" names are dpdkvhostuserclient's.  There is no QoS or
-     * ingress policing yet, so the two QoS counters stay 0. */
+    /* The "ovs_" names are dpdkvhostuserclient's. */
 #define NETDEV_VHOST_CSTATS                                                 \
     CSTAT("ovs_tx_retries", sw.tx_retries)                                  \
     CSTAT("ovs_tx_failure_drops", sw.tx_failure_drops)                      \
     CSTAT("ovs_tx_mtu_exceeded_drops", sw.tx_mtu_exceeded_drops)            \
-    CSTAT("ovs_tx_qos_drops", 0)                                            \
-    CSTAT("ovs_rx_qos_drops", 0)                                            \
+    CSTAT("ovs_tx_qos_drops", sw.tx_qos_drops)                              \
+    CSTAT("ovs_rx_qos_drops", sw.rx_qos_drops)                              \
     CSTAT("rx_invalid_descriptors", core.rx.invalid_descriptors)            \
     CSTAT("rx_undersized_frames", core.rx.undersized_frames)                \
     CSTAT("rx_oversized_frames", core.rx.oversized_frames)                  \
