@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# port_qos: ingress policing and egress QoS on vhost-user client ports, as
+# OVS applies them to its own vhost ports.  Two ports on a netdev bridge,
+# each connected to a virtio_user port of one testpmd; OpenFlow forwards
+# port 1 <-> 2.  In every round both testpmd ports send N frames at once,
+# far faster than the configured rates: testpmd port 0's frames go
+# vhu0 -> vhu1 -> testpmd port 1 (the direction under test), port 1's go
+# vhu1 -> vhu0 -> port 0 (never policed: all of them must arrive).
+#
+#   1. ingress_policing_rate/burst on vhu0: some frames are dropped, counted
+#      in vhu0's ovs_rx_qos_drops and rx_dropped; forwarded + dropped is
+#      exactly what vhu0 received; the forwarded bytes (as the meter counts
+#      them, without Ethernet header) stay within burst + rate x the
+#      measured time of the round.
+#   2. policing removed (rate 0): everything passes, no new drops.
+#   3. QoS egress-policer on vhu1 (cir/cbs): the same with vhu1's
+#      ovs_tx_qos_drops and tx_dropped; qos/show shows the configuration.
+#   4. trtcm-policer on vhu1 with a default queue: the same.
+#   5. QoS cleared: everything passes, no new drops.
+source "$(dirname "$0")/lib.sh"
+
+BURSTS=${NVH_BURSTS:-16}        # bursts of 32 frames per port and round
+SIZE=1518
+N=$((BURSTS * 32))
+LEN=$((SIZE - 14))              # what the meters count of one frame
+RATE_KBPS=1000                  # ingress_policing_rate
+BURST_KB=100                    # ingress_policing_burst
+CIR=125000                      # egress: bytes/s
+CBS=15000                       # egress: bytes
+
+nvh_init
+nvh_require_root
+nvh_require_cmd dpdk-testpmd
+nvh_require_hugepages "$NVH_SOCKET_MEM"
+
+nvh_ovs_start
+nvh_add_bridge br0
+s0=$(nvh_sock vhu0)
+s1=$(nvh_sock vhu1)
+nvh_add_port br0 vhu0 "$s0" 1
+nvh_add_port br0 vhu1 "$s1" 2
+nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
+
+nvh_tp_start tp "$s0" "$s1"
+nvh_tp_sync tp 60
+nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
+nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+
+types=$(appctl qos/show-types vhu1)
+for t in egress-policer trtcm-policer; do
+    nvh_check_match "qos/show-types vhu1 lists $t" "QoS type: $t" "$types"
+done
+
+now_ns() { date +%s%N; }
+
+# Counters one round is checked against, read when the previous round's
+# counters have settled.
+declare -A BASE=()
+base_read() {
+    local k
+    for k in vhu0:rx_packets vhu1:tx_packets vhu0:rx_dropped vhu1:tx_dropped \
+             vhu0:ovs_rx_qos_drops vhu1:ovs_tx_qos_drops; do
+        BASE[$k]=$(nvh_iface_stat "${k%%:*}" "${k#*:}")
+    done
+}
+
+# counters_are PORT:KEY=VALUE...: all of them, as OVS shows them now.
+counters_are() {
+    local kv k
+    for kv in "$@"; do
+        k=${kv%%=*}
+        [ "$(nvh_iface_stat "${k%%:*}" "${k#*:}")" = "${kv#*=}" ] || return 1
+    done
+}
+
+# round LABEL DROP-PORT:DROP-COUNTER DROPPED-KEY [CIR-BYTES CBS-BYTES]: one
+# round of traffic; DROP-COUNTER and DROPPED-KEY (rx_dropped or tx_dropped)
+# of DROP-PORT must grow by what was sent and not forwarded.  With CIR and
+# CBS (bytes/s, bytes), something must have been dropped and the forwarded
+# bytes must respect the meter; without them nothing may be dropped.
+round() {
+    local label=$1 counter=$2 dropped_key=$3 cir=${4:-} cbs=${5:-}
+    local port=${counter%%:*} t0 elapsed fwd_early stats
+    local rx0 tx0 rx1 tx1 sent fwd drops
+
+    base_read
+    nvh_info "$label: each testpmd port sends $N frames of $SIZE bytes"
+    t0=$(now_ns)
+    nvh_tp_send tp "$BURSTS" "$SIZE"
+    # The unpoliced direction: once it is through, so is the other.
+    nvh_tp_wait_rx tp 0 "$N" >/dev/null
+    fwd_early=$(nvh_tp_port_stat tp 1 rx_packets)
+    elapsed=$(($(now_ns) - t0))
+    stats=$(nvh_tp_stats tp)
+    nvh_tp_run tp stop
+    echo "$stats" | sed 's/^/    testpmd port rx_pkts rx_bytes tx_pkts tx_bytes: /'
+    read -r _ rx0 _ tx0 _ <<<"$(echo "$stats" | awk '$1 == 0')"
+    read -r _ rx1 _ tx1 _ <<<"$(echo "$stats" | awk '$1 == 1')"
+    nvh_check_eq "$label: unpoliced direction, testpmd port 0 RX-packets" \
+        "$tx1" "$rx0"
+    sent=$tx0
+    fwd=$rx1
+    drops=$((sent - fwd))
+    nvh_info "$label: sent $sent, forwarded $fwd, so $drops not forwarded"
+
+    # OVS's statistics column lags by up to 5 s.
+    local want=("vhu0:rx_packets=$((BASE[vhu0:rx_packets] + sent))"
+                "vhu1:tx_packets=$((BASE[vhu1:tx_packets] + fwd))"
+                "$counter=$((BASE[$counter] + drops))"
+                "$port:$dropped_key=$((BASE[$port:$dropped_key] + drops))")
+    nvh_wait_for 20 "$label counters" counters_are "${want[@]}" >/dev/null
+    local kv k
+    for kv in "${want[@]}"; do
+        k=${kv%%=*}
+        nvh_check_eq "$label: OVS Interface ${k%%:*} statistics:${k#*:}" \
+            "${kv#*=}" "$(nvh_iface_stat "${k%%:*}" "${k#*:}")"
+    done
+
+    if [ -n "$cir" ]; then
+        local bytes=$((fwd_early * LEN))
+        local bound=$((cbs + cir * elapsed / 1000000000 + LEN))
+        nvh_check_eq "$label: frames dropped by QoS > 0" yes \
+            "$([ "$drops" -gt 0 ] && echo yes || echo "no ($drops)")"
+        nvh_info "$label: $fwd_early frames ($bytes metered bytes) forwarded" \
+            "within $((elapsed / 1000000)) ms; burst $cbs B + rate $cir B/s" \
+            "x time (+ one frame) = $bound B"
+        nvh_check_eq "$label: forwarded bytes <= burst + rate x elapsed" yes \
+            "$([ "$bytes" -le "$bound" ] && echo yes || echo "no ($bytes > $bound)")"
+    else
+        nvh_check_eq "$label: all frames forwarded" "$sent" "$fwd"
+        nvh_check_eq "$label: testpmd port 0 sent every frame" "$N" "$sent"
+    fi
+}
+
+# 1. Ingress policing on vhu0.
+vsctl set Interface vhu0 ingress_policing_rate=$RATE_KBPS \
+    ingress_policing_burst=$BURST_KB || nvh_fail "cannot set policing"
+round ingress-policing vhu0:ovs_rx_qos_drops rx_dropped \
+    $((RATE_KBPS * 1000 / 8)) $((BURST_KB * 1000 / 8))
+
+# 2. No policing.
+vsctl set Interface vhu0 ingress_policing_rate=0 ingress_policing_burst=0 ||
+    nvh_fail "cannot remove policing"
+round no-policing vhu0:ovs_rx_qos_drops rx_dropped
+
+# 3. egress-policer on vhu1.
+vsctl -- set Port vhu1 qos=@q -- --id=@q create QoS type=egress-policer \
+    other-config:cir=$CIR other-config:cbs=$CBS >/dev/null ||
+    nvh_fail "cannot create the egress-policer"
+show=$(appctl qos/show vhu1)
+echo "$show" | sed 's/^/    /'
+nvh_check_match "qos/show vhu1 type" "QoS: vhu1 egress-policer" "$show"
+nvh_check_eq "qos/show vhu1 cir" "cir: $CIR" "$(echo "$show" | grep -x "cir: .*")"
+nvh_check_eq "qos/show vhu1 cbs" "cbs: $CBS" "$(echo "$show" | grep -x "cbs: .*")"
+round egress-policer vhu1:ovs_tx_qos_drops tx_dropped "$CIR" "$CBS"
+
+# 4. trtcm-policer on vhu1: the port and its default queue 0 both at
+# CIR/CBS, no excess rate; green or yellow at both passes.
+vsctl -- set Port vhu1 qos=@q -- --id=@q create QoS type=trtcm-policer \
+    other-config:cir=$CIR other-config:cbs=$CBS \
+    other-config:eir=0 other-config:ebs=0 queues:0=@q0 \
+    -- --id=@q0 create Queue other-config:cir=$CIR other-config:cbs=$CBS \
+    other-config:eir=0 other-config:ebs=0 >/dev/null ||
+    nvh_fail "cannot create the trtcm-policer"
+show=$(appctl qos/show vhu1)
+echo "$show" | sed 's/^/    /'
+nvh_check_match "qos/show vhu1 type" "QoS: vhu1 trtcm-policer" "$show"
+nvh_check_match "qos/show vhu1 lists the default queue" "Default:" "$show"
+round trtcm-policer vhu1:ovs_tx_qos_drops tx_dropped "$CIR" "$CBS"
+
+# 5. No QoS.
+vsctl clear Port vhu1 qos || nvh_fail "cannot clear the QoS"
+nvh_check_eq "qos/show vhu1 without QoS" "QoS not configured on vhu1" \
+    "$(appctl qos/show vhu1)"
+round no-qos vhu1:ovs_tx_qos_drops tx_dropped
+
+nvh_finish
