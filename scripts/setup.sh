@@ -26,6 +26,8 @@ packages=(
     googletest libgtest-dev
     # Integration tests and demo: a QEMU guest with a busybox initramfs.
     qemu-system-x86 busybox-static cpio iproute2 procps
+    # Benchmark (bench/): its chart, and profiles of ovs-vswitchd.
+    python3-matplotlib linux-perf
 )
 
 log() { echo "setup.sh: $*" >&2; }
