@@ -349,13 +349,27 @@ static void
 netdev_vhost_show_vring(struct ds *s, const struct nvh_device_info *info,
                         struct nvh_device *core, uint32_t v)
 {
+    struct nvh_vring_position pos;
     struct nvh_vring_stats st;
 
     nvh_vring_get_stats(core, v, &st);
-    ds_put_format(s, "    vring %"PRIu32" (%s%"PRIu32"): size %d, %s\n",
+    nvh_vring_get_position(core, v, &pos);
+    ds_put_format(s, "    vring %"PRIu32" (%s%"PRIu32"): size %d, %s%s\n",
                   v, v % 2 ? "transmitq" : "receiveq", v / 2,
                   info->vring_size[v],
-                  info->vring_enabled[v] ? "enabled" : "disabled");
+                  info->vring_enabled[v] ? "enabled" : "disabled",
+                  !pos.started ? ", stopped" : pos.broken ? ", broken" : "");
+    if (pos.started && pos.packed) {
+        /* Bit 15: the wrap counter (vhost-user.rst, packed ring base). */
+        ds_put_format(s, "      avail position %"PRIu16" wrap %d, used "
+                      "position %"PRIu16" wrap %d\n",
+                      pos.last_avail_idx & 0x7fff, pos.last_avail_idx >> 15,
+                      pos.used_idx & 0x7fff, pos.used_idx >> 15);
+    } else if (pos.started) {
+        ds_put_format(s, "      avail idx %"PRIu16" (driver's %"PRIu16
+                      "), used idx %"PRIu16"\n", pos.last_avail_idx,
+                      pos.driver_avail_idx, pos.used_idx);
+    }
     ds_put_format(s, "      packets %"PRIu64", bytes %"PRIu64
                   ", guest notifications %"PRIu64"\n",
                   st.packets, st.bytes, st.guest_notifications);
@@ -375,6 +389,25 @@ netdev_vhost_show_vring(struct ds *s, const struct nvh_device_info *info,
     } else {
         ds_put_format(s, ", ring full %"PRIu64", buffer too small %"PRIu64
                       "\n", st.ring_full, st.rx_buffer_too_small);
+    }
+}
+
+/* Up to 8 regions (VHOST_USER_SET_MEM_TABLE's limit). */
+#define NETDEV_VHOST_SHOW_REGIONS 8
+
+static void
+netdev_vhost_show_memory(struct ds *s, struct nvh_device *core)
+{
+    struct nvh_memory_region r[NETDEV_VHOST_SHOW_REGIONS];
+    uint32_t n = nvh_device_get_memory(core, r, NETDEV_VHOST_SHOW_REGIONS);
+
+    ds_put_format(s, "  memory regions: %"PRIu32"\n", n);
+    for (uint32_t i = 0; i < n && i < NETDEV_VHOST_SHOW_REGIONS; i++) {
+        ds_put_format(s, "    guest 0x%"PRIx64"-0x%"PRIx64" (%"PRIu64
+                      " MiB), frontend address 0x%"PRIx64"\n",
+                      r[i].guest_phys_addr,
+                      r[i].guest_phys_addr + r[i].size - 1,
+                      r[i].size >> 20, r[i].userspace_addr);
     }
 }
 
@@ -428,6 +461,7 @@ netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
                           ", guest mtu: %"PRIu32", guest numa: %d\n",
                           info.n_queue_pairs, info.n_vrings, info.mtu,
                           info.numa_node);
+            netdev_vhost_show_memory(s, dev->core);
             for (uint32_t v = netdev_vhost_next_vring(&info, 0);
                  v < NVH_MAX_VRINGS;
                  v = netdev_vhost_next_vring(&info, v + 1)) {

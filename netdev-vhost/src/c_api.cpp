@@ -56,6 +56,17 @@ NVH_EXPORT bool nvh_device_reconnect(struct nvh_device* dev) {
     return dev->device->reconnect();
 }
 
+NVH_EXPORT bool nvh_vring_get_position(struct nvh_device* dev, uint32_t vring,
+                                       struct nvh_vring_position* pos) {
+    return dev->device->vring_position(vring, pos);
+}
+
+NVH_EXPORT uint32_t nvh_device_get_memory(struct nvh_device* dev,
+                                          struct nvh_memory_region* regions,
+                                          uint32_t n) {
+    return dev->device->memory_regions(regions, n);
+}
+
 NVH_EXPORT uint32_t nvh_dequeue_burst(struct nvh_device* dev, uint32_t qp,
                                       struct nvh_packet* pkts, uint32_t n) {
     return dev->device->dequeue_burst(qp, pkts, n);

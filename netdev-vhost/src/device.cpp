@@ -417,6 +417,50 @@ uint32_t Device::enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n) 
     return net_enqueue_burst(vq, pkts, n < NVH_MAX_BURST ? n : NVH_MAX_BURST);
 }
 
+bool Device::vring_position(uint32_t vring, nvh_vring_position* pos) {
+    *pos = nvh_vring_position{};
+    if (vring >= NVH_MAX_VRINGS) {
+        return false;
+    }
+    Virtqueue& vq = queues_[vring];
+    // The data path and the control thread change these only under the
+    // queue's lock.
+    vq.access_lock().lock();
+    pos->started = vq.started();
+    pos->packed = vq.packed();
+    if (vq.started()) {
+        pos->broken = vq.broken();
+        if (vq.packed()) {
+            PackedBase b = vq.packed_ring().base();
+            pos->last_avail_idx = static_cast<uint16_t>(b.avail_idx | (b.avail_wrap << 15));
+            pos->used_idx = static_cast<uint16_t>(b.used_idx | (b.used_wrap << 15));
+        } else {
+            pos->last_avail_idx = vq.split_ring().last_avail_idx();
+            pos->used_idx = vq.split_ring().last_used_idx();
+            pos->driver_avail_idx = vq.driver_avail_idx();
+        }
+    }
+    vq.access_lock().unlock();
+    return true;
+}
+
+uint32_t Device::memory_regions(nvh_memory_region* regions, uint32_t n) {
+    uint32_t count = 0;
+    // The memory table is the control thread's.
+    control_->run_sync([&] {
+        const GuestMemory* memory = handler_.memory();
+        if (memory == nullptr) {
+            return;
+        }
+        count = static_cast<uint32_t>(memory->region_count());
+        for (uint32_t i = 0; i < count && i < n; i++) {
+            const MemoryRegionSpec& s = memory->region(i).spec();
+            regions[i] = {s.guest_phys_addr, s.memory_size, s.userspace_addr};
+        }
+    });
+    return count;
+}
+
 bool Device::vring_stats(uint32_t vring, nvh_vring_stats* stats) const {
     *stats = nvh_vring_stats{};
     if (vring >= NVH_MAX_VRINGS) {

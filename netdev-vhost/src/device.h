@@ -76,6 +76,9 @@ public:
     uint32_t dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n);
     uint32_t enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n);
     bool vring_stats(uint32_t vring, nvh_vring_stats* stats) const;
+    // ---- Diagnostics (see nvh.h). -----------------------------------------
+    bool vring_position(uint32_t vring, nvh_vring_position* pos);
+    uint32_t memory_regions(nvh_memory_region* regions, uint32_t n);
 
 private:
     Device(const nvh_device_config& config, uint32_t max_queue_pairs);

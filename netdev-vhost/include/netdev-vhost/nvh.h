@@ -216,6 +216,43 @@ struct nvh_vring_stats {
 bool nvh_vring_get_stats(struct nvh_device *, uint32_t vring,
                          struct nvh_vring_stats *stats);
 
+/* ---- Diagnostics (ovs-appctl) ------------------------------------------- */
+
+/* Where one vring stands.  Split ring: the next avail entry the device
+ * reads, the device's used index, and avail->idx as guest memory holds it.
+ * Packed ring: avail and used positions with their wrap counters in bit 15
+ * (vhost-user.rst, packed ring base encoding); driver_avail_idx is 0. */
+struct nvh_vring_position {
+    bool started;        /* Set up and attached to guest memory. */
+    bool packed;
+    bool broken;         /* The driver broke a ring rule: not served until
+                          * the frontend sets the ring up again. */
+    uint16_t last_avail_idx;
+    uint16_t used_idx;
+    uint16_t driver_avail_idx;
+};
+
+/* Fills *pos for vring (0..NVH_MAX_VRINGS-1).  Takes the vring's lock, so it
+ * waits for a burst in progress (and the burst that follows skips the
+ * queue): for occasional diagnostics only, never on the data path.  Returns
+ * false (and zeroes *pos) for a vring out of range. */
+bool nvh_vring_get_position(struct nvh_device *, uint32_t vring,
+                            struct nvh_vring_position *pos);
+
+/* One region of the guest memory table the frontend shared
+ * (VHOST_USER_SET_MEM_TABLE). */
+struct nvh_memory_region {
+    uint64_t guest_phys_addr;
+    uint64_t size;
+    uint64_t userspace_addr;    /* In the frontend's address space. */
+};
+
+/* Copies up to n regions of the current memory table into regions[];
+ * returns how many the table has (0 when none is mapped).  Runs on the
+ * control thread. */
+uint32_t nvh_device_get_memory(struct nvh_device *,
+                               struct nvh_memory_region *regions, uint32_t n);
+
 #ifdef __cplusplus
 }
 #endif
