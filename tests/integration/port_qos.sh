@@ -15,7 +15,8 @@
 #   2. policing removed (rate 0): everything passes, no new drops.
 #   3. QoS egress-policer on vhu1 (cir/cbs): the same with vhu1's
 #      ovs_tx_qos_drops and tx_dropped; qos/show shows the configuration.
-#   4. trtcm-policer on vhu1 with a default queue: the same.
+#   4. trtcm-policer on vhu1 with a default queue: the same; the queue's
+#      statistics (qos/show) count the frames it passed and dropped.
 #   5. QoS cleared: everything passes, no new drops.
 source "$(dirname "$0")/lib.sh"
 
@@ -102,6 +103,8 @@ round() {
     fwd=$rx1
     drops=$((sent - fwd))
     nvh_info "$label: sent $sent, forwarded $fwd, so $drops not forwarded"
+    ROUND_SENT=$sent
+    ROUND_FWD=$fwd
 
     # OVS's statistics column lags by up to 5 s.
     local want=("vhu0:rx_packets=$((BASE[vhu0:rx_packets] + sent))"
@@ -167,6 +170,14 @@ echo "$show" | sed 's/^/    /'
 nvh_check_match "qos/show vhu1 type" "QoS: vhu1 trtcm-policer" "$show"
 nvh_check_match "qos/show vhu1 lists the default queue" "Default:" "$show"
 round trtcm-policer vhu1:ovs_tx_qos_drops tx_dropped "$CIR" "$CBS"
+# The default queue metered every frame of the round (the queue's and the
+# port's meters are alike, so the queue passed exactly what was forwarded).
+show=$(appctl qos/show vhu1)
+echo "$show" | sed 's/^/    /'
+qstat() { echo "$show" | sed -n '/^Default:/,$p' | awk -v k="$1:" '$1 == k { print $2 }'; }
+nvh_check_eq "trtcm-policer: default queue tx_packets" "$ROUND_FWD" "$(qstat tx_packets)"
+nvh_check_eq "trtcm-policer: default queue tx_errors" \
+    "$((ROUND_SENT - ROUND_FWD))" "$(qstat tx_errors)"
 
 # 5. No QoS.
 vsctl clear Port vhu1 qos || nvh_fail "cannot clear the QoS"
