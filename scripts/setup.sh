@@ -24,6 +24,10 @@ packages=(
     libnuma-dev libcap-ng-dev libunbound-dev libunwind-dev libssl-dev
     # Unit tests.
     googletest libgtest-dev
+    # Fuzz targets: clang and its libFuzzer/ASan/UBSan runtimes (gcc's
+    # sanitizer runtimes, for the ASan and TSan unit test trees, come with
+    # build-essential).
+    clang libclang-rt-14-dev
     # Integration tests and demo: a QEMU guest with a busybox initramfs.
     qemu-system-x86 busybox-static cpio iproute2 procps
     # Benchmark (bench/): its chart, and profiles of ovs-vswitchd.
