@@ -18,6 +18,11 @@
 #   4. trtcm-policer on vhu1 with a default queue: the same; the queue's
 #      statistics (qos/show) count the frames it passed and dropped.
 #   5. QoS cleared: everything passes, no new drops.
+#   6. Sustained load: testpmd (a second instance per port, so that vhu1's
+#      side only receives) transmits without pause into vhu0 for
+#      NVH_LOAD_SECS (3) with ingress_policing_rate=10000, burst 1000: exact
+#      accounting again, the same bound on the forwarded bytes, and the
+#      rate that got through is printed (measured, not asserted).
 source "$(dirname "$0")/lib.sh"
 
 BURSTS=${NVH_BURSTS:-16}        # bursts of 32 frames per port and round
@@ -184,5 +189,60 @@ vsctl clear Port vhu1 qos || nvh_fail "cannot clear the QoS"
 nvh_check_eq "qos/show vhu1 without QoS" "QoS not configured on vhu1" \
     "$(appctl qos/show vhu1)"
 round no-qos vhu1:ovs_tx_qos_drops tx_dropped
+
+# 6. Sustained load through the ingress policer.
+RATE2_KBPS=10000
+BURST2_KB=1000
+cir2=$((RATE2_KBPS * 1000 / 8))
+cbs2=$((BURST2_KB * 1000 / 8))
+nvh_tp_stop tp
+nvh_tp_start tpa "$s0"
+nvh_tp_start tpb "$s1"
+nvh_tp_sync tpa 60
+nvh_tp_sync tpb 60
+nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready again"
+nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready again"
+vsctl set Interface vhu0 ingress_policing_rate=$RATE2_KBPS \
+    ingress_policing_burst=$BURST2_KB || nvh_fail "cannot set policing"
+base_read
+nvh_tp_run tpb stop "clear port stats all" "set fwd rxonly" start
+nvh_tp_run tpa stop "clear port stats all" "set fwd txonly" "set burst 32" \
+    "set txpkts $SIZE"
+t0=$(now_ns)
+nvh_tp_run tpa start
+sleep "${NVH_LOAD_SECS:-3}"
+nvh_tp_run tpa stop
+traffic_ms=$((($(now_ns) - t0) / 1000000))
+sent=$(nvh_tp_port_stat tpa 0 tx_packets)
+[[ $sent =~ ^[0-9]+$ ]] && [ "$sent" -gt 0 ] ||
+    nvh_fail "load: testpmd sent nothing ($sent)"
+# Once OVS has taken every frame, forwarded (received by testpmd B) +
+# policed adds up.  (dpdkvhostuserclient resets rx_packets/tx_packets when
+# a frontend connects, so those are not compared with values from before.)
+fwd_drops() {
+    echo $(($(nvh_tp_port_stat tpb 0 rx_packets)
+            + $(nvh_iface_stat vhu0 ovs_rx_qos_drops)
+            - BASE[vhu0:ovs_rx_qos_drops]))
+}
+fwd_drops_is() { [ "$(fwd_drops)" = "$1" ]; }
+nvh_wait_for 20 "load counters" fwd_drops_is "$sent" >/dev/null
+fwd=$(nvh_tp_port_stat tpb 0 rx_packets)
+elapsed=$(($(now_ns) - t0))
+nvh_tp_run tpb stop
+drops=$(($(nvh_iface_stat vhu0 ovs_rx_qos_drops) - BASE[vhu0:ovs_rx_qos_drops]))
+nvh_info "load: sent $sent, forwarded $fwd, policed $drops"
+nvh_check_eq "load: forwarded + policed = sent" "$sent" "$((fwd + drops))"
+nvh_check_eq "load: vhu0 rx_dropped" "$((BASE[vhu0:rx_dropped] + drops))" \
+    "$(nvh_iface_stat vhu0 rx_dropped)"
+nvh_check_eq "load: frames dropped by QoS > 0" yes \
+    "$([ "$drops" -gt 0 ] && echo yes || echo "no ($drops)")"
+bytes=$((fwd * LEN))
+bound=$((cbs2 + cir2 * elapsed / 1000000000 + LEN))
+nvh_info "load: $bytes metered bytes forwarded within $((elapsed / 1000000)) ms" \
+    "(bound $bound B); over the $traffic_ms ms of traffic that is" \
+    "$((bytes * 8 / traffic_ms)) kbit/s, $(((bytes - cbs2) * 8 / traffic_ms))" \
+    "kbit/s without the burst, for a rate of $RATE2_KBPS kbit/s"
+nvh_check_eq "load: forwarded bytes <= burst + rate x elapsed" yes \
+    "$([ "$bytes" -le "$bound" ] && echo yes || echo "no ($bytes > $bound)")"
 
 nvh_finish
