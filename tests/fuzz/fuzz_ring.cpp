@@ -5,7 +5,7 @@
 // adjacent in guest-physical space.  Between bursts the input may rewrite
 // guest memory, as a guest can at any time.
 //
-// Input (fuzz_input.h; see corpus/README.md and make_corpus.py):
+// Input (fuzz_input.h; make_corpus.py writes seeds in it):
 //   u8  config: bit 0 MRG_RXBUF, 1 INDIRECT_DESC, 2 EVENT_IDX, 3 VERSION_1,
 //       4 checksum/TSO offloads, 5 IN_ORDER, 6-7 region count - 1 (1..3)
 //   u8  log2 of the queue size (mod 9: 1..256)

@@ -8,7 +8,7 @@
 // the first byte): this target applies the same limits to the input, so a
 // message Session would refuse ends the stream like a closed connection.
 //
-// Input (fuzz_input.h; see corpus/README.md and make_corpus.py): messages,
+// Input (fuzz_input.h; make_corpus.py writes seeds in it): messages,
 // each
 //   u8  fd count (low 4 bits; more than kMaxFds ends the stream)
 //   u32 request, u32 flags, u32 payload size (> kMaxPayloadSize ends it)
