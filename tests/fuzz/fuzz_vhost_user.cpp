@@ -16,6 +16,7 @@
 //   per fd: u8 kind: bit 0 clear = a memfd, set = an eventfd;
 //           a memfd then has u8 size in pages - 1 (mod 32) and
 //           u16 n, followed by n bytes written at its start
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -41,15 +42,25 @@ constexpr uint32_t kQueuePairs = 2;
 constexpr int kMaxMessages = 64;
 constexpr uint32_t kCapacity = 2048;
 
+// Numbers of the fds made for the current input: all must be closed once
+// the handler is reset and the queues are gone (no fd leaks).
+std::vector<int>& made_fds() {
+    static std::vector<int> fds;
+    return fds;
+}
+
 UniqueFd make_fd(FuzzInput& in) {
     const uint8_t kind = in.u8();
     if (kind & 1) {
-        return UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        made_fds().push_back(fd.get());
+        return fd;
     }
     UniqueFd fd(::memfd_create("nvh-fuzz", MFD_CLOEXEC));
     if (!fd) {
         __builtin_trap();
     }
+    made_fds().push_back(fd.get());
     const off_t size = (off_t{in.u8()} % 32 + 1) * 4096;
     if (::ftruncate(fd.get(), size) != 0) {
         __builtin_trap();
@@ -103,10 +114,9 @@ void poll_queues(nvh::MessageHandler::QueueArray& queues, uint32_t vrings,
     }
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    FuzzInput in(data, size);
+// One connection: the messages of `in` until the stream ends or breaks a
+// rule, then the reset that a disconnect does.
+void run_connection(FuzzInput& in) {
     nvh::MessageHandler::QueueArray queues;
     nvh::MessageHandler handler(queues, kQueuePairs,
                                 nvh::kOfferedFeatures | nvh::kOffloadFeatures);
@@ -142,5 +152,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         poll_queues(queues, handler.vring_count(), handler.take_announce());
     }
     handler.reset();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    FuzzInput in(data, size);
+    made_fds().clear();
+    run_connection(in);
+    for (int fd : made_fds()) {
+        if (::fcntl(fd, F_GETFD) != -1) {
+            __builtin_trap();   // An fd of the frontend's outlived the connection.
+        }
+    }
     return 0;
 }
