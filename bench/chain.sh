@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# chain.sh: PMD cycles per packet of vhostuserclient and OVS's built-in
+# dpdkvhostuserclient, measured side by side in one ovs-vswitchd.
+#
+# Topology "chain" (the default): four vhost-user ports on one netdev bridge,
+# all polled by ONE PMD thread, two of port type A (a1, a2) and two of type B
+# (b1, b2), and ONE testpmd with four virtio_user ports p0..p3 in io
+# forwarding with --port-topology=chained (p1 -> p2, p3 -> p0).  One ring of
+# packets passes
+#
+#     p0 -> a1 => a2 -> p1 -> p2 -> b1 => b2 -> p3 -> p0
+#
+# (OpenFlow in_port=a1 -> a2, in_port=b1 -> b2), so both pairs carry exactly
+# the same packets, under the same noise.  OVS's per-rxq cycle accounting
+# charges each rxq with its receive, its datapath work and its share of the
+# transmit to the output port: rxq a1 carries the cost of one A dequeue + one
+# A enqueue, rxq b1 the same for B.  bench/sample.py samples it every second.
+#
+# Topologies "vm2phy" and "phy2vm" (one port type, A): a virtio_user port
+# and a DPDK port on net_null (the "physical" port: it drops what it is sent
+# and makes frames as fast as it is polled).  vm2phy: testpmd txonly -> a1 ->
+# null0.  phy2vm: null0 -> a1 -> testpmd rxonly.  Compare types by
+# alternating runs (A=vhostuserclient, then A=dpdkvhostuserclient).
+#
+# Environment (all optional):
+#   NVH_BENCH_TOPO   chain | vm2phy | phy2vm           (default chain)
+#   NVH_BENCH_A      port type of a1/a2                (default vhostuserclient)
+#   NVH_BENCH_B      port type of b1/b2                (default dpdkvhostuserclient)
+#   NVH_BENCH_SIZE   frame size in bytes (64, 512, 1518...)     (default 64)
+#   NVH_BENCH_RING   split | packed (virtio_user packed_vq=1)   (default split)
+#   NVH_BENCH_SECS   seconds of measurement            (default 30)
+#   NVH_BENCH_WARMUP seconds of traffic before it      (default 5)
+#   NVH_BENCH_BURSTS tx_first bursts of 32 per injecting port (default 1)
+#   NVH_BENCH_OUT    file the result line (JSON) is appended to (optional)
+#   NVH_BENCH_NICE   nice value given to ovs-vswitchd's and testpmd's threads
+#                    (default -10; empty: leave them alone)
+#   NVH_BENCH_PERF   seconds of "perf record -g" on ovs-vswitchd after the
+#                    measurement (0: none); report in the work directory
+# and those of tests/integration/lib.sh (NVH_BUILD_DIR, NVH_PMD_MASK,
+# NVH_TP_LCORES, NVH_KEEP...).
+#
+# CPUs: the PMD thread runs on core 0 (pmd-cpu-mask 0x1), testpmd's
+# forwarding lcore on core 1 (NVH_TP_LCORES=0,1: lcore 0 is testpmd's main
+# lcore, which sleeps on its command input).  On a 2-core machine the two
+# busy loops own one core each; ovs-vswitchd's main thread and the sampling
+# share them.  Nothing else busy should run meanwhile (bench/suite.sh can
+# take a lock file around each run: NVH_BENCH_LOCK).
+#
+# Linux groups the threads of each session for scheduling (autogroup) and
+# applies nice values within a group, so the script runs in a session of its
+# own (with testpmd), ovs-vswitchd detaches into another, and both groups are
+# given the nice value too; both groups end with the run.
+if [ -z "${NVH_BENCH_SESSION:-}" ]; then
+    NVH_BENCH_SESSION=1 exec setsid -w bash "$0" "$@"
+fi
+NVH_TEST=bench-${NVH_BENCH_TOPO:-chain}
+source "$(dirname "$0")/../tests/integration/lib.sh"
+
+TOPO=${NVH_BENCH_TOPO:-chain}
+TYPE_A=${NVH_BENCH_A:-vhostuserclient}
+TYPE_B=${NVH_BENCH_B:-dpdkvhostuserclient}
+SIZE=${NVH_BENCH_SIZE:-64}
+RING=${NVH_BENCH_RING:-split}
+SECS=${NVH_BENCH_SECS:-30}
+WARMUP=${NVH_BENCH_WARMUP:-5}
+BURSTS=${NVH_BENCH_BURSTS:-1}
+PERF_SECS=${NVH_BENCH_PERF:-0}
+NICE=${NVH_BENCH_NICE--10}
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+
+case "$RING" in
+    split) devargs="" ;;
+    packed) devargs=",packed_vq=1" ;;
+    *) nvh_fail "NVH_BENCH_RING must be split or packed" ;;
+esac
+
+nvh_init
+nvh_require_root
+nvh_require_cmd dpdk-testpmd
+nvh_require_hugepages "$NVH_SOCKET_MEM"
+
+# add_port PORT TYPE OFPORT: a vhost-user client port of TYPE.
+add_port() {
+    NVH_PORT_TYPE=$2 nvh_add_port br0 "$1" "$(nvh_sock "$1")" "$3"
+}
+
+wait_ready() {
+    NVH_PORT_TYPE=$2 nvh_wait_port_ready "$1" || nvh_fail "$1 ($2) not ready"
+}
+
+# Interface statistics (the column lags by up to 5 s) of the ports, as JSON.
+port_counters() {
+    local port first=1
+    printf '{'
+    for port in "$@"; do
+        [ $first = 1 ] || printf ', '
+        first=0
+        printf '"%s": {' "$port"
+        printf '"type": "%s", ' "$(nvh_iface_get "$port" type)"
+        printf '"rx_packets": %s, "tx_packets": %s, ' \
+            "$(nvh_iface_stat "$port" rx_packets)" "$(nvh_iface_stat "$port" tx_packets)"
+        printf '"rx_dropped": %s, "tx_dropped": %s, ' \
+            "$(nvh_iface_stat "$port" rx_dropped)" "$(nvh_iface_stat "$port" tx_dropped)"
+        printf '"ovs_tx_failure_drops": %s, "ovs_tx_retries": %s}' \
+            "$(nvh_iface_stat "$port" ovs_tx_failure_drops)" \
+            "$(nvh_iface_stat "$port" ovs_tx_retries)"
+    done
+    printf '}\n'
+}
+
+nvh_ovs_start
+nvh_add_bridge br0
+
+case "$TOPO" in
+chain)
+    add_port a1 "$TYPE_A" 1
+    add_port a2 "$TYPE_A" 2
+    add_port b1 "$TYPE_B" 3
+    add_port b2 "$TYPE_B" 4
+    nvh_flows br0 "in_port=1,actions=output:2" "in_port=3,actions=output:4" \
+        "priority=0,actions=drop"
+    # p0..p3 = a1, a2, b1, b2.
+    nvh_tp_start tp "$(nvh_sock a1)$devargs" "$(nvh_sock a2)$devargs" \
+        "$(nvh_sock b1)$devargs" "$(nvh_sock b2)$devargs" -- --port-topology=chained
+    nvh_tp_sync tp 60
+    wait_ready a1 "$TYPE_A"; wait_ready a2 "$TYPE_A"
+    wait_ready b1 "$TYPE_B"; wait_ready b2 "$TYPE_B"
+    ports=(a1 a2 b1 b2)
+    # tx_first: every testpmd port sends BURSTS bursts; those of p0 and p2
+    # circulate, those of p1 and p3 (into a2, b2) meet the drop flow.
+    nvh_tp_run tp "set fwd io" "set burst 32" "set txpkts $SIZE" \
+        "start tx_first $BURSTS"
+    rxq_a=a1 rxq_b=b1
+    ;;
+vm2phy|phy2vm)
+    add_port a1 "$TYPE_A" 1
+    # vm2phy: no-rx=1, so that null0 only drops what it is sent.
+    nullargs="net_null0,size=$SIZE"
+    [ "$TOPO" = vm2phy ] && nullargs="$nullargs,no-rx=1"
+    vsctl add-port br0 null0 -- set Interface null0 type=dpdk \
+        "options:dpdk-devargs=$nullargs" ofport_request=2 ||
+        nvh_fail "cannot add the net_null port"
+    err=$(nvh_iface_get null0 error)
+    [ -z "$err" ] || [ "$err" = "[]" ] || nvh_fail "null0: $err"
+    nvh_tp_start tp "$(nvh_sock a1)$devargs"
+    nvh_tp_sync tp 60
+    wait_ready a1 "$TYPE_A"
+    ports=(a1 null0)
+    if [ "$TOPO" = vm2phy ]; then
+        nvh_flows br0 "in_port=1,actions=output:2" "priority=0,actions=drop"
+        nvh_tp_run tp "set fwd txonly" "set burst 32" "set txpkts $SIZE" "start"
+        rxq_a=a1 rxq_b=""
+    else
+        nvh_flows br0 "in_port=2,actions=output:1" "priority=0,actions=drop"
+        nvh_tp_run tp "set fwd rxonly" "start"
+        rxq_a=null0 rxq_b=""
+    fi
+    ;;
+*) nvh_fail "unknown NVH_BENCH_TOPO $TOPO" ;;
+esac
+
+# Raise the priority of every thread of the two busy loops (ovs-vswitchd
+# with its PMD thread, testpmd with its forwarding lcore) over background
+# work such as builds.  Linux applies a nice value per thread.
+if [ -n "$NICE" ]; then
+    for pid in "$NVH_VSWITCHD_PID" "${NVH_TP_PID[tp]}"; do
+        [ -w /proc/"$pid"/autogroup ] && echo "$NICE" > /proc/"$pid"/autogroup
+        for task in /proc/"$pid"/task/*; do
+            renice -n "$NICE" -p "${task##*/}" >/dev/null 2>&1
+        done
+    done
+fi
+appctl dpif-netdev/pmd-rxq-show | sed 's/^/    /'
+nvh_info "topology $TOPO, A=$TYPE_A B=$TYPE_B, $SIZE B, $RING ring; warm-up ${WARMUP}s, measuring ${SECS}s"
+sleep "$WARMUP"
+
+label="$TOPO $SIZE B $RING A=$TYPE_A"
+[ "$TOPO" = chain ] && label="$label B=$TYPE_B"
+/usr/bin/python3 "$BENCH_DIR/sample.py" --appctl "$NVH_PREFIX/bin/ovs-appctl" \
+    --secs "$SECS" --rxq-a "$rxq_a" --rxq-b "$rxq_b" \
+    --meta "topo=$TOPO" --meta "a=$TYPE_A" --meta "b=$TYPE_B" --meta "size=$SIZE" \
+    --meta "ring=$RING" --meta "bursts=$BURSTS" --label "$label" \
+    > "$NVH_WORK/sample.out" &
+sampler=$!
+nvh_register_pid sampler "$sampler"
+
+if [ "$PERF_SECS" -gt 0 ]; then
+    # Profile the middle of the run.
+    sleep $(( SECS > PERF_SECS ? (SECS - PERF_SECS) / 2 : 0 ))
+    perf record -g -o "$NVH_WORK/perf.data" -p "$NVH_VSWITCHD_PID" -- sleep "$PERF_SECS" \
+        > "$NVH_WORK/perf-record.log" 2>&1 || nvh_log "perf record failed"
+fi
+wait "$sampler" || nvh_fail "sampling failed: $(cat "$NVH_WORK/sample.out")"
+
+# Stop the traffic; after OVS's next statistics refresh, the counters.
+nvh_tp_run tp stop
+sleep 6
+port_counters "${ports[@]}" > "$NVH_WORK/counters.json"
+/usr/bin/python3 "$BENCH_DIR/sample.py" --summarize "$NVH_WORK/sample.out" \
+    --counters "$NVH_WORK/counters.json" ${NVH_BENCH_OUT:+--out "$NVH_BENCH_OUT"}
+
+if [ "$PERF_SECS" -gt 0 ] && [ -s "$NVH_WORK/perf.data" ]; then
+    perf report -i "$NVH_WORK/perf.data" --stdio --no-children --percent-limit 0.5 \
+        -g none --sort symbol > "$NVH_WORK/perf-report.txt" 2>/dev/null
+    nvh_info "perf report: $NVH_WORK/perf-report.txt (top entries:)"
+    grep -E '^ +[0-9.]+%' "$NVH_WORK/perf-report.txt" | head -n 25
+    NVH_KEEP=1
+fi
+NVH_DONE=pass
+exit 0

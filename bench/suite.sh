@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# suite.sh RESULTS.jsonl [CHART.png]: the runs of docs/performance.md, one
+# bench/chain.sh each, results appended to RESULTS.jsonl; then the chart
+# (bench/plot.py) if CHART.png is given.
+#
+#   NVH_BENCH_RUNS   runs of each 64-byte split-ring chain (A/B and A/A) (3)
+#   NVH_BENCH_SECS   seconds per run (30)
+#   NVH_BENCH_LOCK   a lock file taken (flock) around each run, released
+#                    between runs, for machines shared with other tests
+#   NVH_BENCH_ONLY   run only the cases whose name contains this string
+# Runs chain.sh as root like the integration tests (see docs/testing.md).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:?usage: suite.sh RESULTS.jsonl [CHART.png]}
+chart=${2:-}
+runs=${NVH_BENCH_RUNS:-3}
+V=vhostuserclient D=dpdkvhostuserclient
+
+# name  topology A B size ring
+cases=()
+for ((i = 1; i <= runs; i++)); do
+    cases+=("ab64-$i chain $V $D 64 split" "aa64-$i chain $V $V 64 split")
+done
+cases+=("ab512 chain $V $D 512 split" "ab1518 chain $V $D 1518 split"
+        "ab64p chain $V $D 64 packed" "ab1518p chain $V $D 1518 packed"
+        "dd64 chain $D $D 64 split")
+
+run() {
+    if [ -n "${NVH_BENCH_LOCK:-}" ]; then
+        flock "$NVH_BENCH_LOCK" "$@"
+    else
+        "$@"
+    fi
+}
+
+for c in "${cases[@]}"; do
+    read -r name topo a b size ring <<<"$c"
+    [[ $name == *"${NVH_BENCH_ONLY:-}"* ]] || continue
+    echo "=== $name: $topo A=$a B=$b $size B $ring"
+    run env NVH_BENCH_TOPO="$topo" NVH_BENCH_A="$a" NVH_BENCH_B="$b" \
+        NVH_BENCH_SIZE="$size" NVH_BENCH_RING="$ring" NVH_BENCH_OUT="$out" \
+        bash "$here/chain.sh" | grep -vE '^ +[0-9]+ +[0-9.]+ +[0-9.-]+$'
+done
+[ -z "$chart" ] || /usr/bin/python3 "$here/plot.py" "$out" "$chart"
