@@ -9,6 +9,9 @@
 #   NVH_BUILD_DIR      build tree (default: build in the repository)
 #   NVH_TEST_TIMEOUT   seconds per test without its own TIMEOUT (default 1200)
 #   CTEST_ARGS         extra ctest arguments, e.g. "-R unit"
+#   NVH_SANITIZERS     sanitizer trees run after the main suite
+#                      (scripts/test-sanitizers.sh): default "asan tsan
+#                      fuzz", empty for none
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +21,15 @@ export NVH_BUILD_DIR=$build
 "$repo/scripts/build.sh"
 
 unset CTEST_PARALLEL_LEVEL
+status=0
 # shellcheck disable=SC2086  # CTEST_ARGS is a list of words.
 ctest --test-dir "$build" --output-on-failure --no-tests=error \
-    --timeout "${NVH_TEST_TIMEOUT:-1200}" ${CTEST_ARGS:-}
+    --timeout "${NVH_TEST_TIMEOUT:-1200}" ${CTEST_ARGS:-} || status=1
+
+# The unit tests under ASan+UBSan and TSan, and the fuzz targets, each in
+# its own core-only tree (docs/testing.md).
+if [ -n "${NVH_SANITIZERS-asan tsan fuzz}" ]; then
+    NVH_SANITIZERS=${NVH_SANITIZERS-asan tsan fuzz} \
+        "$repo/scripts/test-sanitizers.sh" || status=1
+fi
+exit $status
