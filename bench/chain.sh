@@ -36,6 +36,8 @@
 #                    (default -10; empty: leave them alone)
 #   NVH_BENCH_PERF   seconds of "perf record -g" on ovs-vswitchd after the
 #                    measurement (0: none); report in the work directory
+#   NVH_BENCH_PERF_ARGS  perf record options (default -g; ovs-vswitchd has no
+#                    frame pointers: "--call-graph dwarf" for callers)
 # and those of tests/integration/lib.sh (NVH_BUILD_DIR, NVH_PMD_MASK,
 # NVH_TP_LCORES, NVH_KEEP...).
 #
@@ -187,7 +189,8 @@ nvh_register_pid sampler "$sampler"
 if [ "$PERF_SECS" -gt 0 ]; then
     # Profile the middle of the run.
     sleep $(( SECS > PERF_SECS ? (SECS - PERF_SECS) / 2 : 0 ))
-    perf record -g -o "$NVH_WORK/perf.data" -p "$NVH_VSWITCHD_PID" -- sleep "$PERF_SECS" \
+    # shellcheck disable=SC2086  # a list of words
+    perf record ${NVH_BENCH_PERF_ARGS:--g} -o "$NVH_WORK/perf.data" -p "$NVH_VSWITCHD_PID" -- sleep "$PERF_SECS" \
         > "$NVH_WORK/perf-record.log" 2>&1 || nvh_log "perf record failed"
 fi
 wait "$sampler" || nvh_fail "sampling failed: $(cat "$NVH_WORK/sample.out")"
