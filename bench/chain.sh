@@ -52,10 +52,14 @@
 # applies nice values within a group, so the script runs in a session of its
 # own (with testpmd), ovs-vswitchd detaches into another, and both groups are
 # given the nice value too; both groups end with the run.
+#
+# NVH_TEST, NVH_KEEP and NVH_DONE are read by tests/integration/lib.sh.
+# shellcheck disable=SC2034,SC2119
 if [ -z "${NVH_BENCH_SESSION:-}" ]; then
     NVH_BENCH_SESSION=1 exec setsid -w bash "$0" "$@"
 fi
 NVH_TEST=bench-${NVH_BENCH_TOPO:-chain}
+# shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/../tests/integration/lib.sh"
 
 TOPO=${NVH_BENCH_TOPO:-chain}
