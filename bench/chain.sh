@@ -48,15 +48,16 @@
 # share them.  Nothing else busy should run meanwhile (bench/suite.sh can
 # take a lock file around each run: NVH_BENCH_LOCK).
 #
-# Linux groups the threads of each session for scheduling (autogroup) and
-# applies nice values within a group, so the script runs in a session of its
-# own (with testpmd), ovs-vswitchd detaches into another, and both groups are
-# given the nice value too; both groups end with the run.
+# Linux schedules the processes started by one setsid() as a group
+# (autogroup) and applies nice values within a group, so the script re-runs
+# itself under setsid (testpmd joins its group), ovs-vswitchd detaches into a
+# group of its own, and both groups are given the nice value too; both groups
+# end with the run.
 #
 # NVH_TEST, NVH_KEEP and NVH_DONE are read by tests/integration/lib.sh.
 # shellcheck disable=SC2034,SC2119
-if [ -z "${NVH_BENCH_SESSION:-}" ]; then
-    NVH_BENCH_SESSION=1 exec setsid -w bash "$0" "$@"
+if [ -z "${NVH_BENCH_SETSID:-}" ]; then
+    NVH_BENCH_SETSID=1 exec setsid -w bash "$0" "$@"
 fi
 NVH_TEST=bench-${NVH_BENCH_TOPO:-chain}
 # shellcheck source=tests/integration/lib.sh
