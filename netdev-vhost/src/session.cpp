@@ -162,6 +162,12 @@ Status Session::send(std::span<const uint8_t> bytes) {
         n = ::send(socket_.get(), bytes.data(), bytes.size(),
                    MSG_NOSIGNAL | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
+    // A full socket buffer (nothing or only part of the reply fits) means
+    // the frontend sends requests but does not read the replies; the
+    // control thread never waits for it.
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return Error{EAGAIN, "frontend is not reading its replies"};
+    }
     if (n < 0) {
         return Error{errno, "error sending a reply to the frontend"};
     }

@@ -421,6 +421,29 @@ TEST_F(DeviceTest, MalformedMessageDisconnectsAndLeaksNoFd) {
     EXPECT_EQ(count_open_fds(), baseline);
 }
 
+// A frontend that floods requests and never reads the replies fills its
+// socket: the device drops the connection (it never waits on a frontend)
+// and says why.
+TEST_F(DeviceTest, FrontendThatReadsNoRepliesIsDisconnectedWithTheReason) {
+    create();
+    connect();
+    frontend_->stop_listening();   // No reconnect after the disconnect.
+    std::vector<uint8_t> burst;
+    for (int i = 0; i < 64; i++) {
+        const uint32_t header[3] = {static_cast<uint32_t>(Request::kGetFeatures),
+                                    vhost_user::kVersion, 0};
+        const auto* p = reinterpret_cast<const uint8_t*>(header);
+        burst.insert(burst.end(), p, p + sizeof header);
+    }
+    // Blocking sends: they fail once the device closed the connection.
+    while (frontend_->send_raw(burst)) {
+    }
+    ASSERT_TRUE(wait_state(NVH_STATE_WAITING));
+    EXPECT_NE(std::string(info().last_error).find("not reading its replies"),
+              std::string::npos)
+        << info().last_error;
+}
+
 TEST_F(DeviceTest, BadVersionFlagsDisconnect) {
     create();
     connect();
