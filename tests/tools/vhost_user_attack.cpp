@@ -1,0 +1,357 @@
+// vhost_user_attack: a hostile vhost-user frontend for the catalogue test
+// (tests/integration/hostile_frontend.sh).  It listens at SOCKET as the
+// vhost-user server a vhostuserclient port connects to, accepts one
+// connection, removes the socket (so the port does not connect again until
+// the next run), and carries out one attack:
+//
+//     vhost_user_attack SOCKET ATTACK
+//     vhost_user_attack --list
+//
+// Message-level attacks send one broken request (or stop mid-message, or
+// flood) and expect the port to close the connection; ring-level attacks
+// set up valid rings first, check that frames pass, then place crafted
+// descriptors, check in the rings what can be seen there (the bad chain
+// comes back with length 0, a valid frame after it still passes) and keep
+// the connection until the port closes it, so the test can read the port's
+// counters first.  The attack "good" is a well-behaved frontend: it sets up
+// the rings, exchanges frames and stops the device as QEMU does.
+//
+// Exit status 0: the attack went as the catalogue expects, as far as the
+// frontend can see; 1: it did not (a message on stderr); 2: usage.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "attack_common.h"
+
+namespace nvh::attack {
+namespace {
+
+using vhost_user::Request;
+
+constexpr uint32_t code(Request r) { return static_cast<uint32_t>(r); }
+
+template <typename T>
+void put(std::vector<uint8_t>& b, T v) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&v);
+    b.insert(b.end(), p, p + sizeof v);
+}
+
+std::vector<uint8_t> vring_state(uint32_t index, uint32_t num) {
+    std::vector<uint8_t> b;
+    put<uint32_t>(b, index);
+    put<uint32_t>(b, num);
+    return b;
+}
+
+struct Region {
+    uint64_t gpa, size, uva, offset;
+};
+
+std::vector<uint8_t> mem_table(const std::vector<Region>& regions) {
+    std::vector<uint8_t> b;
+    put<uint32_t>(b, static_cast<uint32_t>(regions.size()));
+    put<uint32_t>(b, 0);
+    for (const Region& r : regions) {
+        put<uint64_t>(b, r.gpa);
+        put<uint64_t>(b, r.size);
+        put<uint64_t>(b, r.uva);
+        put<uint64_t>(b, r.offset);
+    }
+    return b;
+}
+
+// The port must close the connection (vhost-user.rst: a back-end that
+// cannot handle a request may close the connection; ours always does for
+// a malformed one).
+// wait_peer_closed() is false for a byte of data (a reply) and for a reset
+// (the port closed with requests unread); EOF follows both.
+void expect_closed(VhostUserFrontend& fe, const char* what) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+    while (!fe.wait_peer_closed(kTimeoutMs)) {
+        if (std::chrono::steady_clock::now() > end) {
+            fail(what);
+        }
+    }
+    note("the port closed the connection");
+}
+
+void negotiate(Context& c, uint64_t protocol = 0) {
+    uint64_t f = virtio::bit(virtio::kFVersion1) |
+                 virtio::bit(virtio::kNetFMrgRxbuf) |
+                 virtio::bit(virtio::kFProtocolFeatures);
+    if (!c.fe.negotiate(f, protocol)) {
+        fail("negotiation failed");
+    }
+}
+
+// Sends a broken request and expects the connection to end.
+Attack send_bad(uint32_t request, std::function<std::vector<uint8_t>()> payload,
+                int n_fds = 0, bool negotiate_first = true, uint64_t protocol = 0) {
+    return [=](Context& c) {
+        if (negotiate_first) {
+            negotiate(c, protocol);
+        }
+        std::vector<UniqueFd> owned;
+        std::vector<int> fds;
+        for (int i = 0; i < n_fds; i++) {
+            owned.push_back(GuestMemoryFixture::make_memfd(kRegionSize));
+            fds.push_back(owned.back().get());
+        }
+        if (!c.fe.send(request, payload(), fds)) {
+            fail("sending the request failed");
+        }
+        expect_closed(c.fe, "the port kept the connection after a broken request");
+    };
+}
+
+Attack bad_mem_table(std::vector<Region> regions, uint64_t fd_size,
+                     int n_fds = -1) {
+    return [=](Context& c) {
+        negotiate(c);
+        std::vector<UniqueFd> owned;
+        std::vector<int> fds;
+        const size_t n = n_fds < 0 ? regions.size() : size_t(n_fds);
+        for (size_t i = 0; i < n; i++) {
+            owned.push_back(GuestMemoryFixture::make_memfd(fd_size));
+            fds.push_back(owned.back().get());
+        }
+        if (!c.fe.send(code(Request::kSetMemTable), mem_table(regions), fds)) {
+            fail("sending SET_MEM_TABLE failed");
+        }
+        expect_closed(c.fe, "the port kept the connection after a bad memory table");
+    };
+}
+
+Attack bad_log(uint64_t size, uint64_t offset, uint64_t fd_size) {
+    return [=](Context& c) {
+        negotiate(c, virtio::bit(vhost_user::kProtocolFLogShmfd));
+        UniqueFd fd = GuestMemoryFixture::make_memfd(fd_size);
+        std::vector<uint8_t> b;
+        put<uint64_t>(b, size);
+        put<uint64_t>(b, offset);
+        int fds[1] = {fd.get()};
+        if (!c.fe.send(code(Request::kSetLogBase), b, fds)) {
+            fail("sending SET_LOG_BASE failed");
+        }
+        expect_closed(c.fe, "the port kept the connection after a bad log");
+    };
+}
+
+// SET_VRING_ADDR whose descriptor table starts inside region 0 and ends
+// past it (vhost-user.rst: ring addresses are frontend-virtual addresses in
+// the memory table).
+void ring_outside(Context& c) {
+    negotiate(c);
+    GuestMemoryFixture mem;
+    mem.add_region(0, kRegionSize);
+    if (!c.fe.send_mem_table(mem) ||
+        !c.fe.set_vring_state(Request::kSetVringNum, 0, kRingSize) ||
+        !c.fe.set_vring_state(Request::kSetVringBase, 0, 0)) {
+        fail("set-up failed");
+    }
+    VringAddresses a;
+    a.desc_user_addr = mem.gpa_to_uva(kRegionSize - 2048);   // 4 KiB table
+    a.avail_user_addr = mem.gpa_to_uva(0x1000);
+    a.used_user_addr = mem.gpa_to_uva(0x2000);
+    // The port may refuse the address at once or when the ring starts.
+    if (c.fe.set_vring_addr(0, a)) {
+        UniqueFd kick(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        c.fe.set_vring_fd(Request::kSetVringKick, 0, kick.get());
+    }
+    expect_closed(c.fe, "the port accepted a ring outside guest memory");
+}
+
+// Half a header, then silence: the port must not wait for the rest on any
+// thread another port needs.
+void half_header(Context& c) {
+    const uint8_t half[6] = {1, 0, 0, 0, 1, 0};
+    if (!c.fe.send_raw(half)) {
+        fail("sending half a header failed");
+    }
+    note("half a header sent; holding the connection");
+    hold(c.fe);
+}
+
+// Requests as fast as the socket takes them, replies never read: the port
+// must not wait for this frontend to read (vhost-user.rst leaves it to the
+// back-end; ours closes the connection).
+void flood_unread_replies(Context& c) {
+    std::vector<uint8_t> msg;
+    put<uint32_t>(msg, code(Request::kGetFeatures));
+    put<uint32_t>(msg, vhost_user::kVersion);
+    put<uint32_t>(msg, 0);
+    std::vector<uint8_t> burst;
+    for (int i = 0; i < 64; i++) {
+        burst.insert(burst.end(), msg.begin(), msg.end());
+    }
+    long sent = 0;
+    while (c.fe.send_raw(burst)) {
+        sent += 64;
+    }
+    note("flooded %ld requests", sent);
+    expect_closed(c.fe, "the port never closed a frontend that reads no replies");
+}
+
+// Valid requests that need no reply, as fast as the port takes them, until
+// the port closes the connection (the test asks for that): other ports and
+// ovs-vswitchd's main thread must not notice.
+void flood(Context& c) {
+    negotiate(c);
+    std::vector<uint8_t> msg;
+    put<uint32_t>(msg, code(Request::kSetVringNum));
+    put<uint32_t>(msg, vhost_user::kVersion);
+    put<uint32_t>(msg, 8);
+    std::vector<uint8_t> st = vring_state(0, 256);
+    msg.insert(msg.end(), st.begin(), st.end());
+    std::vector<uint8_t> burst;
+    for (int i = 0; i < 64; i++) {
+        burst.insert(burst.end(), msg.begin(), msg.end());
+    }
+    note("flooding");
+    long sent = 0;
+    while (c.fe.send_raw(burst)) {
+        sent += 64;
+    }
+    note("flooded %ld requests until the port closed the connection", sent);
+}
+
+void good(Context& c) {
+    SplitGuest g;
+    g.set_up(c);
+    g.exchange(8, 1);
+    // GET_VRING_BASE stops the rings (vhost-user.rst, "Ring states").
+    if (!c.fe.get_vring_base(0) || !c.fe.get_vring_base(1)) {
+        fail("GET_VRING_BASE failed");
+    }
+    note("8 frames exchanged");
+}
+
+std::vector<Region> nine() {
+    std::vector<Region> r;
+    for (uint64_t i = 0; i < 9; i++) {
+        r.push_back({i * 4 * kRegionSize, kRegionSize, 0x10000000 + i * 4 * kRegionSize, 0});
+    }
+    return r;
+}
+
+const uint64_t kOverflowGpa = ~uint64_t{0} - 0xfff;
+
+}  // namespace
+
+const std::vector<Entry>& message_attacks() {
+    static const std::vector<Entry> list = {
+        {"good", good},
+        // Wrong fd counts (DPDK CVE class: fds not checked per request).
+        {"extra_fds", send_bad(code(Request::kGetFeatures),
+                               [] { return std::vector<uint8_t>{}; }, 3, false)},
+        {"missing_fd", send_bad(code(Request::kSetVringKick), [] {
+             std::vector<uint8_t> b;
+             put<uint64_t>(b, 0);   // index 0, no "no fd" flag, no fd
+             return b;
+         })},
+        {"mem_table_missing_fd",
+         bad_mem_table({{0, kRegionSize, 0x10000000, 0},
+                        {4 * kRegionSize, kRegionSize, 0x20000000, 0}},
+                       kRegionSize, 1)},
+        // Payload size vs request (DPDK CVE class: payload size not checked).
+        {"payload_size", send_bad(code(Request::kSetVringNum),
+                                  [] { return std::vector<uint8_t>(4, 0); })},
+        {"oversized_header_size", [](Context& c) {
+             std::vector<uint8_t> b;
+             put<uint32_t>(b, code(Request::kSetOwner));
+             put<uint32_t>(b, vhost_user::kVersion);
+             put<uint32_t>(b, 0x10000000);
+             if (!c.fe.send_raw(b)) {
+                 fail("sending failed");
+             }
+             expect_closed(c.fe, "the port waited for a 256 MiB payload");
+         }},
+        // Vring index (DPDK CVE class: index truncated or not bounded).
+        {"vring_index_32", send_bad(code(Request::kSetVringNum),
+                                    [] { return vring_state(32, 256); })},
+        {"vring_index_255", send_bad(code(Request::kSetVringNum),
+                                     [] { return vring_state(255, 256); })},
+        {"vring_index_65536", send_bad(code(Request::kSetVringNum),
+                                       [] { return vring_state(65536, 256); })},
+        // Ring size (virtio 1.2, 2.7: a power of two, at most 32768).
+        {"ring_size_100", send_bad(code(Request::kSetVringNum),
+                                   [] { return vring_state(0, 100); })},
+        {"ring_size_65536", send_bad(code(Request::kSetVringNum),
+                                     [] { return vring_state(0, 65536); })},
+        // Memory table (DPDK CVE classes: region count, overflow, overlap).
+        // 9 regions with 8 fds (the region count rule), and with 9 fds
+        // (more than any request carries: the port's receive truncates).
+        {"mem_9_regions", [](Context& c) { bad_mem_table(nine(), kRegionSize, 8)(c); }},
+        {"mem_9_fds", [](Context& c) { bad_mem_table(nine(), kRegionSize, 9)(c); }},
+        {"mem_gpa_overflow",
+         bad_mem_table({{kOverflowGpa, kRegionSize, 0x10000000, 0}}, kRegionSize)},
+        {"mem_offset_overflow",
+         bad_mem_table({{0, kRegionSize, 0x10000000, ~uint64_t{0} - 0xfff}},
+                       kRegionSize)},
+        {"mem_overlap",
+         bad_mem_table({{0, 2 * kRegionSize, 0x10000000, 0},
+                        {kRegionSize, 2 * kRegionSize, 0x30000000, 0}},
+                       2 * kRegionSize)},
+        {"mem_fd_too_small",
+         bad_mem_table({{0, 4 * kRegionSize, 0x10000000, 0}}, kRegionSize)},
+        {"ring_outside_memory", ring_outside},
+        // Dirty log (DPDK CVE class: log size and offset not checked).
+        {"log_size_overflow", bad_log(~uint64_t{0} - 0xfff, 0x2000, 0x4000)},
+        {"log_offset_overflow", bad_log(0x1000, ~uint64_t{0} - 0x7ff, 0x4000)},
+        {"log_fd_too_small", bad_log(1 << 20, 0, 0x1000)},
+        // Availability of the control thread.
+        {"half_header", half_header},
+        {"flood_unread_replies", flood_unread_replies},
+        {"flood", flood},
+    };
+    return list;
+}
+
+}  // namespace nvh::attack
+
+int main(int argc, char** argv) {
+    using namespace nvh::attack;
+    if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
+        for (const auto* l : {&message_attacks(), &ring_attacks()}) {
+            for (const Entry& e : *l) {
+                std::printf("%s\n", e.name);
+            }
+        }
+        return 0;
+    }
+    if (argc != 3 && argc != 4) {
+        std::fprintf(stderr, "usage: %s SOCKET ATTACK [--tso] | --list\n", argv[0]);
+        return 2;
+    }
+    const Attack* attack = nullptr;
+    for (const auto* l : {&message_attacks(), &ring_attacks()}) {
+        for (const Entry& e : *l) {
+            if (e.name == std::string(argv[2])) {
+                attack = &e.run;
+            }
+        }
+    }
+    if (attack == nullptr) {
+        std::fprintf(stderr, "unknown attack %s (see --list)\n", argv[2]);
+        return 2;
+    }
+    VhostUserFrontend fe(argv[1]);
+    if (!fe.listen()) {
+        fail("cannot listen at the socket path");
+    }
+    if (!fe.accept(kTimeoutMs)) {
+        fail("the port did not connect");
+    }
+    // One connection per run: the port finds no socket until the next run.
+    fe.stop_listening();
+    Context c{fe, argc == 4 && std::strcmp(argv[3], "--tso") == 0};
+    (*attack)(c);
+    std::printf("%s: done\n", argv[2]);
+    return 0;
+}
