@@ -115,6 +115,8 @@ struct netdev_vhost {
     int numa_id OVS_GUARDED;
     uint64_t n_connects OVS_GUARDED;
     long long int carrier_resets OVS_GUARDED;
+    /* Broken vrings already logged (netdev_vhost_get_stats). */
+    uint64_t broken_rings_reported OVS_GUARDED;
     char *create_error OVS_GUARDED;       /* Why nvh_device_create failed. */
 
     /* Ingress policing and egress QoS (netdev-vhost-qos.c): replaced under

@@ -77,6 +77,29 @@ netdev_vhost_sum_core(const struct netdev_vhost *dev,
     }
 }
 
+/* The core counts each vring the guest broke (a rule violation that stops
+ * the queue until the frontend sets it up again) but cannot log from the
+ * data path: the statistics update, which OVS runs every few seconds, logs
+ * each new one, rate-limited. */
+static void
+netdev_vhost_report_broken_rings(struct netdev_vhost *dev,
+                                 const struct netdev_vhost_core_totals *core)
+    OVS_REQUIRES(dev->mutex)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 60);
+    uint64_t rx = core->rx.broken_rings, tx = core->tx.broken_rings;
+
+    if (OVS_UNLIKELY(rx + tx > dev->broken_rings_reported)) {
+        VLOG_WARN_RL(&rl, "%s: the guest broke a vring's rules (%"PRIu64
+                     " transmitq, %"PRIu64" receiveq so far): the queue is "
+                     "stopped until the frontend sets it up again; see "
+                     "ovs-appctl vhostuserclient/show %s",
+                     netdev_get_name(&dev->up), rx, tx,
+                     netdev_get_name(&dev->up));
+        dev->broken_rings_reported = rx + tx;
+    }
+}
+
 void
 netdev_vhost_retire_core_stats(struct netdev_vhost *dev)
     OVS_REQUIRES(dev->mutex)
@@ -194,6 +217,7 @@ netdev_vhost_get_stats(const struct netdev *netdev,
     ovs_mutex_lock(&dev->mutex);
     netdev_vhost_sum_sw(dev, &sw);
     netdev_vhost_sum_core(dev, &core);
+    netdev_vhost_report_broken_rings(dev, &core);
     ovs_mutex_unlock(&dev->mutex);
 
     netdev_vhost_port_counters_get(&core, sw.tx_dropped, &port);
@@ -307,10 +331,12 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
     CSTAT("rx_undersized_frames", core.rx.undersized_frames)                \
     CSTAT("rx_oversized_frames", core.rx.oversized_frames)                  \
     CSTAT("rx_guest_notifications", core.rx.guest_notifications)            \
+    CSTAT("rx_broken_rings", core.rx.broken_rings)                          \
     CSTAT("tx_invalid_descriptors", core.tx.invalid_descriptors)            \
     CSTAT("tx_guest_buffer_too_small", core.tx.rx_buffer_too_small)         \
     CSTAT("tx_guest_ring_full", core.tx.ring_full)                          \
-    CSTAT("tx_guest_notifications", core.tx.guest_notifications)
+    CSTAT("tx_guest_notifications", core.tx.guest_notifications)            \
+    CSTAT("tx_broken_rings", core.tx.broken_rings)
 
 #define CSTAT(NAME, VALUE) + 1
     custom->size = 0 NETDEV_VHOST_CSTATS;

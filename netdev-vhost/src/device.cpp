@@ -23,6 +23,7 @@ public:
     explicit BurstLock(Virtqueue& vq) : vq_(vq), held_(vq.access_lock().try_lock()) {}
     ~BurstLock() {
         if (held_) {
+            vq_.count_if_broken();
             vq_.access_lock().unlock();
         }
     }
@@ -480,6 +481,7 @@ bool Device::vring_stats(uint32_t vring, nvh_vring_stats* stats) const {
     stats->guest_notifications = load(c.guest_notifications);
     stats->multicast = load(c.multicast);
     stats->broadcast = load(c.broadcast);
+    stats->broken_rings = load(c.broken_rings);
     for (uint32_t i = 0; i < NVH_SIZE_BINS; i++) {
         stats->size_bins[i] = load(c.size_bins[i]);
     }

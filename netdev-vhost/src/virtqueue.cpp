@@ -41,6 +41,7 @@ void Virtqueue::set_enabled(bool enabled) { enabled_ = enabled; }
 
 Status Virtqueue::start(const GuestMemory& memory, uint64_t features) {
     stop();
+    broken_counted_ = false;
     if (num_ == 0) {
         return Error{EINVAL, "vring size not set"};
     }

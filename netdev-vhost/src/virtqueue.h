@@ -70,6 +70,8 @@ struct VringCounters {
     std::atomic<uint64_t> multicast{0};
     std::atomic<uint64_t> broadcast{0};
     std::array<std::atomic<uint64_t>, NVH_SIZE_BINS> size_bins{};
+    // Times the driver broke the ring (counted once per start()).
+    std::atomic<uint64_t> broken_rings{0};
     // Descriptors the data path read from guest memory (internal: bounds the
     // work a guest can cause; not part of nvh_vring_stats).
     std::atomic<uint64_t> descriptors_read{0};
@@ -182,6 +184,16 @@ public:
     uint8_t* avail_host_address() const { return ring_.avail_host(); }
     uint8_t* used_host_address() const { return ring_.used_host(); }
 
+    // Counts in broken_rings, once per start(), that the driver broke the
+    // ring.  The data path calls it after every burst, holding the lock: one
+    // predictable branch.
+    void count_if_broken() {
+        if (__builtin_expect(started_ && !broken_counted_ && broken(), 0)) {
+            broken_counted_ = true;
+            VringCounters::add(counters_.broken_rings, 1);
+        }
+    }
+
     // Publishes the used elements written by a burst and interrupts the
     // guest through the call eventfd if it asked for it (virtio 1.2, 2.7.7).
     // Counts guest_notifications.  Returns whether it wrote the eventfd.
@@ -209,6 +221,7 @@ private:
     SplitRing ring_;
     PackedRing packed_;
     bool packed_mode_ = false;
+    bool broken_counted_ = false;
     uint32_t header_len_ = 0;
     bool mrg_rxbuf_ = false;
     uint64_t features_ = 0;

@@ -58,6 +58,26 @@ TEST_F(DiagnosticsTest, VringPositionsFollowTheDriverAndTheDevice) {
     EXPECT_FALSE(out.started);
 }
 
+TEST_F(DiagnosticsTest, ABrokenRingIsCountedOnce) {
+    create(1);
+    connect();
+    ASSERT_TRUE(frontend_->negotiate(kFeatures, kAck));
+    set_up_rings(1);
+    ASSERT_TRUE(enable_pair(0, true));
+    // virtio 1.2, 2.7.6: at most a queue's worth outstanding; a jump past
+    // it breaks the ring, which then is not served.
+    txq(0).set_avail_idx(static_cast<uint16_t>(txq(0).num() + 1));
+    nvh_vring_stats st;
+    for (int i = 0; i < 5; i++) {
+        EXPECT_EQ(dequeue(32), 0u);
+    }
+    ASSERT_TRUE(nvh_vring_get_stats(dev_, 1, &st));
+    EXPECT_EQ(st.broken_rings, 1u);
+    EXPECT_TRUE(position(1).broken);
+    ASSERT_TRUE(nvh_vring_get_stats(dev_, 0, &st));
+    EXPECT_EQ(st.broken_rings, 0u);
+}
+
 TEST_F(DiagnosticsTest, MemoryTableAsTheFrontendSentIt) {
     create(1);
     nvh_memory_region regions[GuestMemory::kMaxRegions];

@@ -209,6 +209,10 @@ struct nvh_vring_stats {
     uint64_t multicast;
     uint64_t broadcast;
     uint64_t size_bins[NVH_SIZE_BINS];
+    /* Times the driver broke a rule that makes the ring unusable (an avail
+     * index jump, a head out of range, a packed chain without end): the
+     * vring is not served until the frontend sets it up again. */
+    uint64_t broken_rings;
 };
 
 /* Fills *stats for vring (0..NVH_MAX_VRINGS-1).  Returns false (and zeroes
