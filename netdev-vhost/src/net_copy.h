@@ -18,6 +18,7 @@
 #include "guest_memory.h"
 #include "net_header.h"
 #include "netdev-vhost/nvh.h"
+#include "small_copy.h"
 #include "split_ring.h"   // DescBuffer, WalkStep, for_each_piece.
 #include "virtqueue.h"
 
@@ -123,14 +124,14 @@ TxResult copy_tx_chain(const GuestMemory& memory, Walker& walker, uint32_t hdr_l
                 total += len;
                 if (pos < hdr_len) {
                     uint32_t h = std::min<uint64_t>(len, hdr_len - pos);
-                    std::memcpy(hdr + pos, p, h);
+                    copy_short(hdr + pos, p, h);
                     p += h;
                     len -= h;
                     pos += h;
                 }
                 uint64_t off = pos - hdr_len;
                 if (len > 0 && off < cap) {
-                    std::memcpy(pkt.data + off, p, std::min<uint64_t>(len, cap - off));
+                    copy_bytes(pkt.data + off, p, std::min<uint64_t>(len, cap - off));
                 }
             });
         if (!mapped) {
@@ -271,7 +272,7 @@ void write_rx_packet(const Chain* chains, uint32_t n_chains, const RxPiece* piec
             uint8_t* dst = p.ptr;
             if (pos < hdr_len) {
                 uint32_t h = std::min<uint64_t>(room, hdr_len - pos);
-                std::memcpy(dst, hdr + pos, h);
+                copy_short(dst, hdr + pos, h);
                 dst += h;
                 room -= h;
                 pos += h;
@@ -279,7 +280,7 @@ void write_rx_packet(const Chain* chains, uint32_t n_chains, const RxPiece* piec
             }
             uint32_t f = std::min<uint64_t>(room, total - pos);
             if (f > 0) {
-                std::memcpy(dst, frame + (pos - hdr_len), f);
+                copy_bytes(dst, frame + (pos - hdr_len), f);
                 pos += f;
                 written += f;
             }

@@ -14,6 +14,7 @@
 
 #include "net_copy.h"
 #include "packed_ring.h"
+#include "virtio_net.h"
 
 namespace nvh {
 namespace {
@@ -34,7 +35,7 @@ struct RxChain {
 
 }  // namespace
 
-uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
+NVH_BURST_FUNCTION uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
     PackedRing& ring = vq.packed_ring();
     if (!vq.ready() || !ring.attached() || ring.broken() || n == 0) {
         return 0;
@@ -71,7 +72,7 @@ uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
 
 // Receive placement: as net_enqueue_burst in virtio_net.cpp; "giving chains
 // back" restores the avail cursor to where the packet started.
-uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
+NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
     PackedRing& ring = vq.packed_ring();
     if (!vq.ready() || !ring.attached() || ring.broken() || n == 0) {
         return 0;

@@ -57,7 +57,7 @@ Collect collect_rx_chain(const SplitRing& ring, uint16_t head, RxPiece* pieces,
 
 }  // namespace
 
-uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
+NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
     if (vq.packed()) {
         return packed_dequeue_burst(vq, pkts, n);
     }
@@ -122,7 +122,7 @@ uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
 //   - An invalid chain is returned with len 0 and counted; chains already
 //     taken for the packet are returned with len 0 as well, so the roll back
 //     above never has to step over a returned chain.
-uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
+NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n) {
     if (vq.packed()) {
         return packed_enqueue_burst(vq, pkts, n);
     }

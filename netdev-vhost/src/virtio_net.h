@@ -9,6 +9,12 @@
 
 namespace nvh {
 
+// The burst functions run once per burst of up to 32 frames and call the
+// ring walker, the address translation and the used-ring writes several
+// times per frame; those live in other files, so the bursts are compiled
+// with every call inlined (with link-time optimisation, across files too).
+#define NVH_BURST_FUNCTION __attribute__((flatten))
+
 // Guest -> host, from a transmitq.  Caller holds vq.access_lock() (try_lock)
 // and has checked vq.ready().  Same contract as nvh_dequeue_burst.
 uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n);
