@@ -3,7 +3,6 @@
 
 #include <numaif.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -203,7 +202,7 @@ void Device::wait_for_frontend(std::chrono::milliseconds poll) {
         fast_retries_--;
         delay = kFastRetryInterval;
     }
-    control_->arm_timer(this, std::min(delay, poll));
+    control_->arm_timer(this, delay);
 }
 
 void Device::on_path_changed() {

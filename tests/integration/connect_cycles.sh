@@ -55,9 +55,6 @@ sock=$(nvh_sock vhu0)
 nvh_add_port br0 vhu0 "$sock" 1
 nvh_flows br0 "in_port=1,actions=in_port"
 
-n_fds()    { find "/proc/$VSWITCHD/fd" -mindepth 1 -maxdepth 1 | wc -l; }
-n_maps()   { wc -l < "/proc/$VSWITCHD/maps"; }
-n_memfd()  { grep -c '/memfd:' "/proc/$VSWITCHD/maps"; }
 memfd_names() {
     grep -o '/memfd:[^ ]*' "/proc/$VSWITCHD/maps" | sed 's/[-_0-9]*$//' |
         sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }'
@@ -74,16 +71,13 @@ fd_diff() {
     diff <(echo "$1") <(fd_types) | sed -n 's/^\([<>]\) *\([0-9]*\) /\1\2 /p' |
         sed 's/^</before: /; s/^>/now: /' | paste -sd ';' - | sed 's/;/; /g'
 }
-rss_kb()   { awk '/^VmRSS:/ { print $2 }' "/proc/$VSWITCHD/status"; }
-snapshot() { echo "$(n_fds) $(n_maps) $(n_memfd) $(rss_kb)"; }
+snapshot() { echo "$(nvh_vswitchd_fds) $(nvh_vswitchd_maps) $(nvh_vswitchd_memfd_maps) $(nvh_vswitchd_rss_kb)"; }
 show()     { nvh_info "$1: fds=$2 maps=$3 memfd_maps=$4 rss=${5}kB"; }
 connects() { nvh_iface_status vhu0 connects 2>/dev/null || echo "?"; }
 
-# within A B SLACK: |A - B| <= SLACK.
-within() { local d=$(($1 - $2)); [ ${d#-} -le "$3" ]; }
 # settled FDS MEMFD: the port has let go of everything a frontend gave it.
-settled() { [ "$(n_memfd)" -eq "$2" ] && within "$(n_fds)" "$1" "$FD_SLACK"; }
-settled_exactly() { [ "$(n_memfd)" -eq "$2" ] && [ "$(n_fds)" -eq "$1" ]; }
+settled() { [ "$(nvh_vswitchd_memfd_maps)" -eq "$2" ] && nvh_within "$(nvh_vswitchd_fds)" "$1" "$FD_SLACK"; }
+settled_exactly() { [ "$(nvh_vswitchd_memfd_maps)" -eq "$2" ] && [ "$(nvh_vswitchd_fds)" -eq "$1" ]; }
 
 # cycles LABEL N: runs the stress frontend for N cycles; adds what the port
 # took and delivered to TAKEN and DELIVERED.
@@ -132,13 +126,13 @@ show "after $CYCLES cycles" "$fd1" "$map1" "$mfd1" "$rss1"
 nvh_ovs_alive || nvh_fail "ovs-vswitchd died"
 
 nvh_check_eq "memfd mappings after $CYCLES cycles" "$mfd0" "$mfd1"
-if within "$fd1" "$fd0" "$FD_SLACK"; then
+if nvh_within "$fd1" "$fd0" "$FD_SLACK"; then
     nvh_info "ok: open fds $fd1 within $FD_SLACK of $fd0"
 else
     nvh_check_eq "open fds after $CYCLES cycles (slack $FD_SLACK)" "$fd0" "$fd1"
     nvh_info "fd kinds that changed: $(fd_diff "$types0")"
 fi
-within "$map1" "$map0" "$MAP_SLACK" &&
+nvh_within "$map1" "$map0" "$MAP_SLACK" &&
     nvh_info "ok: mappings $map1 within $MAP_SLACK of $map0" ||
     nvh_check_eq "mappings after $CYCLES cycles (slack $MAP_SLACK)" "$map0" "$map1"
 growth=$((rss1 - rss0))
@@ -186,7 +180,7 @@ nvh_check_eq "open fds after testpmd was killed" "$fdb" "$fdk"
 [ "$fdk" = "$fdb" ] || {
     nvh_info "fd kinds that changed: $(fd_diff "$typesb")"
 }
-within "$mapk" "$mapb" "$MAP_SLACK" &&
+nvh_within "$mapk" "$mapb" "$MAP_SLACK" &&
     nvh_info "ok: mappings $mapk within $MAP_SLACK of $mapb" ||
     nvh_check_eq "mappings after testpmd was killed (slack $MAP_SLACK)" "$mapb" "$mapk"
 

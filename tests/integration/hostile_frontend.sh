@@ -69,10 +69,6 @@ nvh_tp_sync tp 60
 nvh_wait_port_ready good0 || nvh_fail "good0 not ready"
 nvh_wait_port_ready good1 || nvh_fail "good1 not ready"
 
-n_fds()   { find "/proc/$VSWITCHD/fd" -mindepth 1 -maxdepth 1 | wc -l; }
-n_maps()  { wc -l < "/proc/$VSWITCHD/maps"; }
-n_memfd() { grep -c '/memfd:' "/proc/$VSWITCHD/maps"; }
-rss_kb()  { awk '/^VmRSS:/ { print $2 }' "/proc/$VSWITCHD/status"; }
 # own_rss_kb: RSS without the /memfd: mappings, i.e. without the frontends'
 # guest memory (testpmd's, mapped for good0 and good1, grows as the data
 # path touches more of its mbufs; DPDK's hugepage segments are memfds too).
@@ -92,11 +88,10 @@ rss_growth() {
         { d = $1 - b[$2]; if (d > 0) print d "kB", $2 }' "$1" - | sort -rn | head -n 5 |
         paste -sd ';' - | sed 's/;/; /g'
 }
-within()  { local d=$(($1 - $2)); [ ${d#-} -le "$3" ]; }
 # settled: ovs-vswitchd holds exactly the fds and memfd mappings of the
 # baseline (waited for: an ovs-appctl connection is closed on the next poll
 # loop of its server).
-settled() { [ "$(n_memfd)" -eq "$MFD0" ] && [ "$(n_fds)" -eq "$FD0" ]; }
+settled() { [ "$(nvh_vswitchd_memfd_maps)" -eq "$MFD0" ] && [ "$(nvh_vswitchd_fds)" -eq "$FD0" ]; }
 
 # good_exchange: good0 and good1 each send 32 frames of 64 bytes; each must
 # send and receive exactly 32.
@@ -253,8 +248,8 @@ recover() {
     nvh_wait_port_down victim 30 >/dev/null || nvh_check_eq "$1: victim down" yes no
     nvh_wait_for 30 "fds and memfd mappings to settle" settled >/dev/null ||
         nvh_check_eq "$1: fds and memfd mappings back at the baseline" \
-            "$FD0 $MFD0" "$(n_fds) $(n_memfd)"
-    nvh_info "after $1: fds=$(n_fds) maps=$(n_maps) memfd_maps=$(n_memfd) rss=$(rss_kb)kB"
+            "$FD0 $MFD0" "$(nvh_vswitchd_fds) $(nvh_vswitchd_memfd_maps)"
+    nvh_info "after $1: fds=$(nvh_vswitchd_fds) maps=$(nvh_vswitchd_maps) memfd_maps=$(nvh_vswitchd_memfd_maps) rss=$(nvh_vswitchd_rss_kb)kB"
 }
 
 # ---- Baseline: victim connected and released once ------------------------
@@ -274,9 +269,9 @@ for _ in 1 2 3 4 5 6; do
     good_exchange
 done
 nvh_wait_port_down victim 30 || nvh_fail "victim did not go down"
-FD0=$(n_fds); MAP0=$(n_maps); MFD0=$(n_memfd); RSS0=$(own_rss_kb)
+FD0=$(nvh_vswitchd_fds); MAP0=$(nvh_vswitchd_maps); MFD0=$(nvh_vswitchd_memfd_maps); RSS0=$(own_rss_kb)
 rss_by_mapping > "$NVH_WORK/rss0"
-nvh_info "baseline: fds=$FD0 maps=$MAP0 memfd_maps=$MFD0 own rss=${RSS0}kB (all: $(rss_kb)kB)"
+nvh_info "baseline: fds=$FD0 maps=$MAP0 memfd_maps=$MFD0 own rss=${RSS0}kB (all: $(nvh_vswitchd_rss_kb)kB)"
 
 # ---- Message level: the connection is closed, the port reconnects later ---
 M="message"
@@ -331,11 +326,11 @@ attack race_len_flip "$R: rewritten descriptor" race
 
 # ---- Totals ----------------------------------------------------------------
 nvh_wait_for 30 "fds and memfd mappings to settle" settled >/dev/null || true
-FD1=$(n_fds); MAP1=$(n_maps); MFD1=$(n_memfd); RSS1=$(own_rss_kb)
-nvh_info "after ${#ROWS[@]} attacks: fds=$FD1 maps=$MAP1 memfd_maps=$MFD1 own rss=${RSS1}kB (all: $(rss_kb)kB)"
+FD1=$(nvh_vswitchd_fds); MAP1=$(nvh_vswitchd_maps); MFD1=$(nvh_vswitchd_memfd_maps); RSS1=$(own_rss_kb)
+nvh_info "after ${#ROWS[@]} attacks: fds=$FD1 maps=$MAP1 memfd_maps=$MFD1 own rss=${RSS1}kB (all: $(nvh_vswitchd_rss_kb)kB)"
 nvh_check_eq "memfd mappings after all attacks" "$MFD0" "$MFD1"
 nvh_check_eq "open fds after all attacks" "$FD0" "$FD1"
-if within "$MAP1" "$MAP0" "$MAP_SLACK"; then
+if nvh_within "$MAP1" "$MAP0" "$MAP_SLACK"; then
     nvh_info "ok: mappings $MAP1 within $MAP_SLACK of $MAP0"
 else
     nvh_check_eq "mappings after all attacks (slack $MAP_SLACK)" "$MAP0" "$MAP1"

@@ -370,6 +370,16 @@ nvh_ovs_alive() {
     pid=$(cat "$NVH_WORK/ovs/run/ovs-vswitchd.pid" 2>/dev/null) && nvh_alive "$pid"
 }
 
+# ovs-vswitchd's resources, for leak checks (the process in NVH_VSWITCHD_PID):
+# open fds, mappings, mappings of memfds (guest memory, DPDK's segments) and
+# resident memory in kB.
+nvh_vswitchd_fds()        { find "/proc/$NVH_VSWITCHD_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+nvh_vswitchd_maps()       { wc -l < "/proc/$NVH_VSWITCHD_PID/maps"; }
+nvh_vswitchd_memfd_maps() { grep -c '/memfd:' "/proc/$NVH_VSWITCHD_PID/maps"; }
+nvh_vswitchd_rss_kb()     { awk '/^VmRSS:/ { print $2 }' "/proc/$NVH_VSWITCHD_PID/status"; }
+# nvh_within A B SLACK: |A - B| <= SLACK.
+nvh_within() { local d=$(($1 - $2)); [ ${d#-} -le "$3" ]; }
+
 nvh_ovs_log() { cat "$NVH_WORK/ovs/log/ovs-vswitchd.log"; }
 
 # nvh_add_bridge BR: a userspace (netdev) bridge.
