@@ -1,8 +1,14 @@
 // net_copy.h: the virtio-net copies between guest buffers and packets that
 // the split ring bursts (virtio_net.cpp) and the packed ring bursts
-// (packed_net.cpp) share: gathering a transmit chain, recording the pieces
-// of receive chains, scattering header + frame over them, and the per-burst
+// (packed_net.cpp) share: gathering the pieces of transmit and receive
+// chains, copying header + frame out of and into them, and the per-burst
 // counters.
+//
+// Every burst runs in two passes (TxPass, RxPass): the first walks the
+// chains, validates them and writes the used entries, recording each
+// packet's pieces and hinting the first of them into the cache; the second
+// copies.  The guest's buffers are cold in this CPU's cache, and this way
+// the misses of a whole burst overlap instead of stalling each copy in turn.
 //
 // Templates on the chain walker (ChainWalker, PackedChainWalker: both yield
 // buffers through next(DescBuffer*) -> WalkStep), inlined into each burst:
@@ -18,6 +24,7 @@
 #include "guest_memory.h"
 #include "net_header.h"
 #include "netdev-vhost/nvh.h"
+#include "prefetch.h"
 #include "small_copy.h"
 #include "split_ring.h"   // DescBuffer, WalkStep, for_each_piece.
 #include "virtqueue.h"
@@ -92,20 +99,40 @@ struct Tally {
     }
 };
 
+// ---- Pieces of guest buffers -------------------------------------------------
+
+// A host-contiguous piece of a guest buffer (a descriptor's buffer, split
+// where memory regions meet).
+struct BufferPiece {
+    uint8_t* ptr;
+    uint32_t len;
+};
+
+// Pieces, and buffers, one packet may be scattered over (the same bound as
+// ChainWalker::kMaxChainBuffers, and as DPDK's vhost library's buffer
+// vector).  A packet that would need more is dropped: on transmit the chain
+// is invalid, on receive the packet is too large for the guest's buffers.
+inline constexpr uint32_t kMaxPacketPieces = 256;
+
+// Pieces one pass of a burst holds (TxPass, RxPass): a pass ends early,
+// before the burst does, only when fewer than kMaxPacketPieces are left,
+// which packets of a few pieces each never reach within NVH_MAX_BURST.
+inline constexpr uint32_t kBurstPieces = 2 * kMaxPacketPieces;
+
 // ---- Transmit --------------------------------------------------------------
 
 enum class TxResult { kOk, kInvalid, kUndersized, kOversized };
 
-// Copies the transmit chain `walker` is at: the first hdr_len bytes into
-// `hdr` (the header may be split across descriptors, virtio 1.2, 2.7.4
-// "Message Framing"), the rest into pkt.data up to pkt.capacity.  The whole
-// chain is walked (and validated) even when the frame does not fit, to
-// classify the drop.
+// Walks the transmit chain `walker` is at and records its pieces in
+// pieces[0..kMaxPacketPieces), adding their count to *n_pieces and their
+// bytes (header + frame) to *total.  Nothing is copied yet.  The whole
+// chain is walked (and validated).
 template <typename Walker>
-TxResult copy_tx_chain(const GuestMemory& memory, Walker& walker, uint32_t hdr_len,
-                       uint8_t* hdr, nvh_packet& pkt) {
-    const uint64_t cap = pkt.capacity;
-    uint64_t total = 0;   // Chain bytes so far: header + frame.
+TxResult gather_tx_chain(const GuestMemory& memory, Walker& walker, BufferPiece* pieces,
+                         uint32_t* n_pieces, uint64_t* total) {
+    uint32_t n = 0;
+    uint64_t bytes = 0;
+    bool too_many = false;
     DescBuffer b;
     WalkStep step;
     while ((step = walker.next(&b)) == WalkStep::kBuffer) {
@@ -118,42 +145,61 @@ TxResult copy_tx_chain(const GuestMemory& memory, Walker& walker, uint32_t hdr_l
         // virtio 1.2, 2.7.5 (split) and 2.8.13 (packed): addr/len name
         // guest-physical memory; every byte must be mapped, pieces split
         // where regions meet.
-        bool mapped = for_each_piece(
-            memory, b.addr, b.len, [&](const uint8_t* p, uint32_t len) {
-                uint64_t pos = total;
-                total += len;
-                if (pos < hdr_len) {
-                    uint32_t h = std::min<uint64_t>(len, hdr_len - pos);
-                    copy_short(hdr + pos, p, h);
-                    p += h;
-                    len -= h;
-                    pos += h;
-                }
-                uint64_t off = pos - hdr_len;
-                if (len > 0 && off < cap) {
-                    copy_bytes(pkt.data + off, p, std::min<uint64_t>(len, cap - off));
-                }
-            });
-        if (!mapped) {
+        bool mapped = for_each_piece(memory, b.addr, b.len, [&](uint8_t* p, uint32_t len) {
+            if (n == kMaxPacketPieces) {
+                too_many = true;
+                return;
+            }
+            pieces[n++] = {p, len};
+            bytes += len;
+        });
+        if (!mapped || too_many) {
             return TxResult::kInvalid;
         }
     }
     if (step == WalkStep::kInvalid) {
         return TxResult::kInvalid;
     }
-    // virtio 1.2, 5.1.6.2: every packet is preceded by a header; a chain of
-    // no more than the header carries no frame.
-    if (total <= hdr_len) {
-        return TxResult::kUndersized;
-    }
-    if (total - hdr_len > cap) {
-        return TxResult::kOversized;
-    }
-    pkt.len = static_cast<uint32_t>(total - hdr_len);
-    // Offload fields as the driver set them (virtio 1.2, 5.1.6.2), checked
-    // by the caller (accept_tx_header).
-    pkt.offload = parse_net_header(hdr);
+    *n_pieces = n;
+    *total = bytes;
     return TxResult::kOk;
+}
+
+// Hints the first bytes from offset `skip` of a gathered chain.
+inline void prefetch_tx_chain(const BufferPiece* pieces, uint32_t n_pieces, uint64_t skip) {
+    for (uint32_t i = 0; i < n_pieces && i < 2; i++) {
+        if (skip < pieces[i].len) {
+            prefetch_buffer(pieces[i].ptr + skip, pieces[i].len - skip, false);
+            return;
+        }
+        skip -= pieces[i].len;
+    }
+}
+
+// Copies a gathered transmit chain: the first hdr_len bytes into `hdr` (the
+// header may be split across descriptors, virtio 1.2, 2.7.4 "Message
+// Framing"), or nowhere if `hdr` is null, the rest into `frame`, which
+// holds them.
+inline void copy_tx_pieces(const BufferPiece* pieces, uint32_t n_pieces, uint32_t hdr_len,
+                           uint8_t* hdr, uint8_t* frame) {
+    uint64_t pos = 0;
+    for (uint32_t i = 0; i < n_pieces; i++) {
+        const uint8_t* p = pieces[i].ptr;
+        uint32_t len = pieces[i].len;
+        if (pos < hdr_len) {
+            uint32_t h = std::min<uint64_t>(len, hdr_len - pos);
+            if (hdr != nullptr) {
+                copy_short(hdr + pos, p, h);
+            }
+            p += h;
+            len -= h;
+            pos += h;
+        }
+        if (len > 0) {
+            copy_bytes(frame + (pos - hdr_len), p, len);
+            pos += len;
+        }
+    }
 }
 
 // Counts one returned transmit chain; true if `pkt` is delivered.
@@ -181,37 +227,123 @@ inline bool count_tx(Tally& t, TxResult r, uint64_t features, nvh_packet& pkt) {
     return false;
 }
 
-// ---- Receive ---------------------------------------------------------------
+// The transmit chains of one pass of a burst: gathered (walked, validated,
+// returned to the driver, buffers hinted) first, copied into the caller's
+// packets afterwards (deliver()), so that the cache misses on the guest's
+// buffers overlap.
+class TxPass {
+public:
+    // For a queue with header length `hdr_len` and negotiated `features`.
+    TxPass(uint32_t hdr_len, uint64_t features)
+        : hdr_len_(hdr_len), features_(features), read_header_(tx_header_used(features)) {}
 
-struct RxPiece {
-    uint8_t* ptr;
-    uint32_t len;
+    // Whether another chain may be gathered (else deliver() first).
+    bool has_room() const { return n_pieces_ <= kBurstPieces - kMaxPacketPieces; }
+
+    // Gathers the chain `walker` is at and hints the bytes the copy will
+    // read first.
+    template <typename Walker>
+    void gather(const GuestMemory& memory, Walker& walker) {
+        Chain& c = chains_[n_chains_++];
+        c.first_piece = n_pieces_;
+        c.n_pieces = 0;
+        c.total = 0;
+        c.result = gather_tx_chain(memory, walker, &pieces_[n_pieces_], &c.n_pieces, &c.total);
+        if (c.result == TxResult::kOk) {
+            prefetch_tx_chain(&pieces_[n_pieces_], c.n_pieces, read_header_ ? 0 : hdr_len_);
+        }
+        n_pieces_ += c.n_pieces;
+    }
+    // The result of the last gather().
+    TxResult last_result() const { return chains_[n_chains_ - 1].result; }
+    // Forgets the last chain gathered (it cannot be returned: the ring is
+    // unusable).
+    void drop_last() {
+        n_chains_--;
+        n_pieces_ = chains_[n_chains_].first_piece;
+    }
+
+    // Copies the gathered chains that carry a frame into pkts[0..),
+    // counting every chain in `t`; returns how many packets were filled.
+    // Starts a new pass.
+    uint32_t deliver(nvh_packet* pkts, Tally& t) {
+        uint32_t filled = 0;
+        for (uint32_t i = 0; i < n_chains_; i++) {
+            const Chain& c = chains_[i];
+            nvh_packet& pkt = pkts[filled];
+            TxResult r = c.result;
+            if (r == TxResult::kOk) {
+                // virtio 1.2, 5.1.6.2: every packet is preceded by a header;
+                // a chain of no more than the header carries no frame.
+                if (c.total <= hdr_len_) {
+                    r = TxResult::kUndersized;
+                } else if (c.total - hdr_len_ > pkt.capacity) {
+                    r = TxResult::kOversized;
+                } else {
+                    pkt.len = static_cast<uint32_t>(c.total - hdr_len_);
+                    if (read_header_) {
+                        uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
+                        copy_tx_pieces(&pieces_[c.first_piece], c.n_pieces, hdr_len_, hdr,
+                                       pkt.data);
+                        // Offload fields as the driver set them (virtio
+                        // 1.2, 5.1.6.2), checked in count_tx
+                        // (accept_tx_header).
+                        pkt.offload = parse_net_header(hdr);
+                    } else {
+                        copy_tx_pieces(&pieces_[c.first_piece], c.n_pieces, hdr_len_, nullptr,
+                                       pkt.data);
+                        pkt.offload = nvh_offload{};
+                    }
+                }
+            }
+            if (count_tx(t, r, features_, pkt)) {
+                filled++;
+            }
+        }
+        n_chains_ = 0;
+        n_pieces_ = 0;
+        return filled;
+    }
+
+private:
+    struct Chain {
+        uint32_t first_piece;
+        uint32_t n_pieces;
+        uint64_t total;   // Header + frame bytes.
+        TxResult result;
+    };
+    const uint32_t hdr_len_;
+    const uint64_t features_;
+    const bool read_header_;   // tx_header_used(features_).
+    BufferPiece pieces_[kBurstPieces];
+    Chain chains_[NVH_MAX_BURST];
+    uint32_t n_chains_ = 0;
+    uint32_t n_pieces_ = 0;
 };
 
-// Pieces, and buffers, one packet may be scattered over (the same bound as
-// ChainWalker::kMaxChainBuffers).  A packet that would need more is dropped
-// as too large for the guest's buffers.
-inline constexpr uint32_t kMaxRxPieces = 256;
+// ---- Receive ---------------------------------------------------------------
 
 // What one packet's chains have cost so far.
 struct RxBudget {
     uint32_t n_pieces = 0;   // Recorded in pieces[].
     uint32_t buffers = 0;    // Descriptors walked (zero-length ones too).
-    bool full() const { return n_pieces == kMaxRxPieces || buffers == kMaxRxPieces; }
+    bool full() const {
+        return n_pieces == kMaxPacketPieces || buffers == kMaxPacketPieces;
+    }
 };
 
 enum class Collect { kComplete, kFull, kInvalid };
 
 // Records the device-writable pieces of the receive chain `walker` is at
-// into pieces[budget->n_pieces..kMaxRxPieces) (descriptors are read once,
-// here; the copy later uses only these pieces).  Adds the recorded bytes to
-// *capacity.  Stops walking at the first buffer past a full budget (kFull:
-// the recorded prefix is usable, the rest of the chain is not looked at), so
-// a packet costs at most kMaxRxPieces + 1 buffers.  kInvalid if the chain
-// broke a rule; a single chain longer than the budget is invalid
+// into pieces[budget->n_pieces..kMaxPacketPieces) (descriptors are read
+// once, here; the copy later uses only these pieces).  Adds the recorded
+// bytes to *capacity.  Stops walking at the first buffer past a full budget
+// (kFull: the recorded prefix is usable, the rest of the chain is not looked
+// at), so a packet costs at most kMaxPacketPieces + 1 buffers.  kInvalid if
+// the chain broke a rule; a single chain longer than the budget is invalid
 // (ChainWalker::kMaxChainBuffers).
 template <typename Walker>
-Collect collect_rx_chain(const GuestMemory& memory, Walker& walker, RxPiece* pieces,
+Collect collect_rx_chain(const GuestMemory& memory, Walker& walker, BufferPiece* pieces,
                          RxBudget* budget, uint64_t* capacity) {
     DescBuffer b;
     WalkStep step = WalkStep::kEnd;
@@ -229,7 +361,7 @@ Collect collect_rx_chain(const GuestMemory& memory, Walker& walker, RxPiece* pie
         // regions.
         bool mapped = for_each_piece(memory, b.addr, b.len,
                                      [&](uint8_t* p, uint32_t len) {
-                                         if (budget->n_pieces < kMaxRxPieces) {
+                                         if (budget->n_pieces < kMaxPacketPieces) {
                                              pieces[budget->n_pieces++] = {p, len};
                                              *capacity += len;
                                          }
@@ -253,42 +385,98 @@ inline void make_rx_header(uint64_t features, const nvh_packet& pkt, uint32_t hd
     }
 }
 
-// Copies `hdr` then `frame` across the pieces of `chains` (each with
-// first_piece and n_pieces), calling put_used(chain, written) once per chain
-// with the bytes written into it: virtio 1.2, 2.7.8.2 (split) and 2.8.4
-// (packed), len is the number of bytes written.  The chains hold enough
-// room.  Each piece written is recorded in `log` (dirty_log.h).
-template <typename Chain, typename PutUsed>
-void write_rx_packet(const Chain* chains, uint32_t n_chains, const RxPiece* pieces,
-                     const uint8_t* hdr, uint32_t hdr_len, const uint8_t* frame,
-                     uint32_t frame_len, const WriteLog& log, PutUsed&& put_used) {
-    uint64_t pos = 0;
-    const uint64_t total = uint64_t{hdr_len} + frame_len;
+// Returns the chains a packet of `need` bytes (header + frame) fills, in
+// order: put_used(chain, written) with the bytes that land in each (virtio
+// 1.2, 2.7.8.2 (split) and 2.8.4 (packed): len is the number of bytes
+// written).  `capacity(chain)` is the room of a chain; together they hold
+// `need`.  The bytes are copied later (RxPass::write), before the used
+// entries become visible.
+template <typename Chain, typename Capacity, typename PutUsed>
+void return_rx_chains(const Chain* chains, uint32_t n_chains, uint64_t need,
+                      Capacity&& capacity, PutUsed&& put_used) {
     for (uint32_t c = 0; c < n_chains; c++) {
-        uint32_t written = 0;
-        for (uint32_t i = 0; i < chains[c].n_pieces && pos < total; i++) {
-            const RxPiece& p = pieces[chains[c].first_piece + i];
-            uint32_t room = p.len;
-            uint8_t* dst = p.ptr;
-            if (pos < hdr_len) {
-                uint32_t h = std::min<uint64_t>(room, hdr_len - pos);
-                copy_short(dst, hdr + pos, h);
-                dst += h;
-                room -= h;
-                pos += h;
-                written += h;
-            }
-            uint32_t f = std::min<uint64_t>(room, total - pos);
-            if (f > 0) {
-                copy_bytes(dst, frame + (pos - hdr_len), f);
-                pos += f;
-                written += f;
-            }
-            log.note(p.ptr, static_cast<uint64_t>(dst - p.ptr) + f);
-        }
+        uint32_t written = static_cast<uint32_t>(std::min<uint64_t>(capacity(chains[c]), need));
         put_used(chains[c], written);
+        need -= written;
     }
 }
+
+// Copies `hdr` then `frame` across `pieces`, which hold enough room, and
+// records each piece written in `log` (dirty_log.h).
+inline void scatter_rx_packet(const BufferPiece* pieces, const uint8_t* hdr, uint32_t hdr_len,
+                              const uint8_t* frame, uint32_t frame_len, const WriteLog& log) {
+    uint64_t pos = 0;
+    const uint64_t total = uint64_t{hdr_len} + frame_len;
+    for (uint32_t i = 0; pos < total; i++) {
+        const BufferPiece& p = pieces[i];
+        uint32_t room = p.len;
+        uint8_t* dst = p.ptr;
+        if (pos < hdr_len) {
+            uint32_t h = std::min<uint64_t>(room, hdr_len - pos);
+            copy_short(dst, hdr + pos, h);
+            dst += h;
+            room -= h;
+            pos += h;
+        }
+        uint32_t f = std::min<uint64_t>(room, total - pos);
+        if (f > 0) {
+            copy_bytes(dst, frame + (pos - hdr_len), f);
+            pos += f;
+        }
+        log.note(p.ptr, static_cast<uint64_t>(dst - p.ptr) + f);
+    }
+}
+
+// The packets of one pass of a receive burst: placed first (chains taken,
+// used entries written, buffers hinted for writing), copied afterwards
+// (write()), so that the cache misses on the guest's buffers overlap.  The
+// caller collects each packet's pieces at next_pieces() and commits them
+// with add().
+class RxPass {
+public:
+    // Whether another packet may be placed (else write() first): the next
+    // one has room for kMaxPacketPieces pieces.
+    bool has_room() const { return n_pieces_ <= kBurstPieces - kMaxPacketPieces; }
+    BufferPiece* next_pieces() { return &pieces_[n_pieces_]; }
+
+    // Commits the packet whose n_pieces pieces were collected at
+    // next_pieces(), spread over n_chains chains.
+    void add(const nvh_packet& pkt, uint32_t n_pieces, uint32_t n_chains, uint32_t hdr_len) {
+        packets_[n_packets_++] = {&pkt, n_pieces_, n_chains};
+        const BufferPiece& first = pieces_[n_pieces_];
+        prefetch_buffer(first.ptr, std::min<uint64_t>(first.len, uint64_t{hdr_len} + pkt.len),
+                        true);
+        n_pieces_ += n_pieces;
+    }
+
+    // Writes header and frame of every placed packet, counting them in `t`.
+    // Starts a new pass.
+    void write(uint64_t features, uint32_t hdr_len, const WriteLog& log, Tally& t) {
+        for (uint32_t i = 0; i < n_packets_; i++) {
+            const Packet& p = packets_[i];
+            // virtio 1.2, 5.1.6.4.1: offload fields only as negotiated;
+            // num_buffers is the number of chains used.
+            uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
+            make_rx_header(features, *p.pkt, hdr_len, p.n_chains, hdr);
+            scatter_rx_packet(&pieces_[p.first_piece], hdr, hdr_len, p.pkt->data, p.pkt->len,
+                              log);
+            t.count_frame(*p.pkt);
+        }
+        n_packets_ = 0;
+        n_pieces_ = 0;
+    }
+
+private:
+    struct Packet {
+        const nvh_packet* pkt;
+        uint32_t first_piece;
+        uint32_t n_chains;
+    };
+    BufferPiece pieces_[kBurstPieces];
+    Packet packets_[NVH_MAX_BURST];
+    uint32_t n_packets_ = 0;
+    uint32_t n_pieces_ = 0;
+};
 
 }  // namespace net
 }  // namespace nvh

@@ -8,7 +8,6 @@ using virtio::has;
 
 constexpr uint8_t kNetHdrFRscInfo = 4;      // VIRTIO_NET_HDR_F_RSC_INFO
 constexpr uint8_t kNetHdrGsoUdpL4 = 5;      // VIRTIO_NET_HDR_GSO_UDP_L4
-constexpr unsigned kNetFHostUso = 56;       // VIRTIO_NET_F_HOST_USO
 
 uint16_t le16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
 
@@ -31,7 +30,7 @@ bool tx_gso_type_negotiated(uint64_t features, uint8_t gso_type) {
     case virtio::kNetHdrGsoUdp:
         return has(features, virtio::kNetFHostUfo);
     case kNetHdrGsoUdpL4:
-        return has(features, kNetFHostUso);
+        return has(features, virtio::kNetFHostUso);
     default:
         return false;
     }

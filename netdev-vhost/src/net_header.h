@@ -38,6 +38,20 @@ inline constexpr uint64_t kUnusableHostOffloadFeatures =
     virtio::bit(virtio::kNetFHostEcn) | virtio::bit(virtio::kNetFHostUfo);
 inline constexpr uint64_t kOffloadFeatures = kGuestOffloadFeatures | kHostOffloadFeatures;
 
+// Whether a transmitq header may carry anything for the device.  Without
+// VIRTIO_NET_F_CSUM the driver MUST set flags to zero, and without a HOST_*
+// segmentation feature gso_type to GSO_NONE (virtio 1.2, 5.1.6.2.1); the
+// other fields mean something only with those, and num_buffers nothing on
+// transmit.  So without all of them the device need not read the header
+// (nor does DPDK's vhost library): the frame is taken as it is, and the
+// header's cache line is never touched.
+constexpr bool tx_header_used(uint64_t features) {
+    return (features & (virtio::bit(virtio::kNetFCsum) | virtio::bit(virtio::kNetFHostTso4) |
+                        virtio::bit(virtio::kNetFHostTso6) | virtio::bit(virtio::kNetFHostEcn) |
+                        virtio::bit(virtio::kNetFHostUfo) |
+                        virtio::bit(virtio::kNetFHostUso))) != 0;
+}
+
 // Reads the offload fields of a header (its first 10 bytes, little endian:
 // virtio 1.2, 5.1.6, VERSION_1 headers are little endian).
 nvh_offload parse_net_header(const uint8_t* hdr);

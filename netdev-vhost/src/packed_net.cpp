@@ -19,18 +19,17 @@
 namespace nvh {
 namespace {
 
+using net::BufferPiece;
 using net::Collect;
-using net::kMaxRxPieces;
 using net::RxBudget;
-using net::RxPiece;
 using net::Tally;
 using net::TxResult;
 
+// A receive chain taken for the packet being placed.
 struct RxChain {
     uint16_t id;
     uint16_t ring_descs;
-    uint32_t first_piece;
-    uint32_t n_pieces;
+    uint64_t capacity;   // Writable bytes.
 };
 
 }  // namespace
@@ -43,28 +42,30 @@ NVH_BURST_FUNCTION uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts
     Tally t;
     const uint32_t max = std::min<uint32_t>(n, NVH_MAX_BURST);
     const uint32_t hdr_len = vq.header_len();
+    net::TxPass pass(hdr_len, vq.features());
     uint32_t filled = 0;
     for (uint32_t h = 0; h < max && ring.head_available(); h++) {
-        uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
-        nvh_packet& pkt = pkts[filled];
+        if (!pass.has_room()) {
+            filled += pass.deliver(&pkts[filled], t);
+        }
         PackedChainWalker walker(ring);
-        TxResult r = net::copy_tx_chain(ring.memory(), walker, hdr_len, hdr, pkt);
-        bool extent_known = r != TxResult::kInvalid || walker.skip_rest();
+        pass.gather(ring.memory(), walker);
+        bool extent_known = pass.last_result() != TxResult::kInvalid || walker.skip_rest();
         t.descs += walker.descriptors_read();
         if (!extent_known) {
             // A chain longer than the queue, or a buffer id out of range:
             // it cannot be returned (virtio 1.2, 2.8.6), the ring is unusable.
+            pass.drop_last();
             ring.mark_broken();
             t.invalid++;
             break;
         }
-        // Dropped chains go back too, with len 0 (virtio 1.2, 2.8.4).
+        // Dropped chains go back too, with len 0 (virtio 1.2, 2.8.4).  The
+        // driver sees them only after the copies (publish_and_notify).
         walker.commit();
         ring.put_used(walker.id(), 0, walker.ring_descs());
-        if (net::count_tx(t, r, vq.features(), pkt)) {
-            filled++;
-        }
     }
+    filled += pass.deliver(&pkts[filled], t);
     vq.publish_and_notify();
     t.commit(vq.mutable_counters());
     return filled;
@@ -81,8 +82,8 @@ NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet
     n = std::min<uint32_t>(n, NVH_MAX_BURST);
     const uint32_t hdr_len = vq.header_len();
     const bool mrg = vq.mrg_rxbuf();
-    RxPiece pieces[kMaxRxPieces];
-    RxChain chains[kMaxRxPieces];
+    net::RxPass pass;
+    RxChain chains[net::kMaxPacketPieces];
     bool head_cap_known = false;
     uint64_t head_cap = 0;
 
@@ -95,6 +96,10 @@ NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet
             t.too_small++;
             continue;
         }
+        if (!pass.has_room()) {
+            pass.write(vq.features(), hdr_len, vq.write_log(), t);
+        }
+        BufferPiece* pieces = pass.next_pieces();
         PackedRing::Cursor start = ring.avail_cursor();
         uint32_t n_chains = 0;
         RxBudget budget;
@@ -112,7 +117,6 @@ NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet
                 break;
             }
             PackedChainWalker walker(ring);
-            uint32_t first = budget.n_pieces;
             uint64_t chain_cap = 0;
             // On kFull and kInvalid, walker.skip_rest() learns the chain's
             // extent.
@@ -149,8 +153,7 @@ NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet
                 start = ring.avail_cursor();
                 continue;
             }
-            chains[n_chains++] = {walker.id(), walker.ring_descs(), first,
-                                  budget.n_pieces - first};
+            chains[n_chains++] = {walker.id(), walker.ring_descs(), chain_cap};
             capacity += chain_cap;
         }
         if (stop) {
@@ -164,19 +167,15 @@ NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet
             continue;
         }
         head_cap_known = false;
-        // virtio 1.2, 5.1.6.4.1: offload fields only as negotiated
-        // (build_rx_header); num_buffers is the number of chains used (1
-        // without MRG_RXBUF).
-        uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
-        net::make_rx_header(vq.features(), pkt, hdr_len, n_chains, hdr);
         // virtio 1.2, 2.8.4: len is the number of bytes written.
-        net::write_rx_packet(chains, n_chains, pieces, hdr, hdr_len, pkt.data, pkt.len,
-                             vq.write_log(),
-                             [&ring](const RxChain& c, uint32_t written) {
-                                 ring.put_used(c.id, written, c.ring_descs);
-                             });
-        t.count_frame(pkt);
+        net::return_rx_chains(
+            chains, n_chains, need, [](const RxChain& c) { return c.capacity; },
+            [&ring](const RxChain& c, uint32_t written) {
+                ring.put_used(c.id, written, c.ring_descs);
+            });
+        pass.add(pkt, budget.n_pieces, n_chains, hdr_len);
     }
+    pass.write(vq.features(), hdr_len, vq.write_log(), t);
     vq.publish_and_notify();
     t.commit(vq.mutable_counters());
     return done;

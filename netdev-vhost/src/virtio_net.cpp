@@ -13,12 +13,10 @@
 namespace nvh {
 namespace {
 
+using net::BufferPiece;
 using net::Collect;
-using net::kMaxRxPieces;
 using net::RxBudget;
-using net::RxPiece;
 using net::Tally;
-using net::TxResult;
 
 // Adds the descriptors a walker read to *n on every return path.
 struct CountReads {
@@ -27,28 +25,15 @@ struct CountReads {
     ~CountReads() { *n += w.descriptors_read(); }
 };
 
-// ---- Transmit --------------------------------------------------------------
-
-// net::copy_tx_chain on the chain at `head`.  Adds the descriptors read to
-// *descs.
-TxResult copy_tx_chain(const SplitRing& ring, uint16_t head, uint32_t hdr_len,
-                       uint8_t* hdr, nvh_packet& pkt, uint64_t* descs) {
-    ChainWalker walker(ring, head);
-    CountReads count{walker, descs};
-    return net::copy_tx_chain(ring.memory(), walker, hdr_len, hdr, pkt);
-}
-
-// ---- Receive ---------------------------------------------------------------
-
+// A receive chain taken for the packet being placed.
 struct RxChain {
     uint16_t head;
-    uint32_t first_piece;
-    uint32_t n_pieces;
+    uint64_t capacity;   // Writable bytes.
 };
 
 // net::collect_rx_chain on the chain at `head`.  Adds the descriptors read
 // to *descs.
-Collect collect_rx_chain(const SplitRing& ring, uint16_t head, RxPiece* pieces,
+Collect collect_rx_chain(const SplitRing& ring, uint16_t head, BufferPiece* pieces,
                          RxBudget* budget, uint64_t* capacity, uint64_t* descs) {
     ChainWalker walker(ring, head);
     CountReads count{walker, descs};
@@ -74,6 +59,7 @@ NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, u
     }
     const uint32_t heads = std::min<uint32_t>({n, NVH_MAX_BURST, avail});
     const uint32_t hdr_len = vq.header_len();
+    net::TxPass pass(hdr_len, vq.features());
     uint32_t filled = 0;
     for (uint32_t h = 0; h < heads; h++) {
         uint16_t head = ring.take_head();
@@ -84,16 +70,19 @@ NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, u
             t.invalid++;
             break;
         }
-        uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
-        nvh_packet& pkt = pkts[filled];
-        TxResult r = copy_tx_chain(ring, head, hdr_len, hdr, pkt, &t.descs);
-        // Dropped chains go back too, so the driver does not leak buffers;
-        // the device wrote nothing into them (virtio 1.2, 2.7.8.2: len 0).
-        ring.put_used(head, 0);
-        if (net::count_tx(t, r, vq.features(), pkt)) {
-            filled++;
+        if (!pass.has_room()) {
+            filled += pass.deliver(&pkts[filled], t);
         }
+        ChainWalker walker(ring, head);
+        pass.gather(ring.memory(), walker);
+        t.descs += walker.descriptors_read();
+        // Every chain goes back, dropped ones too, so the driver does not
+        // leak buffers; the device writes nothing into them (virtio 1.2,
+        // 2.7.8.2: len 0).  The driver sees them only after the copies
+        // (publish_and_notify).
+        ring.put_used(head, 0);
     }
+    filled += pass.deliver(&pkts[filled], t);
     vq.publish_and_notify();
     t.commit(vq.mutable_counters());
     return filled;
@@ -102,18 +91,20 @@ NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, u
 // Receive placement, per packet:
 //   - Chains are taken from the avail ring and their writable pieces recorded
 //     until they hold header + frame (one chain without MRG_RXBUF, virtio
-//     1.2, 5.1.6.3.1 / 5.1.6.4.1); only then is anything written, so no
-//     partially written packet ever becomes visible.
+//     1.2, 5.1.6.3.1 / 5.1.6.4.1).  Then the used entries are written and
+//     the packet's pieces kept for the copy, which runs for the whole burst
+//     at its end (net::RxPass): nothing is visible to the driver before
+//     publish_and_notify(), so no partially written packet ever is.
 //   - Out of avail chains: the chains taken for the packet are given back
 //     (last_avail_idx rolled back), the burst stops, ring_full counts once.
 //   - Too small: without MRG_RXBUF a chain that cannot hold the packet is
 //     left in the ring (not consumed) and the packet is dropped: a later,
 //     smaller packet can still use the buffer, and the guest is not sent
 //     empty buffers it would count as errors.  With MRG_RXBUF the same
-//     happens when the whole ring, or kMaxRxPieces pieces or buffers, cannot
+//     happens when the whole ring, or kMaxPacketPieces pieces or buffers, cannot
 //     hold it.  Such packets count as handled in the return value (retrying
 //     cannot succeed) and in rx_buffer_too_small.
-//   - Bounded work: a packet walks at most kMaxRxPieces buffers.  After a
+//   - Bounded work: a packet walks at most kMaxPacketPieces buffers.  After a
 //     packet was too small for the chains at the head of the avail ring,
 //     their capacity is remembered for the rest of the burst: later packets
 //     that need more are dropped without walking them again (else every
@@ -140,8 +131,8 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
     n = std::min<uint32_t>(n, NVH_MAX_BURST);
     const uint32_t hdr_len = vq.header_len();
     const bool mrg = vq.mrg_rxbuf();
-    RxPiece pieces[kMaxRxPieces];
-    RxChain chains[kMaxRxPieces];
+    net::RxPass pass;
+    RxChain chains[net::kMaxPacketPieces];
 
     // Capacity of the chains at last_avail_idx, once a packet found them too
     // small; valid until chains are consumed.
@@ -157,6 +148,10 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
             t.too_small++;
             continue;
         }
+        if (!pass.has_room()) {
+            pass.write(vq.features(), hdr_len, vq.write_log(), t);
+        }
+        BufferPiece* pieces = pass.next_pieces();
         uint32_t n_chains = 0;
         RxBudget budget;
         uint64_t capacity = 0;
@@ -183,10 +178,8 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
                 stop = true;
                 break;
             }
-            uint32_t first = budget.n_pieces;
             uint64_t chain_cap = 0;
-            Collect r = collect_rx_chain(ring, head, pieces, &budget, &chain_cap,
-                                         &t.descs);
+            Collect r = collect_rx_chain(ring, head, pieces, &budget, &chain_cap, &t.descs);
             if (r == Collect::kFull && chain_cap == 0 && n_chains > 0) {
                 // The packet's budget ran out before this chain added room:
                 // it goes back with the others.
@@ -209,7 +202,7 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
                 capacity = 0;
                 continue;
             }
-            chains[n_chains++] = {head, first, budget.n_pieces - first};
+            chains[n_chains++] = {head, chain_cap};
             capacity += chain_cap;
         }
         if (stop) {
@@ -224,19 +217,13 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
             continue;
         }
         head_cap_known = false;   // The chains below are consumed.
-        // virtio 1.2, 5.1.6.4.1: offload fields only as negotiated
-        // (build_rx_header); num_buffers is the number of chains used (1
-        // without MRG_RXBUF).
-        uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
-        net::make_rx_header(vq.features(), pkt, hdr_len, n_chains, hdr);
         // virtio 1.2, 2.7.8.2: len is the number of bytes written.
-        net::write_rx_packet(chains, n_chains, pieces, hdr, hdr_len, pkt.data, pkt.len,
-                             vq.write_log(),
-                             [&ring](const RxChain& c, uint32_t written) {
-                                 ring.put_used(c.head, written);
-                             });
-        t.count_frame(pkt);
+        net::return_rx_chains(
+            chains, n_chains, need, [](const RxChain& c) { return c.capacity; },
+            [&ring](const RxChain& c, uint32_t written) { ring.put_used(c.head, written); });
+        pass.add(pkt, budget.n_pieces, n_chains, hdr_len);
     }
+    pass.write(vq.features(), hdr_len, vq.write_log(), t);
     vq.publish_and_notify();
     t.commit(vq.mutable_counters());
     return done;

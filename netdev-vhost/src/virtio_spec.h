@@ -20,6 +20,7 @@ inline constexpr unsigned kNetFHostTso4 = 11;
 inline constexpr unsigned kNetFHostTso6 = 12;
 inline constexpr unsigned kNetFHostEcn = 13;
 inline constexpr unsigned kNetFHostUfo = 14;
+inline constexpr unsigned kNetFHostUso = 56;     // VIRTIO_NET_F_HOST_USO
 inline constexpr unsigned kNetFMrgRxbuf = 15;       // VIRTIO_NET_F_MRG_RXBUF
 inline constexpr unsigned kNetFStatus = 16;
 inline constexpr unsigned kNetFCtrlVq = 17;

@@ -26,9 +26,10 @@
 #
 # NVH_TSO=true enables userspace TSO, so that VIRTIO_NET_F_CSUM and
 # HOST_TSO4 are offered and the checksum/GSO header attacks reach their own
-# rules (needs dpdk-socket-mem 1024); by default they are stopped by the
-# rule that forbids NEEDS_CSUM without VIRTIO_NET_F_CSUM, with the same
-# counter.
+# rules (needs dpdk-socket-mem 1024); by default the header attacks'
+# guest takes HOST_TSO4 without CSUM (a port reads transmit headers only
+# with some transmit offload), and they are stopped by the rule that forbids
+# NEEDS_CSUM without VIRTIO_NET_F_CSUM, with the same counter.
 #
 # Only for the vhostuserclient type (the counters and status keys are ours).
 source "$(dirname "$0")/lib.sh"

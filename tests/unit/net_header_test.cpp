@@ -327,7 +327,9 @@ TEST(NetHeaderRing, TransmitChecksumAndTsoDeliveredOrDropped) {
 }
 
 TEST(NetHeaderRing, TransmitOffloadRefusedWhenNotNegotiated) {
-    Ring ring(kV1);
+    // HOST_TSO4 without CSUM (a driver that breaks virtio 1.2, 5.1.3.1):
+    // headers are read, and NEEDS_CSUM without CSUM is refused.
+    Ring ring(kV1 | kTso4);
     std::vector<uint8_t> f(100, 0x11);
     ring.drv->add_tx(header(kNeedsCsum, 0, 0, 34, 16), f);
     ring.drv->add_tx(header(0, 0, 0, 0, 0), f);
@@ -335,6 +337,28 @@ TEST(NetHeaderRing, TransmitOffloadRefusedWhenNotNegotiated) {
     ASSERT_EQ(net_dequeue_burst(ring.vq, b.pkts.data(), NVH_MAX_BURST), 1u);
     EXPECT_EQ(b.pkts[0].offload.flags, 0);
     EXPECT_EQ(ring.vq.counters().invalid_descriptors.load(), 1u);
+}
+
+TEST(NetHeaderRing, TransmitHeaderIgnoredWithoutTransmitOffloads) {
+    // No CSUM and no HOST_* segmentation feature: the header can carry
+    // nothing (virtio 1.2, 5.1.6.2.1), so it is not read at all; whatever
+    // the driver put there, the frame goes through without offload fields.
+    Ring ring(kV1);
+    std::vector<uint8_t> f(100, 0x11);
+    ring.drv->add_tx(header(kNeedsCsum | virtio::kNetHdrFDataValid, virtio::kNetHdrGsoTcpv6,
+                            1400, 34, 16),
+                     f);
+    ring.drv->add_tx(header(0, 0, 0, 0, 0), f);
+    Buffers b;
+    ASSERT_EQ(net_dequeue_burst(ring.vq, b.pkts.data(), NVH_MAX_BURST), 2u);
+    for (int i = 0; i < 2; i++) {
+        EXPECT_EQ(b.pkts[i].len, f.size());
+        EXPECT_EQ(b.pkts[i].offload.flags, 0);
+        EXPECT_EQ(b.pkts[i].offload.gso_type, virtio::kNetHdrGsoNone);
+        EXPECT_EQ(b.pkts[i].offload.csum_start, 0);
+        EXPECT_EQ(b.pkts[i].data[0], 0x11);
+    }
+    EXPECT_EQ(ring.vq.counters().invalid_descriptors.load(), 0u);
 }
 
 std::vector<uint8_t> receive(uint64_t features, const nvh_offload& o) {
