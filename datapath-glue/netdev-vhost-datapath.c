@@ -199,6 +199,29 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
 
 /* ---- Transmit: OVS -> guest ------------------------------------------ */
 
+/* Frees the packets of 'batch' once sent (copied into the guest) or
+ * dropped: DPDK mbufs in bulk, one mempool operation per run of one pool
+ * instead of one per packet; any other packet one by one. */
+static void
+netdev_vhost_free_batch(struct dp_packet_batch *batch)
+{
+    struct rte_mbuf *mbufs[NETDEV_MAX_BURST];
+    struct dp_packet *packet;
+    uint32_t n = 0;
+
+    DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
+        if (OVS_LIKELY(packet->source == DPBUF_DPDK)) {
+            mbufs[n++] = &packet->mbuf;
+        } else {
+            dp_packet_delete(packet);
+        }
+    }
+    if (n) {
+        rte_pktmbuf_free_bulk(mbufs, n);
+    }
+    dp_packet_batch_init(batch);
+}
+
 int
 netdev_vhost_send(struct netdev *netdev, int qid,
                   struct dp_packet_batch *batch, bool concurrent_txq)
@@ -219,7 +242,7 @@ netdev_vhost_send(struct netdev *netdev, int qid,
     if (OVS_UNLIKELY(!dev->core || qp < 0 || !up)) {
         netdev_vhost_counter_add(&stats->dropped,
                                  dp_packet_batch_size(batch));
-        dp_packet_delete_batch(batch, true);
+        netdev_vhost_free_batch(batch);
         return 0;
     }
 
@@ -308,6 +331,6 @@ netdev_vhost_send(struct netdev *netdev, int qid,
                                  MIN(retries, max_retries));
     }
 
-    dp_packet_delete_batch(batch, true);
+    netdev_vhost_free_batch(batch);
     return 0;
 }

@@ -101,6 +101,23 @@ uint16_t SplitRing::avail_count() {
     return count;
 }
 
+void SplitRing::prefetch_burst(uint16_t count) const {
+    const uint16_t used = static_cast<uint16_t>(last_used_idx_ + pending_used_);
+    for (uint16_t i = 0; i < count; i += kCacheLine / 8) {
+        prefetch_for_write(used_ + kUsedRing + 8 * size_t((used + i) & (num_ - 1)));
+    }
+    if (count > 0) {
+        // The last entry may start a line the loop above skipped.
+        prefetch_for_write(used_ + kUsedRing + 8 * size_t((used + count - 1) & (num_ - 1)));
+    }
+    for (uint16_t i = 0; i < count; i++) {
+        const uint16_t head = guest_load<uint16_t>(
+            avail_ + kAvailRing + 2 * size_t((last_avail_idx_ + i) & (num_ - 1)),
+            std::memory_order_relaxed);
+        prefetch_for_read(desc_ + 16 * size_t(head & (num_ - 1)));
+    }
+}
+
 uint16_t SplitRing::take_head() {
     const uint8_t* slot =
         avail_ + kAvailRing + 2 * size_t(last_avail_idx_ & (num_ - 1));

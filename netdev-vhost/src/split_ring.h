@@ -14,6 +14,7 @@
 
 #include "dirty_log.h"
 #include "guest_memory.h"
+#include "prefetch.h"
 #include "virtio_spec.h"
 
 namespace nvh {
@@ -61,6 +62,15 @@ public:
     // marks the ring broken and returns 0.  With EVENT_IDX, also keeps
     // avail_event behind the driver (see quiet_driver()).
     uint16_t avail_count();
+
+    // Hints the cache lines a burst of `count` chains past last_avail_idx
+    // touches: the used entries it will write (for writing, so that the
+    // stores and the fence before driver_wants_interrupt() do not wait for
+    // the driver's CPU) and the chains' first descriptors (for reading).
+    // The avail entries are read here only to aim the hints at the
+    // descriptor table (masked into it); take_head() reads them again, and
+    // only that value is ever used.
+    void prefetch_burst(uint16_t count) const;
 
     // Reads the next avail ring entry (once) and advances last_avail_idx.
     // The caller has seen it in avail_count().

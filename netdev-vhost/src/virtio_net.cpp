@@ -58,6 +58,7 @@ NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, u
         return 0;
     }
     const uint32_t heads = std::min<uint32_t>({n, NVH_MAX_BURST, avail});
+    ring.prefetch_burst(static_cast<uint16_t>(heads));
     const uint32_t hdr_len = vq.header_len();
     net::TxPass pass(hdr_len, vq.features());
     uint32_t filled = 0;
@@ -129,6 +130,8 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
         return 0;
     }
     n = std::min<uint32_t>(n, NVH_MAX_BURST);
+    // Most packets take one chain.
+    ring.prefetch_burst(static_cast<uint16_t>(std::min(n, avail)));
     const uint32_t hdr_len = vq.header_len();
     const bool mrg = vq.mrg_rxbuf();
     net::RxPass pass;
