@@ -271,6 +271,9 @@ public:
         for (uint32_t i = 0; i < n_chains_; i++) {
             const Chain& c = chains_[i];
             nvh_packet& pkt = pkts[filled];
+            if (i + 1 < n_chains_) {
+                prefetch_ahead(chains_[i + 1]);
+            }
             TxResult r = c.result;
             if (r == TxResult::kOk) {
                 // virtio 1.2, 5.1.6.2: every packet is preceded by a header;
@@ -312,6 +315,17 @@ private:
         uint64_t total;   // Header + frame bytes.
         TxResult result;
     };
+
+    // Hints the rest of a large chain's first piece while the chain before
+    // it is copied (gather() hinted its first lines).
+    void prefetch_ahead(const Chain& c) const {
+        if (c.result == TxResult::kOk && c.n_pieces > 0 &&
+            pieces_[c.first_piece].len > kPrefetchLines * kCacheLine) {
+            const BufferPiece& p = pieces_[c.first_piece];
+            prefetch_buffer(p.ptr + kPrefetchLines * kCacheLine,
+                            p.len - kPrefetchLines * kCacheLine, false, kPrefetchAheadLines);
+        }
+    }
     const uint32_t hdr_len_;
     const uint64_t features_;
     const bool read_header_;   // tx_header_used(features_).
@@ -434,6 +448,11 @@ inline void scatter_rx_packet(const BufferPiece* pieces, const uint8_t* hdr, uin
 // with add().
 class RxPass {
 public:
+    // For a queue with header length `hdr_len` and negotiated `features`,
+    // recording its writes in `log`.
+    RxPass(uint32_t hdr_len, uint64_t features, const WriteLog& log)
+        : hdr_len_(hdr_len), features_(features), log_(log) {}
+
     // Whether another packet may be placed (else write() first): the next
     // one has room for kMaxPacketPieces pieces.
     bool has_room() const { return n_pieces_ <= kBurstPieces - kMaxPacketPieces; }
@@ -441,25 +460,28 @@ public:
 
     // Commits the packet whose n_pieces pieces were collected at
     // next_pieces(), spread over n_chains chains.
-    void add(const nvh_packet& pkt, uint32_t n_pieces, uint32_t n_chains, uint32_t hdr_len) {
+    void add(const nvh_packet& pkt, uint32_t n_pieces, uint32_t n_chains) {
         packets_[n_packets_++] = {&pkt, n_pieces_, n_chains};
         const BufferPiece& first = pieces_[n_pieces_];
-        prefetch_buffer(first.ptr, std::min<uint64_t>(first.len, uint64_t{hdr_len} + pkt.len),
+        prefetch_buffer(first.ptr, std::min<uint64_t>(first.len, uint64_t{hdr_len_} + pkt.len),
                         true);
         n_pieces_ += n_pieces;
     }
 
     // Writes header and frame of every placed packet, counting them in `t`.
     // Starts a new pass.
-    void write(uint64_t features, uint32_t hdr_len, const WriteLog& log, Tally& t) {
+    void write(Tally& t) {
         for (uint32_t i = 0; i < n_packets_; i++) {
             const Packet& p = packets_[i];
+            if (i + 1 < n_packets_) {
+                prefetch_ahead(packets_[i + 1]);
+            }
             // virtio 1.2, 5.1.6.4.1: offload fields only as negotiated;
             // num_buffers is the number of chains used.
             uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
-            make_rx_header(features, *p.pkt, hdr_len, p.n_chains, hdr);
-            scatter_rx_packet(&pieces_[p.first_piece], hdr, hdr_len, p.pkt->data, p.pkt->len,
-                              log);
+            make_rx_header(features_, *p.pkt, hdr_len_, p.n_chains, hdr);
+            scatter_rx_packet(&pieces_[p.first_piece], hdr, hdr_len_, p.pkt->data, p.pkt->len,
+                              log_);
             t.count_frame(*p.pkt);
         }
         n_packets_ = 0;
@@ -472,6 +494,20 @@ private:
         uint32_t first_piece;
         uint32_t n_chains;
     };
+
+    // Hints the rest of a large packet's first piece while the packet
+    // before it is copied (add() hinted its first lines).
+    void prefetch_ahead(const Packet& p) const {
+        const BufferPiece& first = pieces_[p.first_piece];
+        const uint64_t bytes = std::min<uint64_t>(first.len, uint64_t{hdr_len_} + p.pkt->len);
+        if (bytes > kPrefetchLines * kCacheLine) {
+            prefetch_buffer(first.ptr + kPrefetchLines * kCacheLine,
+                            bytes - kPrefetchLines * kCacheLine, true, kPrefetchAheadLines);
+        }
+    }
+    const uint32_t hdr_len_;
+    const uint64_t features_;
+    const WriteLog& log_;
     BufferPiece pieces_[kBurstPieces];
     Packet packets_[NVH_MAX_BURST];
     uint32_t n_packets_ = 0;

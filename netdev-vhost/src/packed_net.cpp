@@ -43,6 +43,9 @@ NVH_BURST_FUNCTION uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts
     const uint32_t max = std::min<uint32_t>(n, NVH_MAX_BURST);
     const uint32_t hdr_len = vq.header_len();
     net::TxPass pass(hdr_len, vq.features());
+    if (ring.head_available()) {
+        ring.prefetch_descs(max);
+    }
     uint32_t filled = 0;
     for (uint32_t h = 0; h < max && ring.head_available(); h++) {
         if (!pass.has_room()) {
@@ -82,7 +85,10 @@ NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet
     n = std::min<uint32_t>(n, NVH_MAX_BURST);
     const uint32_t hdr_len = vq.header_len();
     const bool mrg = vq.mrg_rxbuf();
-    net::RxPass pass;
+    net::RxPass pass(hdr_len, vq.features(), vq.write_log());
+    if (ring.head_available()) {
+        ring.prefetch_descs(n);   // Most packets take one chain.
+    }
     RxChain chains[net::kMaxPacketPieces];
     bool head_cap_known = false;
     uint64_t head_cap = 0;
@@ -97,7 +103,7 @@ NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet
             continue;
         }
         if (!pass.has_room()) {
-            pass.write(vq.features(), hdr_len, vq.write_log(), t);
+            pass.write(t);
         }
         BufferPiece* pieces = pass.next_pieces();
         PackedRing::Cursor start = ring.avail_cursor();
@@ -173,9 +179,9 @@ NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet
             [&ring](const RxChain& c, uint32_t written) {
                 ring.put_used(c.id, written, c.ring_descs);
             });
-        pass.add(pkt, budget.n_pieces, n_chains, hdr_len);
+        pass.add(pkt, budget.n_pieces, n_chains);
     }
-    pass.write(vq.features(), hdr_len, vq.write_log(), t);
+    pass.write(t);
     vq.publish_and_notify();
     t.commit(vq.mutable_counters());
     return done;

@@ -19,9 +19,12 @@ namespace nvh {
 
 inline constexpr size_t kCacheLine = 64;
 
-// Lines of a buffer hinted at most: enough for a small frame with its
-// header; the hardware prefetcher follows longer copies by itself.
+// Lines of a buffer hinted when a burst's chains are walked: enough for a
+// small frame with its header.
 inline constexpr size_t kPrefetchLines = 2;
+// Lines of the next packet's buffer hinted while a packet is copied: a
+// whole 1518-byte frame.
+inline constexpr size_t kPrefetchAheadLines = 24;
 
 inline void prefetch_for_read(const void* p) { __builtin_prefetch(p, 0, 3); }
 
@@ -47,15 +50,16 @@ inline void prefetch_for_write(const void* p) {
 inline void prefetch_for_write(const void* p) { __builtin_prefetch(p, 1, 3); }
 #endif
 
-// Hints the lines of [p, p + len), at most kPrefetchLines of them.
-inline void prefetch_buffer(const uint8_t* p, size_t len, bool write) {
+// Hints the lines of [p, p + len), at most max_lines of them.
+inline void prefetch_buffer(const uint8_t* p, size_t len, bool write,
+                            size_t max_lines = kPrefetchLines) {
     if (len == 0) {
         return;
     }
     const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{kCacheLine - 1};
     const uintptr_t last = (reinterpret_cast<uintptr_t>(p) + len - 1) & ~uintptr_t{kCacheLine - 1};
     uintptr_t line = first;
-    for (size_t i = 0; i < kPrefetchLines && line <= last; i++, line += kCacheLine) {
+    for (size_t i = 0; i < max_lines && line <= last; i++, line += kCacheLine) {
         const void* a = reinterpret_cast<const void*>(line);
         if (write) {
             prefetch_for_write(a);

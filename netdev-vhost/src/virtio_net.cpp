@@ -134,7 +134,7 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
     ring.prefetch_burst(static_cast<uint16_t>(std::min(n, avail)));
     const uint32_t hdr_len = vq.header_len();
     const bool mrg = vq.mrg_rxbuf();
-    net::RxPass pass;
+    net::RxPass pass(hdr_len, vq.features(), vq.write_log());
     RxChain chains[net::kMaxPacketPieces];
 
     // Capacity of the chains at last_avail_idx, once a packet found them too
@@ -152,7 +152,7 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
             continue;
         }
         if (!pass.has_room()) {
-            pass.write(vq.features(), hdr_len, vq.write_log(), t);
+            pass.write(t);
         }
         BufferPiece* pieces = pass.next_pieces();
         uint32_t n_chains = 0;
@@ -224,9 +224,9 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
         net::return_rx_chains(
             chains, n_chains, need, [](const RxChain& c) { return c.capacity; },
             [&ring](const RxChain& c, uint32_t written) { ring.put_used(c.head, written); });
-        pass.add(pkt, budget.n_pieces, n_chains, hdr_len);
+        pass.add(pkt, budget.n_pieces, n_chains);
     }
-    pass.write(vq.features(), hdr_len, vq.write_log(), t);
+    pass.write(t);
     vq.publish_and_notify();
     t.commit(vq.mutable_counters());
     return done;
