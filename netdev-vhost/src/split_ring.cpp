@@ -118,6 +118,10 @@ void SplitRing::prefetch_burst(uint16_t count) const {
     }
 }
 
+virtio::SplitDesc SplitRing::head_desc(uint16_t head) const {
+    return read_desc(desc_ + 16 * size_t(head));
+}
+
 uint16_t SplitRing::take_head() {
     const uint8_t* slot =
         avail_ + kAvailRing + 2 * size_t(last_avail_idx_ & (num_ - 1));
@@ -190,6 +194,12 @@ ChainWalker::ChainWalker(const SplitRing& ring, uint16_t head)
     }
 }
 
+ChainWalker::ChainWalker(const SplitRing& ring, uint16_t head, const virtio::SplitDesc& first)
+    : ChainWalker(ring, head) {
+    first_ = first;
+    have_first_ = true;
+}
+
 WalkStep ChainWalker::next(DescBuffer* out) {
     if (done_) {
         return error_[0] ? WalkStep::kInvalid : WalkStep::kEnd;
@@ -202,7 +212,13 @@ WalkStep ChainWalker::next(DescBuffer* out) {
             return fail("descriptor chain longer than its table (loop)");
         }
         ttl_--;
-        const virtio::SplitDesc d = read_desc(table_ + 16 * size_t(idx_));
+        virtio::SplitDesc d;
+        if (have_first_) {
+            d = first_;   // The head, read by the caller.
+            have_first_ = false;
+        } else {
+            d = read_desc(table_ + 16 * size_t(idx_));
+        }
         reads_++;
 
         if (d.flags & virtio::kDescFIndirect) {

@@ -75,6 +75,10 @@ public:
     // Reads the next avail ring entry (once) and advances last_avail_idx.
     // The caller has seen it in avail_count().
     uint16_t take_head();
+    // Reads the descriptor at `head` (< num()) once, e.g. to see whether
+    // its chain is a single direct buffer (SingleBufferWalker).
+    virtio::SplitDesc head_desc(uint16_t head) const;
+
     // Gives back the last `n` heads taken (their chains were not used).
     void untake_heads(uint16_t n) { last_avail_idx_ -= n; }
 
@@ -145,6 +149,9 @@ public:
     static constexpr uint32_t kMaxChainBuffers = 256;
 
     ChainWalker(const SplitRing& ring, uint16_t head);
+    // The same, with the head descriptor already read (head_desc()): the
+    // walk starts from that copy and does not read it again.
+    ChainWalker(const SplitRing& ring, uint16_t head, const virtio::SplitDesc& first);
 
     // kBuffer: *out holds the next buffer.  kEnd: the chain is over.
     // kInvalid: the chain broke a rule (error() names it); stop using it.
@@ -162,6 +169,8 @@ private:
     }
 
     const SplitRing& ring_;
+    virtio::SplitDesc first_{};
+    bool have_first_ = false;
     const uint8_t* table_;
     uint32_t table_size_;
     uint32_t idx_;
@@ -171,6 +180,32 @@ private:
     bool indirect_ = false;
     bool done_ = false;
     const char* error_ = "";
+};
+
+// The walk of a chain that is one direct descriptor (neither NEXT nor
+// INDIRECT, as read once by SplitRing::head_desc()): the common case of
+// both directions, without ChainWalker's bookkeeping.  Same interface as
+// ChainWalker.
+class SingleBufferWalker {
+public:
+    explicit SingleBufferWalker(const virtio::SplitDesc& d)
+        : buffer_{d.addr, d.len, (d.flags & virtio::kDescFWrite) != 0} {}
+    static bool applies(const virtio::SplitDesc& d) {
+        return (d.flags & (virtio::kDescFNext | virtio::kDescFIndirect)) == 0;
+    }
+    WalkStep next(DescBuffer* out) {
+        if (given_) {
+            return WalkStep::kEnd;
+        }
+        given_ = true;
+        *out = buffer_;
+        return WalkStep::kBuffer;
+    }
+    uint32_t descriptors_read() const { return 1; }
+
+private:
+    DescBuffer buffer_;
+    bool given_ = false;
 };
 
 // Calls fn(uint8_t* host, uint32_t len) for each host-contiguous piece of

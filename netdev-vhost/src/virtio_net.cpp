@@ -35,7 +35,13 @@ struct RxChain {
 // to *descs.
 Collect collect_rx_chain(const SplitRing& ring, uint16_t head, BufferPiece* pieces,
                          RxBudget* budget, uint64_t* capacity, uint64_t* descs) {
-    ChainWalker walker(ring, head);
+    const virtio::SplitDesc first = ring.head_desc(head);
+    if (SingleBufferWalker::applies(first)) {
+        SingleBufferWalker walker(first);
+        *descs += walker.descriptors_read();
+        return net::collect_rx_chain(ring.memory(), walker, pieces, budget, capacity);
+    }
+    ChainWalker walker(ring, head, first);
     CountReads count{walker, descs};
     return net::collect_rx_chain(ring.memory(), walker, pieces, budget, capacity);
 }
@@ -74,9 +80,16 @@ NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, u
         if (!pass.has_room()) {
             filled += pass.deliver(&pkts[filled], t);
         }
-        ChainWalker walker(ring, head);
-        pass.gather(ring.memory(), walker);
-        t.descs += walker.descriptors_read();
+        const virtio::SplitDesc first = ring.head_desc(head);
+        if (SingleBufferWalker::applies(first)) {
+            SingleBufferWalker walker(first);
+            pass.gather(ring.memory(), walker);
+            t.descs += walker.descriptors_read();
+        } else {
+            ChainWalker walker(ring, head, first);
+            pass.gather(ring.memory(), walker);
+            t.descs += walker.descriptors_read();
+        }
         // Every chain goes back, dropped ones too, so the driver does not
         // leak buffers; the device writes nothing into them (virtio 1.2,
         // 2.7.8.2: len 0).  The driver sees them only after the copies
