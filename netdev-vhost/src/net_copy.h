@@ -284,19 +284,24 @@ public:
                     r = TxResult::kOversized;
                 } else {
                     pkt.len = static_cast<uint32_t>(c.total - hdr_len_);
-                    if (read_header_) {
-                        uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
-                        copy_tx_pieces(&pieces_[c.first_piece], c.n_pieces, hdr_len_, hdr,
-                                       pkt.data);
-                        // Offload fields as the driver set them (virtio
-                        // 1.2, 5.1.6.2), checked in count_tx
-                        // (accept_tx_header).
-                        pkt.offload = parse_net_header(hdr);
-                    } else {
-                        copy_tx_pieces(&pieces_[c.first_piece], c.n_pieces, hdr_len_, nullptr,
-                                       pkt.data);
+                    const BufferPiece* pieces = &pieces_[c.first_piece];
+                    if (!read_header_) {
+                        // No offload fields to check (tx_header_used).
+                        if (c.n_pieces == 1) {
+                            copy_bytes(pkt.data, pieces[0].ptr + hdr_len_, pkt.len);
+                        } else {
+                            copy_tx_pieces(pieces, c.n_pieces, hdr_len_, nullptr, pkt.data);
+                        }
                         pkt.offload = nvh_offload{};
+                        t.count_frame(pkt);
+                        filled++;
+                        continue;
                     }
+                    uint8_t hdr[sizeof(virtio::NetHdrMrgRxbuf)] = {};
+                    copy_tx_pieces(pieces, c.n_pieces, hdr_len_, hdr, pkt.data);
+                    // Offload fields as the driver set them (virtio 1.2,
+                    // 5.1.6.2), checked in count_tx (accept_tx_header).
+                    pkt.offload = parse_net_header(hdr);
                 }
             }
             if (count_tx(t, r, features_, pkt)) {
