@@ -103,12 +103,17 @@ def summarize(args):
         print(f"{cur['t']:5.0f} {pkts / dt / 1e6:7.3f} "
               f"{fmt(busy / pkts if pkts else None):>12}")
 
-    # PMD intervals: the rxq shares changed between samples j-1 and j.
+    # PMD intervals (5 s each): the rxq shares changed between samples j-1
+    # and j, or 5 samples passed since the last one (a steady load repeats
+    # the same whole-percent shares, and an interval would go unnoticed).
     windows = []
+    last = None
     for j in range(5, len(samples)):
         prev, cur = samples[j - 1], samples[j]
-        if (cur["shares"], cur["overhead"]) == (prev["shares"], prev["overhead"]):
+        same = (cur["shares"], cur["overhead"]) == (prev["shares"], prev["overhead"])
+        if same and last is not None and j - last < 5:
             continue
+        last = j
         first = samples[j - 5]
         dt = cur["t"] - first["t"]
         pkts = (cur["packets"] - first["packets"]) / passes

@@ -3,7 +3,8 @@
 # bench/chain.sh each, results appended to RESULTS.jsonl; then the chart
 # (bench/plot.py) if CHART.png is given.
 #
-#   NVH_BENCH_RUNS   runs of each 64-byte split-ring chain (A/B and A/A) (3)
+#   NVH_BENCH_RUNS   runs of each case (3): every A/B chain, the A/A chain,
+#                    and alternating vm2phy pairs of the two port types
 #   NVH_BENCH_SECS   seconds per run (30)
 #   NVH_BENCH_LOCK   a lock file taken (flock) around each run, released
 #                    between runs, for machines shared with other tests
@@ -19,11 +20,13 @@ V=vhostuserclient D=dpdkvhostuserclient
 # name  topology A B size ring
 cases=()
 for ((i = 1; i <= runs; i++)); do
-    cases+=("ab64-$i chain $V $D 64 split" "aa64-$i chain $V $V 64 split")
+    cases+=("ab64-$i chain $V $D 64 split" "aa64-$i chain $V $V 64 split"
+            "ab512-$i chain $V $D 512 split" "ab1518-$i chain $V $D 1518 split"
+            "ab64p-$i chain $V $D 64 packed" "ab512p-$i chain $V $D 512 packed"
+            "ab1518p-$i chain $V $D 1518 packed"
+            "v2p-$i vm2phy $V - 64 split" "v2pd-$i vm2phy $D - 64 split")
 done
-cases+=("ab512 chain $V $D 512 split" "ab1518 chain $V $D 1518 split"
-        "ab64p chain $V $D 64 packed" "ab1518p chain $V $D 1518 packed"
-        "dd64 chain $D $D 64 split")
+cases+=("dd64 chain $D $D 64 split")
 
 run() {
     if [ -n "${NVH_BENCH_LOCK:-}" ]; then
