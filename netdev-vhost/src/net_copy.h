@@ -397,7 +397,11 @@ Collect collect_rx_chain(const GuestMemory& memory, Walker& walker, BufferPiece*
 // num_buffers is the number of chains used (1 without MRG_RXBUF).
 inline void make_rx_header(uint64_t features, const nvh_packet& pkt, uint32_t hdr_len,
                            uint32_t n_chains, uint8_t* hdr) {
-    build_rx_header(features, pkt.offload, hdr);
+    // `hdr` starts zeroed: a packet without offload fields has an all-zero
+    // header (what build_rx_header writes for it).
+    if (pkt.offload.flags != 0 || pkt.offload.gso_type != 0) {
+        build_rx_header(features, pkt.offload, hdr);
+    }
     if (hdr_len == sizeof(virtio::NetHdrMrgRxbuf)) {
         hdr[10] = static_cast<uint8_t>(n_chains);
         hdr[11] = static_cast<uint8_t>(n_chains >> 8);
