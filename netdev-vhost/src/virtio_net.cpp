@@ -31,19 +31,30 @@ struct RxChain {
     uint64_t capacity;   // Writable bytes.
 };
 
-// net::collect_rx_chain on the chain at `head`.  Adds the descriptors read
-// to *descs.
-Collect collect_rx_chain(const SplitRing& ring, uint16_t head, BufferPiece* pieces,
-                         RxBudget* budget, uint64_t* capacity, uint64_t* descs) {
+// Returns fn(walker) for the chain at `head` (< the queue size): a
+// SingleBufferWalker when the chain is one direct descriptor, else a
+// ChainWalker that starts from the head already read.  Adds the descriptors
+// read to *descs.
+template <typename Fn>
+auto walk_chain(const SplitRing& ring, uint16_t head, uint64_t* descs, Fn&& fn) {
     const virtio::SplitDesc first = ring.head_desc(head);
     if (SingleBufferWalker::applies(first)) {
         SingleBufferWalker walker(first);
         *descs += walker.descriptors_read();
-        return net::collect_rx_chain(ring.memory(), walker, pieces, budget, capacity);
+        return fn(walker);
     }
     ChainWalker walker(ring, head, first);
     CountReads count{walker, descs};
-    return net::collect_rx_chain(ring.memory(), walker, pieces, budget, capacity);
+    return fn(walker);
+}
+
+// net::collect_rx_chain on the chain at `head`.  Adds the descriptors read
+// to *descs.
+Collect collect_rx_chain(const SplitRing& ring, uint16_t head, BufferPiece* pieces,
+                         RxBudget* budget, uint64_t* capacity, uint64_t* descs) {
+    return walk_chain(ring, head, descs, [&](auto& walker) {
+        return net::collect_rx_chain(ring.memory(), walker, pieces, budget, capacity);
+    });
 }
 
 }  // namespace
@@ -80,16 +91,8 @@ NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, u
         if (!pass.has_room()) {
             filled += pass.deliver(&pkts[filled], t);
         }
-        const virtio::SplitDesc first = ring.head_desc(head);
-        if (SingleBufferWalker::applies(first)) {
-            SingleBufferWalker walker(first);
-            pass.gather(ring.memory(), walker);
-            t.descs += walker.descriptors_read();
-        } else {
-            ChainWalker walker(ring, head, first);
-            pass.gather(ring.memory(), walker);
-            t.descs += walker.descriptors_read();
-        }
+        walk_chain(ring, head, &t.descs,
+                   [&](auto& walker) { pass.gather(ring.memory(), walker); });
         // Every chain goes back, dropped ones too, so the driver does not
         // leak buffers; the device writes nothing into them (virtio 1.2,
         // 2.7.8.2: len 0).  The driver sees them only after the copies
