@@ -1,5 +1,6 @@
-// Bounds on descriptor walking: at most 256 buffers per chain, and receive
-// bursts that do not re-walk chains already found too small.
+// Bounds on descriptor walking: at most 256 buffers per chain, receive
+// bursts that do not re-walk chains already found too small, and bursts
+// whose chains hold more pieces than one pass of the burst keeps.
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -221,6 +222,72 @@ TEST(ChainLimits, MergeableWalkStopsAtThePieceLimit) {
     EXPECT_EQ(u->id, uint32_t(a));
     EXPECT_EQ(u->len, 12u + 64u);
     EXPECT_FALSE(q.drv->pop_used());
+}
+
+// ---- Bursts longer than one pass ---------------------------------------------
+
+// Chains of 200 pieces each: the pieces of two fill more than half of a
+// pass (net::kBurstPieces), so the burst copies every two before it gathers
+// the next (twice for five); every frame must still land whole, in order,
+// in its own packet.
+TEST(ChainLimits, TransmitBurstOverOnePassDeliversEveryFrame) {
+    constexpr int kChains = 5;
+    Queue q(kV1);
+    std::vector<std::vector<uint8_t>> frames;
+    std::vector<int> heads;
+    for (int i = 0; i < kChains; i++) {
+        uint64_t base;
+        auto segs = q.tx_segments(200, &base);
+        frames.push_back(frame(200 * 8 - 12, static_cast<uint8_t>(10 * i + 1)));
+        q.mem.write(base + 12, frames.back());
+        heads.push_back(q.drv->add_chain(segs));
+    }
+    std::array<std::vector<uint8_t>, kChains> bufs;
+    std::array<nvh_packet, kChains> pkts{};
+    for (int i = 0; i < kChains; i++) {
+        bufs[i].assign(2048, 0);
+        pkts[i].data = bufs[i].data();
+        pkts[i].capacity = 2048;
+    }
+    ASSERT_EQ(net_dequeue_burst(q.vq, pkts.data(), kChains), uint32_t(kChains));
+    for (int i = 0; i < kChains; i++) {
+        ASSERT_EQ(pkts[i].len, frames[i].size());
+        EXPECT_EQ(std::vector<uint8_t>(bufs[i].begin(), bufs[i].begin() + pkts[i].len),
+                  frames[i]);
+    }
+    EXPECT_EQ(q.c().packets.load(), uint64_t(kChains));
+    for (int i = 0; i < kChains; i++) {
+        auto u = q.drv->pop_used();
+        ASSERT_TRUE(u);
+        EXPECT_EQ(u->id, uint32_t(heads[i]));
+    }
+}
+
+TEST(ChainLimits, ReceiveBurstOverOnePassWritesEveryFrame) {
+    Queue q(kV1);
+    std::vector<int> heads;
+    for (int i = 0; i < 3; i++) {
+        heads.push_back(q.add_rx8(200));   // 1600 bytes: 189 pieces used
+    }
+    std::vector<std::vector<uint8_t>> frames;
+    std::vector<nvh_packet> p;
+    for (int i = 0; i < 3; i++) {
+        frames.push_back(frame(1500, static_cast<uint8_t>(7 * i + 3)));
+    }
+    for (auto& f : frames) {
+        p.push_back(rx_packet(f));
+    }
+    ASSERT_EQ(net_enqueue_burst(q.vq, p.data(), 3), 3u);
+    EXPECT_EQ(q.c().packets.load(), 3u);
+    for (int i = 0; i < 3; i++) {
+        auto u = q.drv->pop_used();
+        ASSERT_TRUE(u);
+        EXPECT_EQ(u->id, uint32_t(heads[i]));
+        ASSERT_EQ(u->len, 12u + 1500u);
+        std::vector<uint8_t> bytes = q.drv->read_used(*u);
+        ASSERT_EQ(bytes.size(), 12u + 1500u);
+        EXPECT_EQ(std::vector<uint8_t>(bytes.begin() + 12, bytes.end()), frames[i]);
+    }
 }
 
 }  // namespace
