@@ -43,6 +43,7 @@ NVH_BURST_FUNCTION uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts
     const uint32_t max = std::min<uint32_t>(n, NVH_MAX_BURST);
     const uint32_t hdr_len = vq.header_len();
     net::TxPass pass(hdr_len, vq.features());
+    const bool in_order = virtio::has(vq.features(), virtio::kFInOrder);
     if (ring.head_available()) {
         ring.prefetch_descs(max);
     }
@@ -66,7 +67,11 @@ NVH_BURST_FUNCTION uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts
         // Dropped chains go back too, with len 0 (virtio 1.2, 2.8.4).  The
         // driver sees them only after the copies (publish_and_notify).
         walker.commit();
-        ring.put_used(walker.id(), 0, walker.ring_descs());
+        if (in_order) {
+            ring.put_used_in_order(walker.id(), walker.ring_descs());
+        } else {
+            ring.put_used(walker.id(), 0, walker.ring_descs());
+        }
     }
     filled += pass.deliver(&pkts[filled], t);
     vq.publish_and_notify();

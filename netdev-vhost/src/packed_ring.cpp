@@ -101,6 +101,20 @@ void PackedRing::put_used(uint16_t id, uint32_t len, uint16_t count) {
     advance(&used_, count);
 }
 
+void PackedRing::put_used_in_order(uint16_t id, uint16_t count) {
+    if (pending_ == 0) {
+        put_used(id, 0, count);
+        return;
+    }
+    // The batch's used descriptor now names this buffer: the driver frees
+    // every buffer up to it.  Its flags are still unpublished.
+    uint8_t* first = desc_ + 16 * size_t(batch_start_.idx);
+    guest_store<uint16_t>(first + kDescId, id, std::memory_order_relaxed);
+    log_->note(first + kDescId, 2);
+    pending_++;
+    advance(&used_, count);
+}
+
 uint16_t PackedRing::publish_used() {
     uint16_t n = pending_;
     if (n == 0) {

@@ -106,6 +106,13 @@ public:
     // used cursor, which then moves by `count`.  The first one of a batch
     // stays invisible until publish_used().
     void put_used(uint16_t id, uint32_t len, uint16_t count);
+    // With VIRTIO_F_IN_ORDER, for buffers the device only read (len 0): the
+    // batch's one used descriptor, at its first position, names its last
+    // buffer; the used position still moves past every chain (virtio 1.2,
+    // "Packed Virtqueues / In-order use of descriptors": the skipped buffers
+    // count as used).  The driver's cache lines of the other slots stay
+    // untouched.
+    void put_used_in_order(uint16_t id, uint16_t count);
     uint16_t pending_used() const { return pending_; }
     // Makes the batch visible: the flags of its first used descriptor are
     // stored last, with release (the driver reads used descriptors in ring

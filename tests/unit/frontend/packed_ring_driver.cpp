@@ -113,6 +113,7 @@ int PackedRingDriver::link_chain(std::span<const Segment> segments, bool indirec
     }
     id_slots_[id] = static_cast<uint16_t>(n);
     id_segs_[id].assign(segments.begin(), segments.end());
+    avail_order_.push_back(static_cast<uint16_t>(id));
     free_slots_ = static_cast<uint16_t>(free_slots_ - n);
     store_release<uint16_t>(ring + 16 * size_t(head) + 14, head_flags);
     return id;
@@ -221,6 +222,7 @@ void PackedRingDriver::add_raw(std::span<const virtio::PackedDesc> descs) {
         }
         id_slots_[id] = static_cast<uint16_t>(descs.size());
         id_segs_[id].clear();
+        avail_order_.push_back(id);
     }
     free_slots_ = static_cast<uint16_t>(free_slots_ - descs.size());
     store_release<uint16_t>(ring + 16 * size_t(head) + 14, head_flags);
@@ -241,10 +243,52 @@ std::optional<PackedRingDriver::Used> PackedRingDriver::pop_used() {
     if (u.id >= num_ || id_slots_[u.id] == 0) {
         die("pop_used: device returned an id that is not outstanding");
     }
-    uint16_t n = id_slots_[u.id];
     u.segments = id_segs_[u.id];
-    id_slots_[u.id] = 0;
-    free_ids_.push_back(u.id);
+    release(u.id);
+    return u;
+}
+
+std::vector<PackedRingDriver::Used> PackedRingDriver::pop_used_in_order() {
+    std::vector<Used> batch;
+    std::optional<Used> last;
+    {
+        uint8_t* slot = mem_.host(desc_gpa_) + 16 * size_t(next_used_);
+        uint16_t flags = load_acquire<uint16_t>(slot + 14);
+        bool avail = (flags & virtio::kPackedDescFAvail) != 0;
+        bool used = (flags & virtio::kPackedDescFUsed) != 0;
+        if (avail != used_wrap_ || used != used_wrap_) {
+            return batch;
+        }
+        last.emplace();
+        std::memcpy(&last->len, slot + 8, 4);
+        std::memcpy(&last->id, slot + 12, 2);
+        last->flags = flags;
+    }
+    if (last->id >= num_ || id_slots_[last->id] == 0) {
+        die("pop_used_in_order: device returned an id that is not outstanding");
+    }
+    for (;;) {
+        uint16_t id = avail_order_.front();
+        Used u = id == last->id ? *last : Used{id, 0, 0, {}};
+        u.segments = id_segs_[id];
+        release(id);
+        batch.push_back(std::move(u));
+        if (id == last->id) {
+            return batch;
+        }
+    }
+}
+
+void PackedRingDriver::release(uint16_t id) {
+    for (auto it = avail_order_.begin(); it != avail_order_.end(); ++it) {
+        if (*it == id) {
+            avail_order_.erase(it);
+            break;
+        }
+    }
+    uint16_t n = id_slots_[id];
+    id_slots_[id] = 0;
+    free_ids_.push_back(id);
     free_slots_ = static_cast<uint16_t>(free_slots_ + n);
     uint32_t next = uint32_t{next_used_} + n;
     if (next >= num_) {
@@ -252,7 +296,10 @@ std::optional<PackedRingDriver::Used> PackedRingDriver::pop_used() {
         used_wrap_ = !used_wrap_;
     }
     next_used_ = static_cast<uint16_t>(next);
-    return u;
+}
+
+uint16_t PackedRingDriver::slot_flags(uint16_t slot) const {
+    return load_acquire<uint16_t>(mem_.host(desc_gpa_) + 16 * size_t(slot) + 14);
 }
 
 std::vector<uint8_t> PackedRingDriver::read_used(const Used& used) const {

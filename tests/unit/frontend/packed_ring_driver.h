@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <vector>
@@ -72,7 +73,15 @@ public:
     // The next used descriptor, if the device wrote it (flags read with
     // acquire): AVAIL and USED both equal to the driver's used wrap counter.
     std::optional<Used> pop_used();
+    // With VIRTIO_F_IN_ORDER: the next used descriptor names the last buffer
+    // of a batch; every outstanding buffer made available up to it is used
+    // (virtio 1.2, "Packed Virtqueues / In-order use of descriptors").  The
+    // batch in avail order (len 0 for all but the one named), empty if no
+    // used descriptor is there.
+    std::vector<Used> pop_used_in_order();
     std::vector<uint8_t> read_used(const Used& used) const;
+    // The flags of ring slot `slot` as they are now.
+    uint16_t slot_flags(uint16_t slot) const;
 
     // ---- Event suppression (virtio 1.2, 2.8.10) ----------------------------
     void set_driver_event(uint16_t flags, uint16_t off_wrap = 0);
@@ -91,6 +100,8 @@ private:
     // Writes a chain at next_avail_; returns the id or -1.
     int link_chain(std::span<const Segment> segments, bool indirect_table, uint64_t table);
     int alloc_id();
+    // Frees buffer `id` and moves the used position past its slots.
+    void release(uint16_t id);
 
     GuestMemoryFixture& mem_;
     uint16_t num_;
@@ -104,6 +115,7 @@ private:
     std::vector<uint16_t> free_ids_;
     std::vector<uint16_t> id_slots_;                // Slots of each id's chain.
     std::vector<std::vector<Segment>> id_segs_;     // By id.
+    std::deque<uint16_t> avail_order_;              // Outstanding ids, oldest first.
 };
 
 }  // namespace nvh::test
