@@ -16,6 +16,18 @@
 # transmit to the output port: rxq a1 carries the cost of one A dequeue + one
 # A enqueue, rxq b1 the same for B.  bench/sample.py samples it every second.
 #
+# Topology "phychain": the chain with a DPDK port between the two ports of
+# each pair, a net_ring device that receives what it is sent (a loopback):
+#
+#     p0 -> a1 -> ring0 -> a2 -> p1 -> p2 -> b1 -> ring1 -> b2 -> p3 -> p0
+#
+# Rxq a1 carries an A dequeue + datapath + a DPDK transmit (VM -> DPDK
+# port), rxq ring0 a DPDK receive + datapath + an A enqueue (DPDK port ->
+# VM); b1 and ring1 the same for B.  Two results, "vm2phy-chain" (a1/b1)
+# and "phy2vm-chain" (ring0/ring1), at the same rate in the same process.
+# The ring ports have 2 rxqs: OVS sends on txq 1 from the PMD thread (txq 0
+# is the main thread's), and each txq loops back to the rxq of its number.
+#
 # Topologies "vm2phy" and "phy2vm" (one port type, A): a virtio_user port
 # and a DPDK port on net_null (the "physical" port: it drops what it is sent
 # and makes frames as fast as it is polled).  vm2phy: testpmd txonly -> a1 ->
@@ -23,7 +35,7 @@
 # alternating runs (A=vhostuserclient, then A=dpdkvhostuserclient).
 #
 # Environment (all optional):
-#   NVH_BENCH_TOPO   chain | vm2phy | phy2vm           (default chain)
+#   NVH_BENCH_TOPO   chain | phychain | vm2phy | phy2vm (default chain)
 #   NVH_BENCH_A      port type of a1/a2                (default vhostuserclient)
 #   NVH_BENCH_B      port type of b1/b2                (default dpdkvhostuserclient)
 #   NVH_BENCH_SIZE   frame size in bytes (64, 512, 1518...)     (default 64)
@@ -118,14 +130,38 @@ port_counters() {
 nvh_ovs_start
 nvh_add_bridge br0
 
+# add_ring_port PORT N OFPORT: a DPDK port on the loopback device net_ringN.
+add_ring_port() {
+    local err
+    vsctl add-port br0 "$1" -- set Interface "$1" type=dpdk \
+        "options:dpdk-devargs=net_ring$2" options:n_rxq=2 ofport_request="$3" ||
+        nvh_fail "cannot add the net_ring port $1"
+    err=$(nvh_iface_get "$1" error)
+    [ -z "$err" ] || [ "$err" = "[]" ] || nvh_fail "$1: $err"
+}
+
+passes=1
+pairs=()
 case "$TOPO" in
-chain)
+chain|phychain)
     add_port a1 "$TYPE_A" 1
     add_port a2 "$TYPE_A" 2
     add_port b1 "$TYPE_B" 3
     add_port b2 "$TYPE_B" 4
-    nvh_flows br0 "in_port=1,actions=output:2" "in_port=3,actions=output:4" \
-        "priority=0,actions=drop"
+    if [ "$TOPO" = chain ]; then
+        nvh_flows br0 "in_port=1,actions=output:2" "in_port=3,actions=output:4" \
+            "priority=0,actions=drop"
+        passes=2
+        pairs=(--pair chain=a1/b1)
+    else
+        add_ring_port ring0 0 5
+        add_ring_port ring1 1 6
+        nvh_flows br0 "in_port=1,actions=output:5" "in_port=5,actions=output:2" \
+            "in_port=3,actions=output:6" "in_port=6,actions=output:4" \
+            "priority=0,actions=drop"
+        passes=4
+        pairs=(--pair vm2phy-chain=a1/b1 --pair phy2vm-chain=ring0/ring1)
+    fi
     # p0..p3 = a1, a2, b1, b2.
     nvh_tp_start tp "$(nvh_sock a1)$devargs" "$(nvh_sock a2)$devargs" \
         "$(nvh_sock b1)$devargs" "$(nvh_sock b2)$devargs" -- --port-topology=chained
@@ -133,11 +169,11 @@ chain)
     wait_ready a1 "$TYPE_A"; wait_ready a2 "$TYPE_A"
     wait_ready b1 "$TYPE_B"; wait_ready b2 "$TYPE_B"
     ports=(a1 a2 b1 b2)
+    [ "$TOPO" = phychain ] && ports+=(ring0 ring1)
     # tx_first: every testpmd port sends BURSTS bursts; those of p0 and p2
     # circulate, those of p1 and p3 (into a2, b2) meet the drop flow.
     nvh_tp_run tp "set fwd io" "set burst 32" "set txpkts $SIZE" \
         "start tx_first $BURSTS"
-    rxq_a=a1 rxq_b=b1
     ;;
 vm2phy|phy2vm)
     add_port a1 "$TYPE_A" 1
@@ -156,11 +192,11 @@ vm2phy|phy2vm)
     if [ "$TOPO" = vm2phy ]; then
         nvh_flows br0 "in_port=1,actions=output:2" "priority=0,actions=drop"
         nvh_tp_run tp "set fwd txonly" "set burst 32" "set txpkts $SIZE" "start"
-        rxq_a=a1 rxq_b=""
+        pairs=(--pair vm2phy=a1/)
     else
         nvh_flows br0 "in_port=2,actions=output:1" "priority=0,actions=drop"
         nvh_tp_run tp "set fwd rxonly" "start"
-        rxq_a=null0 rxq_b=""
+        pairs=(--pair phy2vm=null0/)
     fi
     ;;
 *) nvh_fail "unknown NVH_BENCH_TOPO $TOPO" ;;
@@ -178,13 +214,18 @@ if [ -n "$NICE" ]; then
     done
 fi
 appctl dpif-netdev/pmd-rxq-show | sed 's/^/    /'
+# The features each vhost-user port negotiated (IN_ORDER, packed...).
+for port in "${ports[@]}"; do
+    f=$(nvh_iface_status "$port" features)
+    [ -z "$f" ] || nvh_info "$port ($(nvh_iface_get "$port" type)): features $f"
+done
 nvh_info "topology $TOPO, A=$TYPE_A B=$TYPE_B, $SIZE B, $RING ring; warm-up ${WARMUP}s, measuring ${SECS}s"
 sleep "$WARMUP"
 
 label="$TOPO $SIZE B $RING A=$TYPE_A"
-[ "$TOPO" = chain ] && label="$label B=$TYPE_B"
+[ ${#ports[@]} -ge 4 ] && label="$label B=$TYPE_B"
 /usr/bin/python3 "$BENCH_DIR/sample.py" --appctl "$NVH_PREFIX/bin/ovs-appctl" \
-    --secs "$SECS" --rxq-a "$rxq_a" --rxq-b "$rxq_b" \
+    --secs "$SECS" "${pairs[@]}" --passes "$passes" \
     --meta "topo=$TOPO" --meta "a=$TYPE_A" --meta "b=$TYPE_B" --meta "size=$SIZE" \
     --meta "ring=$RING" --meta "bursts=$BURSTS" --label "$label" \
     > "$NVH_WORK/sample.out" &

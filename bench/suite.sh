@@ -4,7 +4,8 @@
 # (bench/plot.py) if CHART.png is given.
 #
 #   NVH_BENCH_RUNS   runs of each case (3): every A/B chain, the A/A chain,
-#                    and alternating vm2phy pairs of the two port types
+#                    the phychain (VM -> DPDK port and DPDK port -> VM side
+#                    by side) and alternating vm2phy pairs of the two types
 #   NVH_BENCH_SECS   seconds per run (30)
 #   NVH_BENCH_LOCK   a lock file taken (flock) around each run, released
 #                    between runs, for machines shared with other tests
@@ -23,7 +24,7 @@ for ((i = 1; i <= runs; i++)); do
     cases+=("ab64-$i chain $V $D 64 split" "aa64-$i chain $V $V 64 split"
             "ab512-$i chain $V $D 512 split" "ab1518-$i chain $V $D 1518 split"
             "ab64p-$i chain $V $D 64 packed" "ab512p-$i chain $V $D 512 packed"
-            "ab1518p-$i chain $V $D 1518 packed"
+            "ab1518p-$i chain $V $D 1518 packed" "phy64-$i phychain $V $D 64 split"
             "v2p-$i vm2phy $V - 64 split" "v2pd-$i vm2phy $D - 64 split")
 done
 cases+=("dd64 chain $D $D 64 split")

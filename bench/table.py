@@ -13,11 +13,18 @@ run's ports of tx_dropped, ovs_tx_failure_drops and ovs_tx_retries).
 first appearance: the number of runs, the median of the runs' ratios
 vhostuserclient / dpdkvhostuserclient (A/B for an A/A chain), every run's
 ratio, and the medians of each port type's cycles/packet and of Mpps.  For
-vm2phy and phy2vm, whose runs measure one type each, a row per type.
+vm2phy and phy2vm, whose runs measure one type each, a row per type.  A
+phychain run gives two results, vm2phy-chain and phy2vm-chain.
 """
 import json
 import statistics
 import sys
+
+def paired(r):
+    """Whether the run compared two rxqs in one process (chain, and the
+    vm2phy-chain and phy2vm-chain results of a phychain run)."""
+    return r["topo"].endswith("chain")
+
 
 def cell(x, fmt):
     return "-" if x is None else format(x, fmt)
@@ -32,7 +39,7 @@ def main(paths):
             for line in f:
                 r = json.loads(line)
                 ports = r.get("ports", {}).values()
-                chain = r["topo"] == "chain"
+                chain = paired(r)
                 drops = sum(int(p["tx_dropped"]) for p in ports)
                 fails = sum(int(p["ovs_tx_failure_drops"]) for p in ports)
                 retries = sum(int(p["ovs_tx_retries"]) for p in ports)
@@ -52,7 +59,7 @@ def summary(paths):
         with open(path) as f:
             for line in f:
                 r = json.loads(line)
-                b = r["b"] if r["topo"] == "chain" else "-"
+                b = r["b"] if paired(r) else "-"
                 cases.setdefault((r["topo"], r["size"], r["ring"], r["a"], b), []).append(r)
     med = statistics.median
     print("| topology | size | ring | A | B | runs | ratio (median) | ratios "
@@ -64,7 +71,7 @@ def summary(paths):
             if r.get("ratio") is None:
                 continue
             # Orient A/B chains as vhostuserclient / dpdkvhostuserclient.
-            swapped = topo == "chain" and a != b and a != "vhostuserclient"
+            swapped = topo.endswith("chain") and a != b and a != "vhostuserclient"
             ratios.append(1 / r["ratio"] if swapped else r["ratio"])
         lost = sum(int(p[k]) for r in rs for p in r.get("ports", {}).values()
                    for k in ("tx_dropped", "ovs_tx_failure_drops", "ovs_tx_retries"))
