@@ -32,6 +32,44 @@ struct RxChain {
     uint64_t capacity;   // Writable bytes.
 };
 
+// The batch path of packed_enqueue_burst: places pkts[0..4) into the four
+// one-descriptor chains of ring.take_batch(), one packet per chain.  Returns
+// how many were placed: it stops at the first buffer that does not simply
+// hold its packet (read-only, too small, not all mapped) and gives that
+// buffer and the ones after it back (the avail cursor), so that the
+// one-by-one path applies every rule to them.
+uint32_t place_batch(PackedRing& ring, const nvh_packet* pkts, uint32_t hdr_len,
+                     net::RxPass& pass, Tally& t) {
+    const PackedRing::Cursor start = ring.avail_cursor();
+    PackedBatch batch;
+    if (!ring.take_batch(&batch)) {
+        return 0;
+    }
+    for (uint16_t i = 0; i < PackedBatch::kSize; i++) {
+        const nvh_packet& pkt = pkts[i];
+        const uint64_t need = uint64_t{hdr_len} + pkt.len;
+        if (!pass.has_room()) {
+            pass.write(t);
+        }
+        BufferPiece* pieces = pass.next_pieces();
+        RxBudget budget;
+        uint64_t capacity = 0;
+        SingleBufferWalker walker(batch.buffers[i]);
+        Collect r = net::collect_rx_chain(ring.memory(), walker, pieces, &budget, &capacity);
+        t.descs += walker.descriptors_read();
+        if (r != Collect::kComplete || capacity < need) {
+            PackedRing::Cursor back = start;
+            back.idx = static_cast<uint16_t>(back.idx + i);   // No wrap in a batch.
+            ring.restore_avail(back);
+            return i;
+        }
+        // virtio 1.2, 2.8.4: len is the number of bytes written.
+        ring.put_used(batch.ids[i], static_cast<uint32_t>(need), 1);
+        pass.add(pkt, budget.n_pieces, 1);
+    }
+    return PackedBatch::kSize;
+}
+
 }  // namespace
 
 NVH_BURST_FUNCTION uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
@@ -48,7 +86,31 @@ NVH_BURST_FUNCTION uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts
         ring.prefetch_descs(max);
     }
     uint32_t filled = 0;
+    // Returns a chain the device only read: with IN_ORDER, the burst's one
+    // used descriptor names it.
+    auto put_used = [&](uint16_t id, uint16_t ring_descs) {
+        if (in_order) {
+            ring.put_used_in_order(id, ring_descs);
+        } else {
+            ring.put_used(id, 0, ring_descs);
+        }
+    };
+    PackedBatch batch;
     for (uint32_t h = 0; h < max && ring.head_available(); h++) {
+        if (max - h >= PackedBatch::kSize && ring.take_batch(&batch)) {
+            for (uint16_t i = 0; i < PackedBatch::kSize; i++) {
+                if (!pass.has_room()) {
+                    filled += pass.deliver(&pkts[filled], t);
+                }
+                SingleBufferWalker walker(batch.buffers[i]);
+                pass.gather(ring.memory(), walker);
+                t.descs += walker.descriptors_read();
+                // Dropped chains go back too, with len 0 (virtio 1.2, 2.8.4).
+                put_used(batch.ids[i], 1);
+            }
+            h += PackedBatch::kSize - 1;
+            continue;
+        }
         if (!pass.has_room()) {
             filled += pass.deliver(&pkts[filled], t);
         }
@@ -67,11 +129,7 @@ NVH_BURST_FUNCTION uint32_t packed_dequeue_burst(Virtqueue& vq, nvh_packet* pkts
         // Dropped chains go back too, with len 0 (virtio 1.2, 2.8.4).  The
         // driver sees them only after the copies (publish_and_notify).
         walker.commit();
-        if (in_order) {
-            ring.put_used_in_order(walker.id(), walker.ring_descs());
-        } else {
-            ring.put_used(walker.id(), 0, walker.ring_descs());
-        }
+        put_used(walker.id(), walker.ring_descs());
     }
     filled += pass.deliver(&pkts[filled], t);
     vq.publish_and_notify();
@@ -101,6 +159,14 @@ NVH_BURST_FUNCTION uint32_t packed_enqueue_burst(Virtqueue& vq, const nvh_packet
     uint32_t done = 0;
     bool stop = false;
     for (; done < n && !stop; done++) {
+        if (!head_cap_known && n - done >= PackedBatch::kSize) {
+            uint32_t placed = place_batch(ring, &pkts[done], hdr_len, pass, t);
+            if (placed == PackedBatch::kSize) {
+                done += PackedBatch::kSize - 1;
+                continue;
+            }
+            done += placed;   // pkts[done] takes the one-by-one path.
+        }
         const nvh_packet& pkt = pkts[done];
         const uint64_t need = uint64_t{hdr_len} + pkt.len;
         if (head_cap_known && need > head_cap) {

@@ -76,6 +76,43 @@ bool PackedRing::head_available() const {
     return avail == avail_.wrap && used != avail_.wrap;
 }
 
+bool PackedRing::take_batch(PackedBatch* batch) {
+    constexpr uint16_t kSize = PackedBatch::kSize;
+    if (broken_ || avail_.idx % kSize != 0 || uint32_t{avail_.idx} + kSize > num_) {
+        return false;
+    }
+    const uint8_t* first = desc_ + 16 * size_t(avail_.idx);
+    uint16_t flags[kSize];
+    for (uint16_t i = 0; i < kSize; i++) {
+        // As head_available(): acquire, so each descriptor's other fields
+        // are read after its flags (virtio 1.2, 2.8.21.3).
+        flags[i] = guest_load<uint16_t>(first + 16 * size_t(i) + kDescFlags,
+                                        std::memory_order_acquire);
+    }
+    for (uint16_t i = 0; i < kSize; i++) {
+        bool avail = (flags[i] & virtio::kPackedDescFAvail) != 0;
+        bool used = (flags[i] & virtio::kPackedDescFUsed) != 0;
+        if (avail != avail_.wrap || used == avail_.wrap ||
+            (flags[i] & (virtio::kDescFNext | virtio::kDescFIndirect)) != 0) {
+            return false;
+        }
+    }
+    for (uint16_t i = 0; i < kSize; i++) {
+        // The flags checked above decide; the rest of the descriptor is read
+        // once here.
+        const virtio::PackedDesc d = read_desc(first + 16 * size_t(i));
+        // virtio 1.2, 2.8.6: the id names the buffer in the used descriptor
+        // and is below the queue size (as PackedChainWalker checks).
+        if (d.id >= num_) {
+            return false;
+        }
+        batch->buffers[i] = {d.addr, d.len, (flags[i] & virtio::kDescFWrite) != 0};
+        batch->ids[i] = d.id;
+    }
+    advance(&avail_, kSize);
+    return true;
+}
+
 void PackedRing::put_used(uint16_t id, uint32_t len, uint16_t count) {
     uint8_t* slot = desc_ + 16 * size_t(used_.idx);
     // virtio 1.2, 2.8.4: a used descriptor has AVAIL and USED both equal to

@@ -46,6 +46,14 @@ struct PackedBase {
     }
 };
 
+// Four chains of one descriptor each, in the four ring slots of one
+// 64-byte line (PackedRing::take_batch).
+struct PackedBatch {
+    static constexpr uint16_t kSize = 4;
+    DescBuffer buffers[kSize];
+    uint16_t ids[kSize];
+};
+
 class PackedRing {
 public:
     // A position in the descriptor ring with its wrap counter.
@@ -84,6 +92,16 @@ public:
     // (virtio 1.2, 2.8.1).  One acquire load of its flags, so the rest of the
     // chain the driver wrote before is visible (2.8.21.3).
     bool head_available() const;
+
+    // The common case of a busy queue in one step, as DPDK's batch path: if
+    // the avail cursor is at a multiple of 4, at least 4 slots before the
+    // end of the ring, and those 4 slots each hold an available chain of one
+    // descriptor (neither NEXT nor INDIRECT) with a buffer id below the
+    // queue size, reads them (each descriptor once, its flags with acquire),
+    // moves the avail cursor past them and returns true.  Otherwise changes
+    // nothing: the caller walks the chains one by one, with every check of
+    // PackedChainWalker.
+    bool take_batch(PackedBatch* batch);
 
     // Hints, for reading, the ring lines of the `count` descriptors from
     // the avail cursor on: a burst's chains sit in consecutive slots, and

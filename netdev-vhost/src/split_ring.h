@@ -190,6 +190,8 @@ class SingleBufferWalker {
 public:
     explicit SingleBufferWalker(const virtio::SplitDesc& d)
         : buffer_{d.addr, d.len, (d.flags & virtio::kDescFWrite) != 0} {}
+    // A buffer read from a packed ring slot (PackedRing::take_batch).
+    explicit SingleBufferWalker(const DescBuffer& b) : buffer_(b) {}
     static bool applies(const virtio::SplitDesc& d) {
         return (d.flags & (virtio::kDescFNext | virtio::kDescFIndirect)) == 0;
     }

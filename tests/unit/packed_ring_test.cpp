@@ -13,6 +13,7 @@
 
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/packed_ring_driver.h"
+#include "packed_fixture.h"
 #include "message_handler.h"
 #include "packed_ring.h"
 #include "virtio_net.h"
@@ -23,83 +24,18 @@ namespace {
 
 using test::GuestMemoryFixture;
 using test::PackedRingDriver;
+using test::PNet;
+using test::TxBuffers;
+using test::frame;
+using test::num_buffers;
+using test::payload;
+using test::rx_packet;
+using test::kEventIdx;
+using test::kMiB;
+using test::kIndirect;
+using test::kMrg;
+using test::kPacked;
 using Segment = PackedRingDriver::Segment;
-
-constexpr uint64_t kMiB = 1 << 20;
-constexpr uint64_t kPacked = virtio::bit(virtio::kFVersion1) | virtio::bit(virtio::kFRingPacked);
-constexpr uint64_t kMrg = kPacked | virtio::bit(virtio::kNetFMrgRxbuf);
-constexpr uint64_t kIndirect = virtio::bit(virtio::kFIndirectDesc);
-constexpr uint64_t kEventIdx = virtio::bit(virtio::kFEventIdx);
-
-std::vector<uint8_t> frame(size_t len, uint8_t seed = 1) {
-    std::vector<uint8_t> f(len);
-    for (size_t i = 0; i < len; i++) {
-        f[i] = static_cast<uint8_t>(seed + i * 7 + (i >> 8));
-    }
-    return f;
-}
-
-struct PNet {
-    PNet(uint16_t num, uint64_t features, uint32_t buffer_size = 16384,
-         uint32_t base = 0x8000) {
-        mem.add_region(0, 64 * kMiB);
-        drv.emplace(mem, num, buffer_size);
-        auto g = mem.create_memory();
-        if (!g.ok()) {
-            std::abort();
-        }
-        memory = std::move(g.value());
-        call = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        vq.set_call_fd(UniqueFd(::dup(call)));
-        if (!drv->configure(vq, base) || !vq.start(memory, features).ok()) {
-            std::abort();
-        }
-        vq.set_enabled(true);
-    }
-    ~PNet() { ::close(call); }
-    uint64_t interrupts() {
-        uint64_t v = 0;
-        return ::read(call, &v, sizeof v) == sizeof v ? v : 0;
-    }
-    const VringCounters& c() const { return vq.counters(); }
-
-    GuestMemoryFixture mem;
-    std::optional<PackedRingDriver> drv;
-    GuestMemory memory;
-    Virtqueue vq;
-    int call = -1;
-};
-
-struct TxBuffers {
-    explicit TxBuffers(uint32_t capacity = 9216) {
-        for (size_t i = 0; i < NVH_MAX_BURST; i++) {
-            storage[i].resize(capacity);
-            pkts[i] = {};
-            pkts[i].data = storage[i].data();
-            pkts[i].capacity = capacity;
-        }
-    }
-    std::vector<uint8_t> got(size_t i) const {
-        return {pkts[i].data, pkts[i].data + pkts[i].len};
-    }
-    std::array<std::vector<uint8_t>, NVH_MAX_BURST> storage;
-    std::array<nvh_packet, NVH_MAX_BURST> pkts;
-};
-
-nvh_packet rx_packet(std::vector<uint8_t>& f) {
-    nvh_packet p{};
-    p.data = f.data();
-    p.len = static_cast<uint32_t>(f.size());
-    return p;
-}
-
-std::vector<uint8_t> payload(const std::vector<uint8_t>& bytes, uint32_t hdr = 12) {
-    return {bytes.begin() + hdr, bytes.end()};
-}
-
-uint16_t num_buffers(const std::vector<uint8_t>& bytes) {
-    return static_cast<uint16_t>(bytes[10] | (bytes[11] << 8));
-}
 
 TEST(PackedRing, FeatureIsOffered) {
     EXPECT_TRUE(virtio::has(kOfferedFeatures, virtio::kFRingPacked));
@@ -289,100 +225,6 @@ TEST(PackedRingTx, ChainOf256IsServed) {
 }
 
 // ---- Receive ------------------------------------------------------------------
-
-// virtio 1.2, "Packed Virtqueues / In-order use of descriptors": with
-// VIRTIO_F_IN_ORDER a transmit burst is returned as one used descriptor, at
-// the burst's first slot, naming its last buffer; the other chains' slots
-// keep the driver's descriptors.
-TEST(PackedRingTx, InOrderBurstReturnsOneUsedDescriptor) {
-    PNet net(64, kPacked | virtio::bit(virtio::kFInOrder));
-    const uint32_t split[] = {12, 30};   // header, 30 bytes, the rest
-    std::vector<int> ids;
-    std::vector<uint16_t> first_slots;
-    for (int i = 0; i < 5; i++) {
-        first_slots.push_back(net.drv->next_avail());
-        ids.push_back(net.drv->add_tx(PackedRingDriver::net_header(12), frame(100, uint8_t(i)),
-                                      i % 2 ? std::span<const uint32_t>(split)
-                                            : std::span<const uint32_t>()));
-    }
-    TxBuffers b;
-    ASSERT_EQ(net_dequeue_burst(net.vq, b.pkts.data(), 32), 5u);
-    for (int i = 0; i < 5; i++) {
-        EXPECT_EQ(b.got(size_t(i)), frame(100, uint8_t(i))) << i;
-    }
-    // Only the first chain's slot holds a used descriptor.
-    for (int i = 1; i < 5; i++) {
-        uint16_t flags = net.drv->slot_flags(first_slots[size_t(i)]);
-        EXPECT_EQ(flags & (virtio::kPackedDescFAvail | virtio::kPackedDescFUsed),
-                  virtio::kPackedDescFAvail)
-            << "chain " << i << " got a used descriptor of its own";
-    }
-    auto batch = net.drv->pop_used_in_order();
-    ASSERT_EQ(batch.size(), 5u);
-    for (int i = 0; i < 5; i++) {
-        EXPECT_EQ(batch[size_t(i)].id, uint16_t(ids[size_t(i)])) << i;
-    }
-    EXPECT_TRUE(net.drv->pop_used_in_order().empty());
-    EXPECT_EQ(net.drv->free_slots(), 64);
-    EXPECT_EQ(net.c().packets.load(), 5u);
-}
-
-// The same over thousands of laps of an 8-entry ring, bursts of 1 to 3
-// chains of 1 to 3 descriptors, dropped (invalid) chains among them: every
-// burst comes back as one used descriptor and the ring never stalls.
-TEST(PackedRingTx, InOrderManyLapsWithDroppedChains) {
-    PNet net(8, kPacked | virtio::bit(virtio::kFInOrder), 2048);
-    TxBuffers b;
-    uint64_t frames = 0, dropped = 0;
-    for (uint32_t i = 0; i < 20000; i++) {
-        const uint32_t chains = 1 + i % 3;
-        std::vector<int> ids;
-        for (uint32_t c = 0; c < chains; c++) {
-            std::vector<uint32_t> split;
-            for (uint32_t k = 0; k < (i + c) % 3; k++) {
-                split.push_back(12 + k);
-            }
-            if ((i + c) % 7 == 0) {
-                // Device-writable: invalid in a transmitq, dropped.
-                const Segment w[] = {{net.drv->pool_buffer(0), 64, true}};
-                ids.push_back(net.drv->add_chain(w));
-                dropped++;
-            } else {
-                ids.push_back(net.drv->add_tx(PackedRingDriver::net_header(12),
-                                              frame(60, uint8_t(i)), split));
-                frames++;
-            }
-            ASSERT_GE(ids.back(), 0) << i;
-        }
-        net_dequeue_burst(net.vq, b.pkts.data(), 32);
-        auto batch = net.drv->pop_used_in_order();
-        ASSERT_EQ(batch.size(), chains) << i;
-        EXPECT_EQ(batch.back().id, uint16_t(ids.back())) << i;
-        ASSERT_TRUE(net.drv->pop_used_in_order().empty()) << i;
-    }
-    EXPECT_EQ(net.c().packets.load(), frames);
-    EXPECT_EQ(net.c().invalid_descriptors.load(), dropped);
-    EXPECT_EQ(net.drv->free_slots(), 8);
-    EXPECT_FALSE(net.vq.broken());
-}
-
-// Receive buffers carry lengths: with IN_ORDER every chain still gets its
-// own used descriptor.
-TEST(PackedRingRx, InOrderStillReturnsEveryChain) {
-    PNet net(64, kPacked | virtio::bit(virtio::kFInOrder), 2048);
-    for (int i = 0; i < 3; i++) {
-        net.drv->add_rx({2048});
-    }
-    auto f1 = frame(64, 1), f2 = frame(1000, 2), f3 = frame(300, 3);
-    nvh_packet p[3] = {rx_packet(f1), rx_packet(f2), rx_packet(f3)};
-    ASSERT_EQ(net_enqueue_burst(net.vq, p, 3), 3u);
-    for (auto* f : {&f1, &f2, &f3}) {
-        auto u = net.drv->pop_used();
-        ASSERT_TRUE(u);
-        EXPECT_EQ(u->len, 12 + f->size());
-        EXPECT_EQ(payload(net.drv->read_used(*u)), *f);
-    }
-}
 
 TEST(PackedRingRx, Frames64And1518WithoutMrgRxbuf9000TooLarge) {
     PNet net(64, kPacked, 2048);
