@@ -523,5 +523,38 @@ private:
     uint32_t n_pieces_ = 0;
 };
 
+// The receive side of a ring's batch path: places pkts[i] into buffers[i],
+// a chain of one descriptor each, for i in [0, n), calling
+// put_used(i, written) for each packet placed.  Stops at the first buffer
+// that does not simply hold its packet (read-only, too small, not all
+// mapped): returns how many were placed, and the caller gives that buffer
+// and the ones after it back to its one-by-one path, which applies every
+// rule to them.
+template <typename PutUsed>
+uint32_t place_in_single_buffers(const GuestMemory& memory, const DescBuffer* buffers,
+                                 uint32_t n, const nvh_packet* pkts, uint32_t hdr_len,
+                                 RxPass& pass, Tally& t, PutUsed&& put_used) {
+    for (uint32_t i = 0; i < n; i++) {
+        const nvh_packet& pkt = pkts[i];
+        const uint64_t need = uint64_t{hdr_len} + pkt.len;
+        if (!pass.has_room()) {
+            pass.write(t);
+        }
+        BufferPiece* pieces = pass.next_pieces();
+        RxBudget budget;
+        uint64_t capacity = 0;
+        SingleBufferWalker walker(buffers[i]);
+        Collect r = collect_rx_chain(memory, walker, pieces, &budget, &capacity);
+        t.descs += walker.descriptors_read();
+        if (r != Collect::kComplete || capacity < need) {
+            return i;
+        }
+        // virtio 1.2, 2.7.8.2 / 2.8.4: len is the number of bytes written.
+        put_used(i, static_cast<uint32_t>(need));
+        pass.add(pkt, budget.n_pieces, 1);
+    }
+    return n;
+}
+
 }  // namespace net
 }  // namespace nvh

@@ -33,11 +33,9 @@ struct RxChain {
 };
 
 // The batch path of packed_enqueue_burst: places pkts[0..4) into the four
-// one-descriptor chains of ring.take_batch(), one packet per chain.  Returns
-// how many were placed: it stops at the first buffer that does not simply
-// hold its packet (read-only, too small, not all mapped) and gives that
-// buffer and the ones after it back (the avail cursor), so that the
-// one-by-one path applies every rule to them.
+// one-descriptor chains of ring.take_batch(), one packet per chain; gives
+// the buffers from the first one that does not hold its packet back to the
+// one-by-one path (the avail cursor).  Returns how many were placed.
 uint32_t place_batch(PackedRing& ring, const nvh_packet* pkts, uint32_t hdr_len,
                      net::RxPass& pass, Tally& t) {
     const PackedRing::Cursor start = ring.avail_cursor();
@@ -45,29 +43,15 @@ uint32_t place_batch(PackedRing& ring, const nvh_packet* pkts, uint32_t hdr_len,
     if (!ring.take_batch(&batch)) {
         return 0;
     }
-    for (uint16_t i = 0; i < PackedBatch::kSize; i++) {
-        const nvh_packet& pkt = pkts[i];
-        const uint64_t need = uint64_t{hdr_len} + pkt.len;
-        if (!pass.has_room()) {
-            pass.write(t);
-        }
-        BufferPiece* pieces = pass.next_pieces();
-        RxBudget budget;
-        uint64_t capacity = 0;
-        SingleBufferWalker walker(batch.buffers[i]);
-        Collect r = net::collect_rx_chain(ring.memory(), walker, pieces, &budget, &capacity);
-        t.descs += walker.descriptors_read();
-        if (r != Collect::kComplete || capacity < need) {
-            PackedRing::Cursor back = start;
-            back.idx = static_cast<uint16_t>(back.idx + i);   // No wrap in a batch.
-            ring.restore_avail(back);
-            return i;
-        }
-        // virtio 1.2, 2.8.4: len is the number of bytes written.
-        ring.put_used(batch.ids[i], static_cast<uint32_t>(need), 1);
-        pass.add(pkt, budget.n_pieces, 1);
+    uint32_t placed = net::place_in_single_buffers(
+        ring.memory(), batch.buffers, PackedBatch::kSize, pkts, hdr_len, pass, t,
+        [&](uint32_t i, uint32_t written) { ring.put_used(batch.ids[i], written, 1); });
+    if (placed < PackedBatch::kSize) {
+        PackedRing::Cursor back = start;
+        back.idx = static_cast<uint16_t>(back.idx + placed);   // No wrap in a batch.
+        ring.restore_avail(back);
     }
-    return PackedBatch::kSize;
+    return placed;
 }
 
 }  // namespace

@@ -118,6 +118,26 @@ void SplitRing::prefetch_burst(uint16_t count) const {
     }
 }
 
+bool SplitRing::take_batch(SplitBatch* batch) {
+    for (uint16_t i = 0; i < SplitBatch::kSize; i++) {
+        const uint16_t head = guest_load<uint16_t>(
+            avail_ + kAvailRing + 2 * size_t((last_avail_idx_ + i) & (num_ - 1)),
+            std::memory_order_relaxed);
+        // virtio 1.2, 2.7.6: heads index the descriptor table.
+        if (head >= num_) {
+            return false;
+        }
+        const virtio::SplitDesc d = read_desc(desc_ + 16 * size_t(head));
+        if ((d.flags & (virtio::kDescFNext | virtio::kDescFIndirect)) != 0) {
+            return false;
+        }
+        batch->heads[i] = head;
+        batch->buffers[i] = {d.addr, d.len, (d.flags & virtio::kDescFWrite) != 0};
+    }
+    last_avail_idx_ = static_cast<uint16_t>(last_avail_idx_ + SplitBatch::kSize);
+    return true;
+}
+
 virtio::SplitDesc SplitRing::head_desc(uint16_t head) const {
     return read_desc(desc_ + 16 * size_t(head));
 }

@@ -28,6 +28,14 @@ struct DescBuffer {
 
 enum class WalkStep { kBuffer, kEnd, kInvalid };
 
+// Four chains of one direct descriptor each, taken together
+// (SplitRing::take_batch).
+struct SplitBatch {
+    static constexpr uint16_t kSize = 4;
+    DescBuffer buffers[kSize];
+    uint16_t heads[kSize];
+};
+
 class SplitRing {
 public:
     // Makes the ring usable: `desc`, `avail`, `used` are host addresses of
@@ -78,6 +86,14 @@ public:
     // Reads the descriptor at `head` (< num()) once, e.g. to see whether
     // its chain is a single direct buffer (SingleBufferWalker).
     virtio::SplitDesc head_desc(uint16_t head) const;
+
+    // The next kSize avail entries at once, when each names a head below
+    // the queue size whose descriptor is one direct buffer (neither NEXT nor
+    // INDIRECT): reads each entry and descriptor once, advances
+    // last_avail_idx past them and returns true.  Otherwise changes nothing:
+    // the caller takes the heads one by one, with every check.  The caller
+    // has seen at least kSize chains in avail_count().
+    bool take_batch(SplitBatch* batch);
 
     // Gives back the last `n` heads taken (their chains were not used).
     void untake_heads(uint16_t n) { last_avail_idx_ -= n; }

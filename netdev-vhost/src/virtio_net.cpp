@@ -57,6 +57,23 @@ Collect collect_rx_chain(const SplitRing& ring, uint16_t head, BufferPiece* piec
     });
 }
 
+// The batch path of net_enqueue_burst: places pkts[0..4) into the four
+// one-descriptor chains of ring.take_batch(), one packet per chain; gives
+// the heads from the first buffer that does not hold its packet back to the
+// one-by-one path.  Returns how many were placed.
+uint32_t place_batch(SplitRing& ring, const nvh_packet* pkts, uint32_t hdr_len,
+                     net::RxPass& pass, Tally& t) {
+    SplitBatch batch;
+    if (!ring.take_batch(&batch)) {
+        return 0;
+    }
+    uint32_t placed = net::place_in_single_buffers(
+        ring.memory(), batch.buffers, SplitBatch::kSize, pkts, hdr_len, pass, t,
+        [&](uint32_t i, uint32_t written) { ring.put_used(batch.heads[i], written); });
+    ring.untake_heads(static_cast<uint16_t>(SplitBatch::kSize - placed));
+    return placed;
+}
+
 }  // namespace
 
 NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
@@ -79,7 +96,21 @@ NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, u
     const uint32_t hdr_len = vq.header_len();
     net::TxPass pass(hdr_len, vq.features());
     uint32_t filled = 0;
+    SplitBatch batch;
     for (uint32_t h = 0; h < heads; h++) {
+        if (heads - h >= SplitBatch::kSize && ring.take_batch(&batch)) {
+            for (uint16_t i = 0; i < SplitBatch::kSize; i++) {
+                if (!pass.has_room()) {
+                    filled += pass.deliver(&pkts[filled], t);
+                }
+                SingleBufferWalker walker(batch.buffers[i]);
+                pass.gather(ring.memory(), walker);
+                t.descs += walker.descriptors_read();
+                ring.put_used(batch.heads[i], 0);   // Dropped ones too, as below.
+            }
+            h += SplitBatch::kSize - 1;
+            continue;
+        }
         uint16_t head = ring.take_head();
         // virtio 1.2, 2.7.6: a head out of range cannot be returned in the
         // used ring (2.7.8: id is a head index), so the ring is unusable.
@@ -161,6 +192,15 @@ NVH_BURST_FUNCTION uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* p
     uint32_t done = 0;
     bool stop = false;
     for (; done < n && !stop; done++) {
+        if (!head_cap_known && n - done >= SplitBatch::kSize && avail >= SplitBatch::kSize) {
+            uint32_t placed = place_batch(ring, &pkts[done], hdr_len, pass, t);
+            avail -= placed;
+            if (placed == SplitBatch::kSize) {
+                done += SplitBatch::kSize - 1;
+                continue;
+            }
+            done += placed;   // pkts[done] takes the one-by-one path.
+        }
         const nvh_packet& pkt = pkts[done];
         const uint64_t need = uint64_t{hdr_len} + pkt.len;
         if (head_cap_known && need > head_cap) {

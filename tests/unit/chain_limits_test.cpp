@@ -1,6 +1,8 @@
 // Bounds on descriptor walking: at most 256 buffers per chain, receive
-// bursts that do not re-walk chains already found too small, and bursts
-// whose chains hold more pieces than one pass of the burst keeps.
+// bursts that do not re-walk chains already found too small, bursts whose
+// chains hold more pieces than one pass of the burst keeps, and the split
+// ring's batch path (SplitRing::take_batch), whose every broken case must
+// come out as the one-by-one walk has it.
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -288,6 +290,175 @@ TEST(ChainLimits, ReceiveBurstOverOnePassWritesEveryFrame) {
         ASSERT_EQ(bytes.size(), 12u + 1500u);
         EXPECT_EQ(std::vector<uint8_t>(bytes.begin() + 12, bytes.end()), frames[i]);
     }
+}
+
+// ---- Split ring batch path ---------------------------------------------------
+
+struct TxOut {
+    TxOut() {
+        for (size_t i = 0; i < NVH_MAX_BURST; i++) {
+            storage[i].resize(2048);
+            pkts[i] = {};
+            pkts[i].data = storage[i].data();
+            pkts[i].capacity = 2048;
+        }
+    }
+    std::vector<uint8_t> got(size_t i) const { return {pkts[i].data, pkts[i].data + pkts[i].len}; }
+    std::array<std::vector<uint8_t>, NVH_MAX_BURST> storage;
+    std::array<nvh_packet, NVH_MAX_BURST> pkts;
+};
+
+TEST(SplitBatch, TransmitOfSingleAndLongerChains) {
+    Queue q(kV1);
+    std::vector<int> heads;
+    std::vector<std::vector<uint8_t>> frames;
+    for (int i = 0; i < 32; i++) {
+        frames.push_back(frame(60 + 40 * size_t(i), uint8_t(i)));
+        // Every 7th chain is header + frame in two descriptors: it breaks
+        // the batches around it.
+        std::vector<uint32_t> split;
+        if (i % 7 == 3) {
+            split = {12};
+        }
+        heads.push_back(q.drv->add_tx(SplitRingDriver::net_header(12), frames.back(), split));
+    }
+    TxOut out;
+    ASSERT_EQ(net_dequeue_burst(q.vq, out.pkts.data(), 32), 32u);
+    for (int i = 0; i < 32; i++) {
+        EXPECT_EQ(out.got(size_t(i)), frames[size_t(i)]) << i;
+        auto u = q.drv->pop_used();
+        ASSERT_TRUE(u) << i;
+        EXPECT_EQ(u->id, uint32_t(heads[size_t(i)]));
+        EXPECT_EQ(u->len, 0u);
+    }
+    EXPECT_FALSE(q.drv->pop_used());
+}
+
+// virtio 1.2, 5.1.6.2: a device-writable buffer in a transmit batch is
+// dropped, counted and returned.
+TEST(SplitBatch, WritableTransmitBufferIsDropped) {
+    Queue q(kV1);
+    for (int i = 0; i < 4; i++) {
+        if (i == 1) {
+            const Segment w[] = {{q.drv->pool_buffer(900), 100, true}};
+            q.drv->add_chain(w);
+        } else {
+            q.drv->add_tx(SplitRingDriver::net_header(12), frame(90, uint8_t(i)));
+        }
+    }
+    TxOut out;
+    ASSERT_EQ(net_dequeue_burst(q.vq, out.pkts.data(), 32), 3u);
+    EXPECT_EQ(out.got(0), frame(90, 0));
+    EXPECT_EQ(out.got(1), frame(90, 2));
+    EXPECT_EQ(out.got(2), frame(90, 3));
+    EXPECT_EQ(q.c().invalid_descriptors.load(), 1u);
+    for (int i = 0; i < 4; i++) {
+        ASSERT_TRUE(q.drv->pop_used()) << i;
+    }
+}
+
+// virtio 1.2, 2.7.6: a head out of range among four: the batch is refused
+// and the one-by-one walk delivers the chains before it, then finds the
+// ring unusable.
+TEST(SplitBatch, HeadOutOfRangeBreaksTheQueue) {
+    Queue q(kV1);
+    q.drv->add_tx(SplitRingDriver::net_header(12), frame(70, 1));
+    q.drv->add_tx(SplitRingDriver::net_header(12), frame(70, 2));
+    q.drv->make_available(uint16_t(q.drv->num() + 5));
+    q.drv->add_tx(SplitRingDriver::net_header(12), frame(70, 4));
+    TxOut out;
+    EXPECT_EQ(net_dequeue_burst(q.vq, out.pkts.data(), 32), 2u);
+    EXPECT_EQ(out.got(0), frame(70, 1));
+    EXPECT_EQ(out.got(1), frame(70, 2));
+    EXPECT_TRUE(q.vq.broken());
+}
+
+TEST(SplitBatch, ReceiveIntoSingleBuffers) {
+    Queue q(kMrg);
+    std::vector<int> heads;
+    for (int i = 0; i < 8; i++) {
+        heads.push_back(q.drv->add_rx({2048}));
+    }
+    std::vector<std::vector<uint8_t>> frames;
+    std::vector<nvh_packet> p;
+    for (int i = 0; i < 8; i++) {
+        frames.push_back(frame(64 + 150 * size_t(i), uint8_t(i)));
+    }
+    for (auto& f : frames) {
+        p.push_back(rx_packet(f));
+    }
+    ASSERT_EQ(net_enqueue_burst(q.vq, p.data(), 8), 8u);
+    for (int i = 0; i < 8; i++) {
+        auto u = q.drv->pop_used();
+        ASSERT_TRUE(u) << i;
+        EXPECT_EQ(u->id, uint32_t(heads[size_t(i)]));
+        ASSERT_EQ(u->len, 12 + frames[size_t(i)].size());
+        std::vector<uint8_t> bytes = q.drv->read_used(*u);
+        EXPECT_EQ(std::vector<uint8_t>(bytes.begin() + 12, bytes.end()), frames[size_t(i)]);
+        EXPECT_EQ(bytes[10] | (bytes[11] << 8), 1);   // num_buffers
+    }
+    EXPECT_EQ(q.c().packets.load(), 8u);
+}
+
+// Without MRG_RXBUF: a buffer too small for its packet in a batch stops
+// the batch; as one by one, that packet is dropped and the buffer stays for
+// a later packet that fits it.
+TEST(SplitBatch, SmallReceiveBufferStaysForASmallerPacket) {
+    Queue q(kV1);
+    const uint32_t sizes[] = {2048, 2048, 100, 2048};
+    for (uint32_t size : sizes) {
+        q.drv->add_rx({size});
+    }
+    auto f1 = frame(1000, 1), f2 = frame(1000, 2), f3 = frame(1000, 3), f4 = frame(50, 4);
+    nvh_packet p[4] = {rx_packet(f1), rx_packet(f2), rx_packet(f3), rx_packet(f4)};
+    ASSERT_EQ(net_enqueue_burst(q.vq, p, 4), 4u);
+    auto u1 = q.drv->pop_used(), u2 = q.drv->pop_used(), u3 = q.drv->pop_used();
+    ASSERT_TRUE(u1 && u2 && u3);
+    auto payload = [&](const SplitRingDriver::Used& u) {
+        auto b = q.drv->read_used(u);
+        return std::vector<uint8_t>(b.begin() + 12, b.end());
+    };
+    EXPECT_EQ(payload(*u1), f1);
+    EXPECT_EQ(payload(*u2), f2);
+    EXPECT_EQ(payload(*u3), f4);
+    EXPECT_EQ(u3->len, 62u);
+    EXPECT_FALSE(q.drv->pop_used());
+    EXPECT_EQ(q.c().rx_buffer_too_small.load(), 1u);
+}
+
+// virtio 1.2, 5.1.6.3: a read-only receive buffer in a batch goes back
+// empty and counted; its packet takes the next buffer.
+TEST(SplitBatch, ReadOnlyReceiveBufferIsInvalid) {
+    Queue q(kMrg);
+    for (int i = 0; i < 5; i++) {
+        if (i == 2) {
+            const Segment ro[] = {{q.drv->pool_buffer(900), 2048, false}};
+            q.drv->add_chain(ro);
+        } else {
+            q.drv->add_rx({2048});
+        }
+    }
+    std::vector<std::vector<uint8_t>> frames;
+    std::vector<nvh_packet> p;
+    for (int i = 0; i < 4; i++) {
+        frames.push_back(frame(300, uint8_t(10 + i)));
+    }
+    for (auto& f : frames) {
+        p.push_back(rx_packet(f));
+    }
+    ASSERT_EQ(net_enqueue_burst(q.vq, p.data(), 4), 4u);
+    size_t got = 0;
+    while (auto u = q.drv->pop_used()) {
+        if (u->len == 0) {
+            continue;   // the read-only buffer
+        }
+        auto b = q.drv->read_used(*u);
+        ASSERT_LT(got, frames.size());
+        EXPECT_EQ(std::vector<uint8_t>(b.begin() + 12, b.end()), frames[got]);
+        got++;
+    }
+    EXPECT_EQ(got, 4u);
+    EXPECT_EQ(q.c().invalid_descriptors.load(), 1u);
 }
 
 }  // namespace
