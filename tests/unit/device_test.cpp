@@ -59,6 +59,12 @@ std::string unique_socket_path() {
            std::to_string(counter.fetch_add(1)) + ".sock";
 }
 
+// Removes a socket path when the test that made it ends, however it ends.
+struct UnlinkAtExit {
+    std::string path;
+    ~UnlinkAtExit() { ::unlink(path.c_str()); }
+};
+
 bool wait_until(const std::function<bool()>& condition, int timeout_ms = kTimeoutMs) {
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     while (Clock::now() < deadline) {
@@ -481,6 +487,7 @@ void slow_call(void* aux) {
 
 TEST(DeviceDestroy, WaitsForACallbackInProgress) {
     std::string path = unique_socket_path();
+    UnlinkAtExit unlink_path{path};
     VhostUserFrontend frontend(path);
     ASSERT_TRUE(frontend.listen());
     SlowCallback slow;
@@ -510,8 +517,7 @@ void destroy_from_callback(void* aux) {
 }
 
 // Runs in the death test's child: a device whose callback destroys it.
-[[noreturn]] void run_device_that_destroys_itself() {
-    std::string path = unique_socket_path();
+[[noreturn]] void run_device_that_destroys_itself(const std::string& path) {
     VhostUserFrontend frontend(path);
     std::atomic<nvh_device*> dev{nullptr};
     nvh_device_config config{path.c_str(), 1, destroy_from_callback, &dev};
@@ -531,7 +537,14 @@ void destroy_from_callback(void* aux) {
 
 TEST(DeviceDestroyDeathTest, FromItsOwnCallbackAborts) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    EXPECT_EXIT(run_device_that_destroys_itself(),
+    // The child runs this test again from the start and dies holding the
+    // socket: it takes the path from the environment, and the parent
+    // removes it.
+    const char* inherited = ::getenv("NVH_TEST_DEATH_SOCKET");
+    std::string path = inherited ? inherited : unique_socket_path();
+    ::setenv("NVH_TEST_DEATH_SOCKET", path.c_str(), 1);
+    UnlinkAtExit unlink_path{path};
+    EXPECT_EXIT(run_device_that_destroys_itself(path),
                 ::testing::KilledBySignal(SIGABRT),
                 "state_changed callback, which nvh.h forbids");
 }
