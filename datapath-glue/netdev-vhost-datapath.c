@@ -55,17 +55,31 @@ netdev_vhost_rxq_alloc(void)
     return &rx->up;
 }
 
-static void
-netdev_vhost_rxq_set_slots(struct netdev_rxq_vhost *rx, uint32_t start,
-                           uint32_t n)
+/* Takes 'n' mbufs from the pool into 'rx->mbufs[start..]' and makes each a
+ * fresh Ethernet dp_packet: the mbuf fields as rte_pktmbuf_alloc_bulk()
+ * resets them, and the dp_packet fields as dp_packet_reset_offsets() and
+ * dp_packet_batch_init_packet_fields() set them, so that a received packet
+ * needs only its length.  Also describes each buffer to the core in
+ * 'rx->pkts'.  Returns false, taking nothing, if the pool has too few. */
+static bool
+netdev_vhost_rxq_fill(struct netdev_rxq_vhost *rx, uint32_t start, uint32_t n)
 {
+    if (rte_mempool_get_bulk(rx->pool, (void **) &rx->mbufs[start], n)) {
+        return false;
+    }
     for (uint32_t i = start; i < start + n; i++) {
         struct rte_mbuf *m = rx->mbufs[i];
+        struct dp_packet *packet = (struct dp_packet *) m;
 
+        rte_pktmbuf_reset(m);
+        dp_packet_reset_offsets(packet);
+        dp_packet_reset_cutlen(packet);
+        packet->packet_type = htonl(PT_ETH);
         rx->pkts[i].data = rte_pktmbuf_mtod(m, uint8_t *);
         rx->pkts[i].capacity = rte_pktmbuf_tailroom(m);
         rx->pkts[i].opaque = m;
     }
+    return true;
 }
 
 /* Fills the empty tail of 'rx->mbufs'.  Called only after a failed refill
@@ -75,8 +89,7 @@ netdev_vhost_rxq_top_up(struct netdev_rxq_vhost *rx)
 {
     uint32_t n = NVH_MAX_BURST - rx->n_mbufs;
 
-    if (!rte_pktmbuf_alloc_bulk(rx->pool, &rx->mbufs[rx->n_mbufs], n)) {
-        netdev_vhost_rxq_set_slots(rx, rx->n_mbufs, n);
+    if (netdev_vhost_rxq_fill(rx, rx->n_mbufs, n)) {
         rx->n_mbufs = NVH_MAX_BURST;
     } else {
         COVERAGE_INC(vhost_client_rx_mbuf_alloc_failed);
@@ -161,11 +174,12 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
         return EAGAIN;
     }
 
+    /* The other fields were set when the mbufs were taken
+     * (netdev_vhost_rxq_fill()). */
     for (uint32_t i = 0; i < n; i++) {
         struct dp_packet *packet = (struct dp_packet *) rx->mbufs[i];
 
         dp_packet_set_size(packet, rx->pkts[i].len);
-        dp_packet_reset_offsets(packet);
         if (dev->rx_offloads) {
             netdev_vhost_offload_rx(packet, &rx->pkts[i].offload);
         }
@@ -179,12 +193,9 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
                                  n - kept);
     }
     batch->count = kept;
-    dp_packet_batch_init_packet_fields(batch);
 
     /* Replace exactly the mbufs handed over. */
-    if (OVS_LIKELY(!rte_pktmbuf_alloc_bulk(rx->pool, rx->mbufs, n))) {
-        netdev_vhost_rxq_set_slots(rx, 0, n);
-    } else {
+    if (OVS_UNLIKELY(!netdev_vhost_rxq_fill(rx, 0, n))) {
         uint32_t left = rx->n_mbufs - n;
 
         COVERAGE_INC(vhost_client_rx_mbuf_alloc_failed);
