@@ -44,6 +44,10 @@
 #   NVH_BENCH_WARMUP seconds of traffic before it      (default 5)
 #   NVH_BENCH_BURSTS tx_first bursts of 32 per injecting port (default 1)
 #   NVH_BENCH_OUT    file the result line (JSON) is appended to (optional)
+#   NVH_BENCH_HUGE   1: testpmd's memory, which the vhost-user ports map, is
+#                    in 2 MB hugepages (--single-file-segments), as a VM's on
+#                    an OVS-DPDK host; 0: plain 4 KB pages (--no-huge, as the
+#                    integration tests run testpmd)   (default 1)
 #   NVH_BENCH_NICE   nice value given to ovs-vswitchd's and testpmd's threads
 #                    (default -10; empty: leave them alone)
 #   NVH_BENCH_PERF   seconds of "perf record -g" on ovs-vswitchd after the
@@ -96,7 +100,13 @@ esac
 nvh_init
 nvh_require_root
 nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+if [ "${NVH_BENCH_HUGE:-1}" = 1 ]; then
+    export NVH_TP_HUGEPAGES=1
+    nvh_require_hugepages $((NVH_SOCKET_MEM + 256))
+else
+    export NVH_TP_HUGEPAGES=0
+    nvh_require_hugepages "$NVH_SOCKET_MEM"
+fi
 
 # add_port PORT TYPE OFPORT: a vhost-user client port of TYPE.
 add_port() {
@@ -227,7 +237,8 @@ label="$TOPO $SIZE B $RING A=$TYPE_A"
 /usr/bin/python3 "$BENCH_DIR/sample.py" --appctl "$NVH_PREFIX/bin/ovs-appctl" \
     --secs "$SECS" "${pairs[@]}" --passes "$passes" \
     --meta "topo=$TOPO" --meta "a=$TYPE_A" --meta "b=$TYPE_B" --meta "size=$SIZE" \
-    --meta "ring=$RING" --meta "bursts=$BURSTS" --label "$label" \
+    --meta "ring=$RING" --meta "bursts=$BURSTS" \
+    --meta "guest_pages=$([ "$NVH_TP_HUGEPAGES" = 1 ] && echo 2M || echo 4K)" --label "$label" \
     > "$NVH_WORK/sample.out" &
 sampler=$!
 nvh_register_pid sampler "$sampler"

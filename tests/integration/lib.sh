@@ -23,6 +23,9 @@
 #   NVH_SOCKET_MEM    OVS dpdk-socket-mem in MB (default 512)
 #   NVH_TP_LCORES     testpmd lcores, main first (default 0,1)
 #   NVH_TP_QUEUES     queue pairs of each testpmd virtio_user port (default 1)
+#   NVH_TP_HUGEPAGES=1 testpmd's memory (the guest memory its virtio_user ports
+#                     share) in 2 MB hugepages instead of plain pages; the
+#                     caller reserves 256 MB more (nvh_require_hugepages)
 #   NVH_VSWITCHD_ARGS extra ovs-vswitchd arguments
 #   NVH_VLOG          "ovs-appctl vlog/set" settings applied once ovs-vswitchd
 #                     runs (plugin modules exist only then), e.g.
@@ -516,7 +519,7 @@ nvh_flow_packets() {
 # blocks in start-up until every port has connected.
 nvh_tp_start() {
     local name=$1 i=0 fifo log prefix pid fd
-    local vdevs=() extra=()
+    local vdevs=() extra=() mem
     shift
     nvh_require_cmd dpdk-testpmd
     while [ $# -gt 0 ]; do
@@ -526,6 +529,13 @@ nvh_tp_start() {
         i=$((i + 1))
         shift
     done
+    # Guest memory: 256 MB of plain memory, or of hugepages in one file per
+    # memory segment list (NVH_TP_HUGEPAGES=1, the caller has reserved them).
+    if [ "${NVH_TP_HUGEPAGES:-0}" = 1 ]; then
+        mem=(-m 256 --single-file-segments)
+    else
+        mem=(--no-huge -m 256)
+    fi
     fifo=$NVH_WORK/$name.in
     log=$NVH_WORK/$name.log
     prefix="nvh$$$name"
@@ -533,7 +543,7 @@ nvh_tp_start() {
     rm -f "$fifo"
     mkfifo "$fifo" || nvh_fail "mkfifo $fifo failed"
     # stdbuf: testpmd's stdout is a file; without it replies stay buffered.
-    stdbuf -o0 -e0 dpdk-testpmd -l "$NVH_TP_LCORES" --no-huge -m 256 --file-prefix="$prefix" \
+    stdbuf -o0 -e0 dpdk-testpmd -l "$NVH_TP_LCORES" "${mem[@]}" --file-prefix="$prefix" \
         --no-pci "${vdevs[@]}" -- -i --total-num-mbufs=16384 "${extra[@]}" \
         < "$fifo" >> "$log" 2>&1 &
     pid=$!
