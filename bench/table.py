@@ -9,12 +9,17 @@ and of B, the ratio A/B and, for a chain of both types, the ratio
 vhostuserclient / dpdkvhostuserclient, and the ports' drop and retry counters (sums over the
 run's ports of tx_dropped, ovs_tx_failure_drops and ovs_tx_retries).
 
---summary: one row per case (topology, size, ring, port types), in order of
-first appearance: the number of runs, the median of the runs' ratios
-vhostuserclient / dpdkvhostuserclient (A/B for an A/A chain), every run's
-ratio, and the medians of each port type's cycles/packet and of Mpps.  For
+--summary: one row per case (topology, size, ring, guest pages, port
+types), in order of first appearance: the number of runs, the median of the
+runs' ratios vhostuserclient / dpdkvhostuserclient (A/B for an A/A chain),
+every run's ratio, and the medians of each port type's cycles/packet and of
+Mpps.  A chain of both types is one case whichever type was A: runs with
+A=dpdkvhostuserclient count with their ratio inverted and their columns
+swapped (marked "(B/A)" in the list of ratios), so that runs in both
+positions cancel the chain's own position bias (see the A/A rows).  For
 vm2phy and phy2vm, whose runs measure one type each, a row per type.  A
-phychain run gives two results, vm2phy-chain and phy2vm-chain.
+phychain run gives two results, vm2phy-chain and phy2vm-chain.  Guest pages
+are those of testpmd's memory (2M or 4K; 4K for lines that do not say).
 """
 import json
 import statistics
@@ -31,9 +36,9 @@ def cell(x, fmt):
 
 
 def main(paths):
-    print("| topology | size | ring | A | B | Mpps | A cyc/pkt | B cyc/pkt | A/B "
+    print("| topology | size | ring | guest pages | A | B | Mpps | A cyc/pkt | B cyc/pkt | A/B "
           "| vhostuserclient / dpdkvhostuserclient | intervals | tx_dropped | tx_failure_drops | tx_retries |")
-    print("| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for path in paths:
         with open(path) as f:
             for line in f:
@@ -46,7 +51,7 @@ def main(paths):
                 ratio, vd = r.get("ratio"), None
                 if chain and ratio and r["a"] != r["b"]:
                     vd = ratio if r["a"] == "vhostuserclient" else 1 / ratio
-                print(f"| {r['topo']} | {r['size']} | {r['ring']} | {r['a']} "
+                print(f"| {r['topo']} | {r['size']} | {r['ring']} | {r.get('guest_pages', '4K')} | {r['a']} "
                       f"| {r['b'] if chain else '-'} | {r['mpps']:.2f} "
                       f"| {cell(r['cpp_a'], '.0f')} | {cell(r.get('cpp_b'), '.0f')} "
                       f"| {cell(ratio, '.3f')} | {cell(vd, '.3f')} | {r['near_best']}/{r['intervals']} "
@@ -59,29 +64,36 @@ def summary(paths):
         with open(path) as f:
             for line in f:
                 r = json.loads(line)
-                b = r["b"] if paired(r) else "-"
-                cases.setdefault((r["topo"], r["size"], r["ring"], r["a"], b), []).append(r)
+                a, b = r["a"], r["b"] if paired(r) else "-"
+                swapped = paired(r) and a != b and a != "vhostuserclient"
+                if swapped:
+                    a, b = b, a
+                key = (r["topo"], r["size"], r["ring"], r.get("guest_pages", "4K"), a, b)
+                cases.setdefault(key, []).append((r, swapped))
     med = statistics.median
-    print("| topology | size | ring | A | B | runs | ratio (median) | ratios "
+    print("| topology | size | ring | guest pages | A | B | runs | ratio (median) | ratios "
           "| A cyc/pkt | B cyc/pkt | Mpps | drops + failures + retries |")
-    print("| --- | ---: | --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
-    for (topo, size, ring, a, b), rs in cases.items():
-        ratios = []
-        for r in rs:
+    print("| --- | ---: | --- | --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    for (topo, size, ring, pages, a, b), rs in cases.items():
+        ratios, shown, cpp_a, cpp_b = [], [], [], []
+        for r, swapped in rs:
+            ca, cb = (r.get("cpp_b"), r["cpp_a"]) if swapped else (r["cpp_a"], r.get("cpp_b"))
+            cpp_a.append(ca)
+            if cb is not None:
+                cpp_b.append(cb)
             if r.get("ratio") is None:
                 continue
-            # Orient A/B chains as vhostuserclient / dpdkvhostuserclient.
-            swapped = topo.endswith("chain") and a != b and a != "vhostuserclient"
+            # Oriented as vhostuserclient / dpdkvhostuserclient.
             ratios.append(1 / r["ratio"] if swapped else r["ratio"])
-        lost = sum(int(p[k]) for r in rs for p in r.get("ports", {}).values()
+            shown.append(format(ratios[-1], ".3f") + (" (B/A)" if swapped else ""))
+        lost = sum(int(p[k]) for r, _ in rs for p in r.get("ports", {}).values()
                    for k in ("tx_dropped", "ovs_tx_failure_drops", "ovs_tx_retries"))
-        cpp_b = [r["cpp_b"] for r in rs if r.get("cpp_b") is not None]
-        print(f"| {topo} | {size} | {ring} | {a} | {b} | {len(rs)} "
+        print(f"| {topo} | {size} | {ring} | {pages} | {a} | {b} | {len(rs)} "
               f"| {cell(med(ratios) if ratios else None, '.3f')} "
-              f"| {', '.join(format(x, '.3f') for x in ratios) or '-'} "
-              f"| {med(r['cpp_a'] for r in rs):.0f} "
+              f"| {', '.join(shown) or '-'} "
+              f"| {med(cpp_a):.0f} "
               f"| {cell(med(cpp_b) if cpp_b else None, '.0f')} "
-              f"| {med(r['mpps'] for r in rs):.2f} | {lost} |")
+              f"| {med(r['mpps'] for r, _ in rs):.2f} | {lost} |")
 
 
 if __name__ == "__main__":
