@@ -17,7 +17,10 @@ namespace nvh {
 // dynamic loader picks the one the CPU runs (GCC target_clones, an ifunc):
 // with AVX2 the copies move 32 bytes per instruction (small_copy.h), which
 // a 64-byte frame's burst measurably gains from (docs/performance.md).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Not under ThreadSanitizer: the loader runs the clones' resolver before
+// TSan's runtime is set up, and the program crashes at start.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
 #define NVH_BURST_FUNCTION __attribute__((flatten, target_clones("avx2", "default")))
 #else
 #define NVH_BURST_FUNCTION __attribute__((flatten))
