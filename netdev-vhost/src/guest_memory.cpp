@@ -189,21 +189,6 @@ uint8_t* GuestMemory::gpa_to_host(uint64_t gpa, uint64_t len) const {
     return nullptr;
 }
 
-HostPiece GuestMemory::gpa_piece(uint64_t gpa, uint64_t len) const {
-    if (len == 0) {
-        return {nullptr, 0};
-    }
-    for (size_t i = 0; i < count_; i++) {
-        const MemoryRegionSpec& s = regions_[i].spec();
-        uint64_t off;
-        if (range_inside(s.guest_phys_addr, s.memory_size, gpa, 1, &off)) {
-            uint64_t left = s.memory_size - off;
-            return {regions_[i].host_base() + off, len < left ? len : left};
-        }
-    }
-    return {nullptr, 0};
-}
-
 uint8_t* GuestMemory::uva_to_host(uint64_t uva, uint64_t len) const {
     if (len == 0) {
         return nullptr;

@@ -83,7 +83,23 @@ public:
     // The longest piece of [gpa, gpa + len) that starts at gpa and is
     // contiguous in host memory (ends at the end of gpa's region).  Callers
     // that accept buffers spanning regions loop over pieces.
-    HostPiece gpa_piece(uint64_t gpa, uint64_t len) const;
+    // Inline: the data path translates every descriptor's buffer with it.
+    HostPiece gpa_piece(uint64_t gpa, uint64_t len) const {
+        if (len == 0) {
+            return {nullptr, 0};
+        }
+        for (size_t i = 0; i < count_; i++) {
+            const MemoryRegionSpec& s = regions_[i].spec();
+            // gpa inside [guest_phys_addr, guest_phys_addr + memory_size);
+            // the region's end does not overflow (create()).
+            if (gpa >= s.guest_phys_addr && gpa - s.guest_phys_addr < s.memory_size) {
+                const uint64_t off = gpa - s.guest_phys_addr;
+                const uint64_t left = s.memory_size - off;
+                return {regions_[i].host_base() + off, len < left ? len : left};
+            }
+        }
+        return {nullptr, 0};
+    }
 
     // Host pointer for frontend-virtual [uva, uva + len) if it lies inside one
     // region, else nullptr (vring addresses, VHOST_USER_SET_VRING_ADDR).
