@@ -45,6 +45,7 @@ void SplitRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
     last_avail_idx_ = base;
     last_used_idx_ = base;
     pending_used_ = 0;
+    last_burst_ = 0;
     event_idx_ = virtio::has(features, virtio::kFEventIdx);
     indirect_ = virtio::has(features, virtio::kFIndirectDesc);
     broken_ = false;
@@ -101,21 +102,28 @@ uint16_t SplitRing::avail_count() {
     return count;
 }
 
-void SplitRing::prefetch_burst(uint16_t count) const {
-    const uint16_t used = static_cast<uint16_t>(last_used_idx_ + pending_used_);
+void SplitRing::prefetch_burst(uint16_t first, uint16_t count) const {
+    if (count == 0) {
+        return;
+    }
+    const uint16_t used = static_cast<uint16_t>(last_used_idx_ + pending_used_ + first);
     for (uint16_t i = 0; i < count; i += kCacheLine / 8) {
         prefetch_for_write(used_ + kUsedRing + 8 * size_t((used + i) & (num_ - 1)));
     }
-    if (count > 0) {
-        // The last entry may start a line the loop above skipped.
-        prefetch_for_write(used_ + kUsedRing + 8 * size_t((used + count - 1) & (num_ - 1)));
-    }
+    // The last entry may start a line the loop above skipped.
+    prefetch_for_write(used_ + kUsedRing + 8 * size_t((used + count - 1) & (num_ - 1)));
+    const uint16_t avail = static_cast<uint16_t>(last_avail_idx_ + first);
     for (uint16_t i = 0; i < count; i++) {
         const uint16_t head = guest_load<uint16_t>(
-            avail_ + kAvailRing + 2 * size_t((last_avail_idx_ + i) & (num_ - 1)),
+            avail_ + kAvailRing + 2 * size_t((avail + i) & (num_ - 1)),
             std::memory_order_relaxed);
         prefetch_for_read(desc_ + 16 * size_t(head & (num_ - 1)));
     }
+}
+
+void SplitRing::prefetch_next_burst(uint16_t count) const {
+    prefetch_for_read(avail_ + kAvailIdx);
+    prefetch_burst(0, count);
 }
 
 bool SplitRing::take_batch(SplitBatch* batch) {

@@ -71,14 +71,27 @@ public:
     // avail_event behind the driver (see quiet_driver()).
     uint16_t avail_count();
 
-    // Hints the cache lines a burst of `count` chains past last_avail_idx
-    // touches: the used entries it will write (for writing, so that the
-    // stores and the fence before driver_wants_interrupt() do not wait for
-    // the driver's CPU) and the chains' first descriptors (for reading).
-    // The avail entries are read here only to aim the hints at the
-    // descriptor table (masked into it); take_head() reads them again, and
-    // only that value is ever used.
-    void prefetch_burst(uint16_t count) const;
+    // Hints the cache lines that chains [first, first + count) past
+    // last_avail_idx touch: the used entries they will be returned in (for
+    // writing, so that the stores and the fence before
+    // driver_wants_interrupt() do not wait for the driver's CPU) and their
+    // first descriptors (for reading).  The avail entries are read here
+    // only to aim the hints at the descriptor table (masked into it);
+    // take_head() reads them again, and only that value is ever used.  So
+    // it may run before avail_count(), for entries the driver has not made
+    // available yet: a stale entry only wastes a hint.
+    void prefetch_burst(uint16_t first, uint16_t count) const;
+
+    // Before avail_count(): hints avail->idx and prefetch_burst(0, count),
+    // so that the miss on the index, which the driver's CPU has just
+    // written, overlaps the misses on the lines the burst reads next
+    // instead of coming before them.
+    void prefetch_next_burst(uint16_t count) const;
+
+    // Chains the last transmit burst took: the guess for the next one's
+    // prefetch_next_burst() (0 after attach(): an idle queue hints nothing).
+    uint16_t last_burst() const { return last_burst_; }
+    void set_last_burst(uint16_t n) { last_burst_ = n; }
 
     // Reads the next avail ring entry (once) and advances last_avail_idx.
     // The caller has seen it in avail_count().
@@ -145,6 +158,7 @@ private:
     uint16_t last_used_idx_ = 0;     // Published used->idx.
     uint16_t pending_used_ = 0;      // Written past last_used_idx_.
     uint16_t avail_event_ = 0;       // Last avail_event written.
+    uint16_t last_burst_ = 0;        // See last_burst().
     bool event_idx_ = false;
     bool indirect_ = false;          // VIRTIO_F_INDIRECT_DESC negotiated.
     bool broken_ = false;
