@@ -87,8 +87,8 @@ NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, u
     Tally t;
     // The lines of as many chains as the last burst took are hinted before
     // the index is read (SplitRing::prefetch_next_burst), the rest after.
-    const uint16_t guessed = std::min<uint16_t>(ring.last_burst(), static_cast<uint16_t>(
-                                                    std::min<uint32_t>(n, NVH_MAX_BURST)));
+    const uint16_t guessed = static_cast<uint16_t>(
+        std::min<uint32_t>({ring.last_burst(), n, NVH_MAX_BURST}));
     ring.prefetch_next_burst(guessed);
     uint16_t avail = ring.avail_count();
     if (ring.broken()) {
