@@ -436,7 +436,7 @@ inline void scatter_rx_packet(const BufferPiece* pieces, const uint8_t* hdr, uin
         uint8_t* dst = p.ptr;
         if (pos < hdr_len) {
             uint32_t h = std::min<uint64_t>(room, hdr_len - pos);
-            copy_short(dst, hdr + pos, h);
+            store_short_if_changed(dst, hdr + pos, h);
             dst += h;
             room -= h;
             pos += h;
@@ -471,9 +471,7 @@ public:
     // next_pieces(), spread over n_chains chains.
     void add(const nvh_packet& pkt, uint32_t n_pieces, uint32_t n_chains) {
         packets_[n_packets_++] = {&pkt, n_pieces_, n_chains};
-        const BufferPiece& first = pieces_[n_pieces_];
-        prefetch_buffer(first.ptr, std::min<uint64_t>(first.len, uint64_t{hdr_len_} + pkt.len),
-                        true);
+        prefetch_first_lines(pieces_[n_pieces_], pkt.len);
         n_pieces_ += n_pieces;
     }
 
@@ -503,6 +501,20 @@ private:
         uint32_t first_piece;
         uint32_t n_chains;
     };
+
+    // Hints the first lines of a packet's first piece: for writing where
+    // the frame goes, for reading where only the header does (which
+    // store_short_if_changed reads, and mostly leaves as it is).
+    void prefetch_first_lines(const BufferPiece& first, uint32_t frame_len) const {
+        const uint64_t bytes = std::min<uint64_t>(first.len, uint64_t{hdr_len_} + frame_len);
+        const uintptr_t start = reinterpret_cast<uintptr_t>(first.ptr);
+        if (bytes > hdr_len_ && start / kCacheLine != (start + hdr_len_) / kCacheLine) {
+            prefetch_for_read(first.ptr);
+            prefetch_buffer(first.ptr + hdr_len_, bytes - hdr_len_, true, kPrefetchLines - 1);
+        } else {
+            prefetch_buffer(first.ptr, bytes, true);
+        }
+    }
 
     // Hints the rest of a large packet's first piece while the packet
     // before it is copied (add() hinted its first lines).

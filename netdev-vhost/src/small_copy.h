@@ -54,6 +54,28 @@ inline void copy_short(uint8_t* dst, const uint8_t* src, size_t n) {
     }
 }
 
+// Makes the n <= 16 bytes at dst (a virtio-net header in a guest buffer)
+// equal to src, storing only where they differ.  The driver's CPU reads the
+// header of every received buffer, and most headers repeat the previous
+// one in that buffer: left unwritten, the line stays valid in both caches,
+// where a store would take it away from the driver's CPU and make it fetch
+// the line back.  A byte the driver changes meanwhile is its own header.
+inline void store_short_if_changed(uint8_t* dst, const uint8_t* src, size_t n) {
+    if (n < 8) {
+        copy_short(dst, src, n);
+        return;
+    }
+    uint64_t head, tail, want_head, want_tail;
+    __builtin_memcpy(&head, dst, 8);
+    __builtin_memcpy(&tail, dst + n - 8, 8);
+    __builtin_memcpy(&want_head, src, 8);
+    __builtin_memcpy(&want_tail, src + n - 8, 8);
+    if (((head ^ want_head) | (tail ^ want_tail)) != 0) {
+        __builtin_memcpy(dst, &want_head, 8);
+        __builtin_memcpy(dst + n - 8, &want_tail, 8);
+    }
+}
+
 // Copies n bytes from src to dst, which do not overlap.
 inline void copy_bytes(uint8_t* dst, const uint8_t* src, size_t n) {
     using detail::move_fixed;
