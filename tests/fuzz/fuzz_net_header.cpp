@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <cstring>
 
-#include "announce.h"
+#include "device/announce.h"
 #include "fuzz_input.h"
-#include "net_header.h"
-#include "virtio_spec.h"
+#include "net/net_header.h"
+#include "base/virtio_spec.h"
 
 namespace virtio = nvh::virtio;
 

@@ -24,10 +24,10 @@
 
 #include "frontend/guest_memory_fixture.h"
 #include "fuzz_input.h"
-#include "net_header.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
-#include "virtqueue.h"
+#include "net/net_header.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
+#include "ring/virtqueue.h"
 
 #ifndef NVH_FUZZ_PACKED
 #define NVH_FUZZ_PACKED 0

@@ -25,12 +25,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "announce.h"
+#include "device/announce.h"
 #include "fuzz_input.h"
-#include "message_handler.h"
-#include "net_header.h"
-#include "vhost_user_message.h"
-#include "virtio_net.h"
+#include "vhost_user/message_handler.h"
+#include "net/net_header.h"
+#include "vhost_user/vhost_user_message.h"
+#include "net/virtio_net.h"
 
 namespace {
 

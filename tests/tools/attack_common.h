@@ -12,9 +12,9 @@
 #include "frontend/packed_ring_driver.h"
 #include "frontend/split_ring_driver.h"
 #include "frontend/vhost_user_frontend.h"
-#include "unique_fd.h"
-#include "vhost_user_message.h"
-#include "virtio_spec.h"
+#include "base/unique_fd.h"
+#include "vhost_user/vhost_user_message.h"
+#include "base/virtio_spec.h"
 
 namespace nvh::attack {
 

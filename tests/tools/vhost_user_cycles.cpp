@@ -39,9 +39,9 @@
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
 #include "frontend/vhost_user_frontend.h"
-#include "unique_fd.h"
-#include "vhost_user_message.h"
-#include "virtio_spec.h"
+#include "base/unique_fd.h"
+#include "vhost_user/vhost_user_message.h"
+#include "base/virtio_spec.h"
 
 namespace {
 

@@ -14,9 +14,9 @@
 
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
-#include "split_ring.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
+#include "ring/split_ring.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
 
 namespace nvh {
 namespace {

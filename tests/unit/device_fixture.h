@@ -19,10 +19,10 @@
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
 #include "frontend/vhost_user_frontend.h"
-#include "message_handler.h"
+#include "vhost_user/message_handler.h"
 #include "netdev-vhost/nvh.h"
-#include "unique_fd.h"
-#include "virtio_spec.h"
+#include "base/unique_fd.h"
+#include "base/virtio_spec.h"
 
 namespace nvh::test {
 

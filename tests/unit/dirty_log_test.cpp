@@ -1,7 +1,7 @@
 // Dirty-page logging (vhost-user.rst, "Migration"): the shared bitmap
 // itself, and the pages the data path marks for its writes on split and
 // packed rings.
-#include "dirty_log.h"
+#include "memory/dirty_log.h"
 
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
@@ -16,8 +16,8 @@
 #include "frontend/packed_ring_driver.h"
 #include "frontend/shared_log.h"
 #include "frontend/split_ring_driver.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
 
 namespace nvh {
 namespace {

@@ -14,9 +14,9 @@
 
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
-#include "message_handler.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
+#include "vhost_user/message_handler.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
 
 namespace nvh {
 namespace {

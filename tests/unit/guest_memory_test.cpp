@@ -1,5 +1,5 @@
 // Guest memory: region validation, mapping and bounds-checked translation.
-#include "guest_memory.h"
+#include "memory/guest_memory.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -18,13 +18,13 @@
 
 #include <gtest/gtest.h>
 
-#include "device.h"
+#include "device/device.h"
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
 #include "frontend/vhost_user_frontend.h"
-#include "kick_monitor.h"
+#include "device/kick_monitor.h"
 #include "netdev-vhost/nvh.h"
-#include "virtio_spec.h"
+#include "base/virtio_spec.h"
 
 namespace nvh::test {
 namespace {

@@ -1,7 +1,7 @@
 // The virtio-net header's offload fields: parsing, the transmit rules
 // (virtio 1.2, 5.1.6.2.1 / 5.1.6.2.2), the receive header (5.1.6.4.1), and
 // the same through a driver-built split ring.
-#include "net_header.h"
+#include "net/net_header.h"
 
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
@@ -14,8 +14,8 @@
 
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
 
 namespace nvh {
 namespace {

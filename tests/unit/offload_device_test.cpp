@@ -7,10 +7,10 @@
 
 #include <gtest/gtest.h>
 
-#include "device.h"
+#include "device/device.h"
 #include "device_fixture.h"
-#include "message_handler.h"
-#include "net_header.h"
+#include "vhost_user/message_handler.h"
+#include "net/net_header.h"
 
 namespace nvh::test {
 namespace {

@@ -13,11 +13,11 @@
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/packed_ring_driver.h"
 #include "frontend/split_ring_driver.h"
-#include "net_copy.h"
+#include "net/net_copy.h"
 #include "netdev-vhost-counters.h"
-#include "packed_net.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
+#include "net/packed_net.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
 
 namespace nvh::test {
 namespace {

@@ -9,8 +9,8 @@
 
 #include "frontend/packed_ring_driver.h"
 #include "packed_fixture.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
 
 namespace nvh {
 namespace {

@@ -13,8 +13,8 @@
 
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/packed_ring_driver.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
 
 namespace nvh::test {
 

@@ -14,10 +14,10 @@
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/packed_ring_driver.h"
 #include "packed_fixture.h"
-#include "message_handler.h"
-#include "packed_ring.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
+#include "vhost_user/message_handler.h"
+#include "ring/packed_ring.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
 
 namespace nvh {
 namespace {

@@ -1,6 +1,6 @@
 // PathWatcher: a listener hears of its socket file being created, renamed
 // into place or changed, and of nothing else.
-#include "path_watcher.h"
+#include "device/path_watcher.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -10,8 +10,8 @@
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
 #include "netdev-vhost-counters.h"
-#include "virtio_net.h"
-#include "virtio_spec.h"
+#include "net/virtio_net.h"
+#include "base/virtio_spec.h"
 
 namespace nvh {
 namespace {

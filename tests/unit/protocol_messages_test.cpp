@@ -4,8 +4,8 @@
 #include <cstring>
 #include <vector>
 
-#include "announce.h"
-#include "device.h"
+#include "device/announce.h"
+#include "device/device.h"
 #include "device_fixture.h"
 
 namespace nvh::test {

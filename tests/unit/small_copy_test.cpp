@@ -1,7 +1,7 @@
 // copy_bytes: every length up to past the inline limit, at odd offsets,
 // writes exactly the n bytes asked for.  store_short_if_changed: the same
 // result, and no store at all where the bytes are already equal.
-#include "small_copy.h"
+#include "base/small_copy.h"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>

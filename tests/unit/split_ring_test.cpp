@@ -1,6 +1,6 @@
 // Split ring device side: Virtqueue::start rules, chain walking (loops,
 // ranges, indirect tables), avail index snapshots and used ring publishing.
-#include "split_ring.h"
+#include "ring/split_ring.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
-#include "virtio_net.h"
-#include "virtqueue.h"
+#include "net/virtio_net.h"
+#include "ring/virtqueue.h"
 
 namespace nvh {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vhost_user_message.h"
+#include "vhost_user/vhost_user_message.h"
 
 namespace nvh::vhost_user {
 namespace {

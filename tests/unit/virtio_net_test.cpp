@@ -1,5 +1,5 @@
 // virtio-net transmit and receive bursts against a driver-built split ring.
-#include "virtio_net.h"
+#include "net/virtio_net.h"
 
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
@@ -13,7 +13,7 @@
 
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
-#include "virtio_spec.h"
+#include "base/virtio_spec.h"
 
 namespace nvh {
 namespace {

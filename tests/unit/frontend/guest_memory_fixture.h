@@ -21,9 +21,9 @@
 #include <span>
 #include <vector>
 
-#include "guest_memory.h"
-#include "result.h"
-#include "unique_fd.h"
+#include "memory/guest_memory.h"
+#include "base/result.h"
+#include "base/unique_fd.h"
 
 namespace nvh::test {
 

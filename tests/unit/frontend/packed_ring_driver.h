@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "frontend/guest_memory_fixture.h"
-#include "virtio_spec.h"
-#include "virtqueue.h"
+#include "base/virtio_spec.h"
+#include "ring/virtqueue.h"
 
 namespace nvh::test {
 

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "frontend/guest_memory_fixture.h"
-#include "unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace nvh::test {
 

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "virtio_spec.h"
+#include "base/virtio_spec.h"
 
 namespace nvh::test {
 namespace {

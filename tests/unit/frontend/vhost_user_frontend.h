@@ -23,9 +23,9 @@
 
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
-#include "unique_fd.h"
-#include "vhost_user_message.h"
-#include "virtqueue.h"
+#include "base/unique_fd.h"
+#include "vhost_user/vhost_user_message.h"
+#include "ring/virtqueue.h"
 
 namespace nvh::test {
 

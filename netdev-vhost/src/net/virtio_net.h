@@ -1,0 +1,37 @@
+// virtio_net.h: the virtio-net data path on one virtqueue (virtio 1.2, 5.1):
+// frames in and out of guest buffers, with the virtio-net header.
+#pragma once
+
+#include <cstdint>
+
+#include "netdev-vhost/nvh.h"
+#include "ring/virtqueue.h"
+
+namespace nvh {
+
+// The burst functions run once per burst of up to 32 frames and call the
+// ring walker, the address translation and the used-ring writes several
+// times per frame; those live in other files, so the bursts are compiled
+// with every call inlined (with link-time optimisation, across files too).
+// On x86-64 each is compiled twice, for the baseline and for AVX2, and the
+// dynamic loader picks the one the CPU runs (GCC target_clones, an ifunc):
+// with AVX2 the copies move 32 bytes per instruction (small_copy.h), which
+// a 64-byte frame's burst measurably gains from (docs/performance.md).
+// Not under ThreadSanitizer: the loader runs the clones' resolver before
+// TSan's runtime is set up, and the program crashes at start.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
+#define NVH_BURST_FUNCTION __attribute__((flatten, target_clones("avx2", "default")))
+#else
+#define NVH_BURST_FUNCTION __attribute__((flatten))
+#endif
+
+// Guest -> host, from a transmitq.  Caller holds vq.access_lock() (try_lock)
+// and has checked vq.ready().  Same contract as nvh_dequeue_burst.
+uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n);
+
+// Host -> guest, into a receiveq.  Caller holds vq.access_lock() (try_lock)
+// and has checked vq.ready().  Same contract as nvh_enqueue_burst.
+uint32_t net_enqueue_burst(Virtqueue& vq, const nvh_packet* pkts, uint32_t n);
+
+}  // namespace nvh
