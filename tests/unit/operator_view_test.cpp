@@ -13,9 +13,8 @@
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/packed_ring_driver.h"
 #include "frontend/split_ring_driver.h"
-#include "net/net_copy.h"
+#include "net/tally.h"
 #include "netdev-vhost-counters.h"
-#include "net/packed_net.h"
 #include "net/virtio_net.h"
 #include "base/virtio_spec.h"
 

@@ -1,5 +1,8 @@
 // virtio_net.h: the virtio-net data path on one virtqueue (virtio 1.2, 5.1):
-// frames in and out of guest buffers, with the virtio-net header.
+// frames in and out of guest buffers, with the virtio-net header.  One
+// burst per direction, each written once for both ring types:
+// transmit_burst.cpp (guest -> host) and receive_burst.cpp (host -> guest);
+// docs/data-path.md walks through them.
 #pragma once
 
 #include <cstdint>

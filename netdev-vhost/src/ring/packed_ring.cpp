@@ -76,8 +76,8 @@ bool PackedRing::head_available() const {
     return avail == avail_.wrap && used != avail_.wrap;
 }
 
-bool PackedRing::take_batch(PackedBatch* batch) {
-    constexpr uint16_t kSize = PackedBatch::kSize;
+bool PackedRing::take_batch(ChainBatch* batch) {
+    constexpr uint16_t kSize = ChainBatch::kSize;
     if (broken_ || avail_.idx % kSize != 0 || uint32_t{avail_.idx} + kSize > num_) {
         return false;
     }
@@ -211,83 +211,88 @@ uint32_t max_ring_descs(uint32_t num) {
 }
 }  // namespace
 
+// The next buffer of the indirect table being walked.
+WalkStep PackedChainWalker::next_in_table(DescBuffer* out) {
+    if (table_pos_ == table_size_) {
+        done_ = true;
+        return WalkStep::kEnd;
+    }
+    const virtio::PackedDesc d = read_desc(table_ + 16 * size_t(table_pos_));
+    table_pos_++;
+    reads_++;
+    if (buffers_left_ == 0) {
+        return fail("descriptor chain longer than 256 buffers", false);
+    }
+    buffers_left_--;
+    // virtio 1.2, 2.8.8: in an indirect table only WRITE is valid; the
+    // others (NEXT, id) are ignored: the table is read in order.
+    *out = {d.addr, d.len, (d.flags & virtio::kDescFWrite) != 0};
+    return WalkStep::kBuffer;
+}
+
+// A ring descriptor with INDIRECT: checks it and moves the walk into its
+// table.  False (the walk failed) if it breaks a rule.
+bool PackedChainWalker::enter_indirect(const virtio::PackedDesc& d) {
+    // virtio 1.2, 2.8.8.1: INDIRECT only when negotiated, never with NEXT.
+    // It must also be the chain's only descriptor, as every driver builds
+    // it (a chain ending in a table is not supported).
+    if (!ring_.indirect_allowed()) {
+        return fail_step("indirect descriptor without VIRTIO_F_INDIRECT_DESC");
+    }
+    if ((d.flags & virtio::kDescFNext) || ring_descs_ != 1) {
+        return fail_step("indirect descriptor in a chain");
+    }
+    // virtio 1.2, 2.8.8: the table is len / 16 descriptors.
+    if (d.len == 0 || d.len % 16 != 0) {
+        return fail_step("indirect table length invalid");
+    }
+    const uint8_t* t = ring_.memory().gpa_to_host(d.addr, d.len);
+    if (t == nullptr) {
+        return fail_step("indirect table not in guest memory");
+    }
+    table_ = t;
+    table_size_ = d.len / 16;
+    table_pos_ = 0;
+    return true;
+}
+
 WalkStep PackedChainWalker::next(DescBuffer* out) {
     if (done_) {
         return error_[0] ? WalkStep::kInvalid : WalkStep::kEnd;
     }
-    for (;;) {
-        if (table_ != nullptr) {
-            if (table_pos_ == table_size_) {
-                done_ = true;
-                return WalkStep::kEnd;
-            }
-            const virtio::PackedDesc d = read_desc(table_ + 16 * size_t(table_pos_));
-            table_pos_++;
-            reads_++;
-            if (buffers_left_ == 0) {
-                return fail("descriptor chain longer than 256 buffers", false);
-            }
-            buffers_left_--;
-            // virtio 1.2, 2.8.8: in an indirect table only WRITE is valid;
-            // the others (NEXT, id) are ignored: the table is read in order.
-            out->addr = d.addr;
-            out->len = d.len;
-            out->writable = (d.flags & virtio::kDescFWrite) != 0;
-            return WalkStep::kBuffer;
-        }
-        if (ring_done_) {
-            done_ = true;
-            return WalkStep::kEnd;
-        }
-        if (ring_descs_ == max_ring_descs(ring_.num())) {
-            return fail("descriptor chain longer than the queue or 256 buffers", true);
-        }
-        const virtio::PackedDesc d = read_desc(ring_.desc_at(static_cast<uint16_t>(idx_)));
-        reads_++;
-        ring_descs_++;
-        idx_ = idx_ + 1 == ring_.num() ? 0 : idx_ + 1;
-        if ((d.flags & virtio::kDescFNext) == 0) {
-            ring_done_ = true;
-            // virtio 1.2, 2.8.6: the buffer id is in the chain's last
-            // descriptor; it names the buffer in the used descriptor, and
-            // (as for split heads, 2.7.6) is below the queue size.
-            if (d.id >= ring_.num()) {
-                return fail("buffer id out of range", true);
-            }
-            id_ = d.id;
-        }
-        if (d.flags & virtio::kDescFIndirect) {
-            // virtio 1.2, 2.8.8.1: INDIRECT only when negotiated, never with
-            // NEXT.  It must also be the chain's only descriptor, as every
-            // driver builds it (a chain ending in a table is not supported).
-            if (!ring_.indirect_allowed()) {
-                return fail("indirect descriptor without VIRTIO_F_INDIRECT_DESC", false);
-            }
-            if ((d.flags & virtio::kDescFNext) || ring_descs_ != 1) {
-                return fail("indirect descriptor in a chain", false);
-            }
-            // virtio 1.2, 2.8.8: the table is len / 16 descriptors.
-            if (d.len == 0 || d.len % 16 != 0) {
-                return fail("indirect table length invalid", false);
-            }
-            const uint8_t* t = ring_.memory().gpa_to_host(d.addr, d.len);
-            if (t == nullptr) {
-                return fail("indirect table not in guest memory", false);
-            }
-            table_ = t;
-            table_size_ = d.len / 16;
-            table_pos_ = 0;
-            continue;
-        }
-        if (buffers_left_ == 0) {
-            return fail("descriptor chain longer than 256 buffers", false);
-        }
-        buffers_left_--;
-        out->addr = d.addr;
-        out->len = d.len;
-        out->writable = (d.flags & virtio::kDescFWrite) != 0;
-        return WalkStep::kBuffer;
+    if (table_ != nullptr) {
+        return next_in_table(out);
     }
+    if (ring_done_) {
+        done_ = true;
+        return WalkStep::kEnd;
+    }
+    if (ring_descs_ == max_ring_descs(ring_.num())) {
+        return fail("descriptor chain longer than the queue or 256 buffers", true);
+    }
+    const virtio::PackedDesc d = read_desc(ring_.desc_at(static_cast<uint16_t>(idx_)));
+    reads_++;
+    ring_descs_++;
+    idx_ = idx_ + 1 == ring_.num() ? 0 : idx_ + 1;
+    if ((d.flags & virtio::kDescFNext) == 0) {
+        ring_done_ = true;
+        // virtio 1.2, 2.8.6: the buffer id is in the chain's last
+        // descriptor; it names the buffer in the used descriptor, and (as
+        // for split heads, 2.7.6) is below the queue size.
+        if (d.id >= ring_.num()) {
+            return fail("buffer id out of range", true);
+        }
+        id_ = d.id;
+    }
+    if (d.flags & virtio::kDescFIndirect) {
+        return enter_indirect(d) ? next_in_table(out) : WalkStep::kInvalid;
+    }
+    if (buffers_left_ == 0) {
+        return fail("descriptor chain longer than 256 buffers", false);
+    }
+    buffers_left_--;
+    *out = {d.addr, d.len, (d.flags & virtio::kDescFWrite) != 0};
+    return WalkStep::kBuffer;
 }
 
 bool PackedChainWalker::skip_rest() {

@@ -12,13 +12,12 @@
 #include "memory/dirty_log.h"
 #include "memory/guest_memory.h"
 #include "base/prefetch.h"
-#include "ring/split_ring.h"   // DescBuffer, WalkStep.
+#include "ring/chain.h"
 #include "base/virtio_spec.h"
 
 namespace nvh {
 
 // Event suppression flags (virtio 1.2, 2.8.10, struct pvirtq_event_suppress).
-inline constexpr uint16_t kPackedEventEnable = 0;
 inline constexpr uint16_t kPackedEventDisable = 1;
 inline constexpr uint16_t kPackedEventDesc = 2;
 
@@ -44,14 +43,6 @@ struct PackedBase {
         return uint32_t{avail_idx} | (uint32_t{avail_wrap} << 15) |
                (uint32_t{used_idx} << 16) | (uint32_t{used_wrap} << 31);
     }
-};
-
-// Four chains of one descriptor each, in the four ring slots of one
-// 64-byte line (PackedRing::take_batch).
-struct PackedBatch {
-    static constexpr uint16_t kSize = 4;
-    DescBuffer buffers[kSize];
-    uint16_t ids[kSize];
 };
 
 class PackedRing {
@@ -82,7 +73,6 @@ public:
     uint8_t* desc_host() const { return desc_; }
 
     Cursor avail_cursor() const { return avail_; }
-    Cursor used_cursor() const { return used_; }
     void restore_avail(Cursor c) { avail_ = c; }
     // The ring base for GET_VRING_BASE.
     PackedBase base() const { return {avail_.idx, avail_.wrap, used_.idx, used_.wrap}; }
@@ -101,7 +91,7 @@ public:
     // moves the avail cursor past them and returns true.  Otherwise changes
     // nothing: the caller walks the chains one by one, with every check of
     // PackedChainWalker.
-    bool take_batch(PackedBatch* batch);
+    bool take_batch(ChainBatch* batch);
 
     // Hints, for reading, the ring lines of the `count` descriptors from
     // the avail cursor on: a burst's chains sit in consecutive slots, and
@@ -179,8 +169,8 @@ private:
 // cursor past it.
 class PackedChainWalker {
 public:
-    // Same bound as the split ring (ChainWalker::kMaxChainBuffers).
-    static constexpr uint32_t kMaxChainBuffers = ChainWalker::kMaxChainBuffers;
+    // The bound of chain.h, on every chain.
+    static constexpr uint32_t kMaxChainBuffers = nvh::kMaxChainBuffers;
 
     explicit PackedChainWalker(PackedRing& ring) : ring_(ring), idx_(ring.avail_cursor().idx) {}
 
@@ -194,9 +184,6 @@ public:
 
     uint16_t id() const { return id_; }
     uint16_t ring_descs() const { return ring_descs_; }
-    // The chain's extent in the ring is unknown (too long): the ring must
-    // be marked broken.
-    bool structure_broken() const { return structure_broken_; }
     const char* error() const { return error_; }
     uint32_t descriptors_read() const { return reads_; }
 
@@ -207,6 +194,12 @@ private:
         done_ = true;
         return WalkStep::kInvalid;
     }
+    bool fail_step(const char* why) {
+        fail(why, false);
+        return false;
+    }
+    WalkStep next_in_table(DescBuffer* out);
+    bool enter_indirect(const virtio::PackedDesc& d);
 
     PackedRing& ring_;
     uint32_t idx_;                 // Next ring descriptor to read.

@@ -126,8 +126,8 @@ void SplitRing::prefetch_next_burst(uint16_t count) const {
     prefetch_burst(0, count);
 }
 
-bool SplitRing::take_batch(SplitBatch* batch) {
-    for (uint16_t i = 0; i < SplitBatch::kSize; i++) {
+bool SplitRing::take_batch(ChainBatch* batch) {
+    for (uint16_t i = 0; i < ChainBatch::kSize; i++) {
         const uint16_t head = guest_load<uint16_t>(
             avail_ + kAvailRing + 2 * size_t((last_avail_idx_ + i) & (num_ - 1)),
             std::memory_order_relaxed);
@@ -139,10 +139,10 @@ bool SplitRing::take_batch(SplitBatch* batch) {
         if ((d.flags & (virtio::kDescFNext | virtio::kDescFIndirect)) != 0) {
             return false;
         }
-        batch->heads[i] = head;
-        batch->buffers[i] = {d.addr, d.len, (d.flags & virtio::kDescFWrite) != 0};
+        batch->ids[i] = head;
+        batch->buffers[i] = buffer_of(d);
     }
-    last_avail_idx_ = static_cast<uint16_t>(last_avail_idx_ + SplitBatch::kSize);
+    last_avail_idx_ = static_cast<uint16_t>(last_avail_idx_ + ChainBatch::kSize);
     return true;
 }
 
@@ -228,6 +228,43 @@ ChainWalker::ChainWalker(const SplitRing& ring, uint16_t head, const virtio::Spl
     have_first_ = true;
 }
 
+// A descriptor with INDIRECT: checks it and moves the walk to the first
+// entry of its table.  False (the walk failed) if it breaks a rule.
+bool ChainWalker::enter_indirect(const virtio::SplitDesc& d) {
+    // virtio 1.2, 2.7.5.3.1: the driver MUST NOT set INDIRECT unless
+    // VIRTIO_F_INDIRECT_DESC was negotiated.
+    if (!ring_.indirect_) {
+        return fail_step("indirect descriptor without VIRTIO_F_INDIRECT_DESC");
+    }
+    // virtio 1.2, 2.7.5.3.1: an indirect table holds no indirect descriptor.
+    if (indirect_) {
+        return fail_step("nested indirect descriptor");
+    }
+    // virtio 1.2, 2.7.5.3.1: INDIRECT and NEXT never together.
+    if (d.flags & virtio::kDescFNext) {
+        return fail_step("indirect descriptor with NEXT");
+    }
+    // virtio 1.2, 2.7.5.3: the table is len/16 descriptors, and (2.7.5.3.1)
+    // a chain is at most Queue Size long.
+    if (d.len == 0 || d.len % 16 != 0 || d.len / 16 > ring_.num_) {
+        return fail_step("indirect table length invalid");
+    }
+    // The table is read as one array: it must be contiguous in host memory,
+    // i.e. inside one region.
+    const uint8_t* t = ring_.memory_->gpa_to_host(d.addr, d.len);
+    if (t == nullptr) {
+        return fail_step("indirect table not in guest memory");
+    }
+    // virtio 1.2, 2.7.5.3.2: the device ignores WRITE on the descriptor that
+    // refers to the table; the chain continues at the table's first entry.
+    table_ = t;
+    table_size_ = d.len / 16;
+    idx_ = 0;
+    ttl_ = table_size_;
+    indirect_ = true;
+    return true;
+}
+
 WalkStep ChainWalker::next(DescBuffer* out) {
     if (done_) {
         return error_[0] ? WalkStep::kInvalid : WalkStep::kEnd;
@@ -250,39 +287,9 @@ WalkStep ChainWalker::next(DescBuffer* out) {
         reads_++;
 
         if (d.flags & virtio::kDescFIndirect) {
-            // virtio 1.2, 2.7.5.3.1: the driver MUST NOT set INDIRECT unless
-            // VIRTIO_F_INDIRECT_DESC was negotiated.
-            if (!ring_.indirect_) {
-                return fail("indirect descriptor without VIRTIO_F_INDIRECT_DESC");
+            if (!enter_indirect(d)) {
+                return WalkStep::kInvalid;
             }
-            // virtio 1.2, 2.7.5.3.1: an indirect table holds no indirect
-            // descriptor.
-            if (indirect_) {
-                return fail("nested indirect descriptor");
-            }
-            // virtio 1.2, 2.7.5.3.1: INDIRECT and NEXT never together.
-            if (d.flags & virtio::kDescFNext) {
-                return fail("indirect descriptor with NEXT");
-            }
-            // virtio 1.2, 2.7.5.3: the table is len/16 descriptors, and
-            // (2.7.5.3.1) a chain is at most Queue Size long.
-            if (d.len == 0 || d.len % 16 != 0 || d.len / 16 > ring_.num_) {
-                return fail("indirect table length invalid");
-            }
-            // The table is read as one array: it must be contiguous in host
-            // memory, i.e. inside one region.
-            const uint8_t* t = ring_.memory_->gpa_to_host(d.addr, d.len);
-            if (t == nullptr) {
-                return fail("indirect table not in guest memory");
-            }
-            // virtio 1.2, 2.7.5.3.2: the device ignores WRITE on the
-            // descriptor that refers to the table; the chain continues at the
-            // table's first entry.
-            table_ = t;
-            table_size_ = d.len / 16;
-            idx_ = 0;
-            ttl_ = table_size_;
-            indirect_ = true;
             continue;
         }
 

@@ -13,28 +13,12 @@
 #include <cstdint>
 
 #include "memory/dirty_log.h"
+#include "ring/chain.h"
 #include "memory/guest_memory.h"
 #include "base/prefetch.h"
 #include "base/virtio_spec.h"
 
 namespace nvh {
-
-// One descriptor's buffer, copied out of guest memory.
-struct DescBuffer {
-    uint64_t addr;     // Guest-physical.
-    uint32_t len;
-    bool writable;     // VIRTQ_DESC_F_WRITE (device-writable).
-};
-
-enum class WalkStep { kBuffer, kEnd, kInvalid };
-
-// Four chains of one direct descriptor each, taken together
-// (SplitRing::take_batch).
-struct SplitBatch {
-    static constexpr uint16_t kSize = 4;
-    DescBuffer buffers[kSize];
-    uint16_t heads[kSize];
-};
 
 class SplitRing {
 public:
@@ -97,8 +81,16 @@ public:
     // The caller has seen it in avail_count().
     uint16_t take_head();
     // Reads the descriptor at `head` (< num()) once, e.g. to see whether
-    // its chain is a single direct buffer (SingleBufferWalker).
+    // its chain is a single direct buffer (is_single_buffer).
     virtio::SplitDesc head_desc(uint16_t head) const;
+    // Whether a chain whose head descriptor is `d` is that one buffer
+    // (neither NEXT nor INDIRECT): then SingleBufferWalker walks it.
+    static bool is_single_buffer(const virtio::SplitDesc& d) {
+        return (d.flags & (virtio::kDescFNext | virtio::kDescFIndirect)) == 0;
+    }
+    static DescBuffer buffer_of(const virtio::SplitDesc& d) {
+        return {d.addr, d.len, (d.flags & virtio::kDescFWrite) != 0};
+    }
 
     // The next kSize avail entries at once, when each names a head below
     // the queue size whose descriptor is one direct buffer (neither NEXT nor
@@ -106,10 +98,12 @@ public:
     // last_avail_idx past them and returns true.  Otherwise changes nothing:
     // the caller takes the heads one by one, with every check.  The caller
     // has seen at least kSize chains in avail_count().
-    bool take_batch(SplitBatch* batch);
+    bool take_batch(ChainBatch* batch);
 
     // Gives back the last `n` heads taken (their chains were not used).
     void untake_heads(uint16_t n) { last_avail_idx_ -= n; }
+    // Gives back every head taken since last_avail_idx() was `idx`.
+    void rewind_avail(uint16_t idx) { last_avail_idx_ = idx; }
 
     // Writes a used element into the next free slot, invisible to the driver
     // until publish_used().  At most num() per publish.
@@ -176,7 +170,7 @@ public:
     // virtio-net driver needs that many: Linux virtio_net never uses more
     // than MAX_SKB_FRAGS + 2 descriptors per packet, and DPDK's vhost library
     // refuses chains longer than BUF_VECTOR_MAX (256) the same way.
-    static constexpr uint32_t kMaxChainBuffers = 256;
+    static constexpr uint32_t kMaxChainBuffers = nvh::kMaxChainBuffers;
 
     ChainWalker(const SplitRing& ring, uint16_t head);
     // The same, with the head descriptor already read (head_desc()): the
@@ -197,6 +191,11 @@ private:
         done_ = true;
         return WalkStep::kInvalid;
     }
+    bool fail_step(const char* why) {
+        fail(why);
+        return false;
+    }
+    bool enter_indirect(const virtio::SplitDesc& d);
 
     const SplitRing& ring_;
     virtio::SplitDesc first_{};
@@ -211,52 +210,5 @@ private:
     bool done_ = false;
     const char* error_ = "";
 };
-
-// The walk of a chain that is one direct descriptor (neither NEXT nor
-// INDIRECT, as read once by SplitRing::head_desc()): the common case of
-// both directions, without ChainWalker's bookkeeping.  Same interface as
-// ChainWalker.
-class SingleBufferWalker {
-public:
-    explicit SingleBufferWalker(const virtio::SplitDesc& d)
-        : buffer_{d.addr, d.len, (d.flags & virtio::kDescFWrite) != 0} {}
-    // A buffer read from a packed ring slot (PackedRing::take_batch).
-    explicit SingleBufferWalker(const DescBuffer& b) : buffer_(b) {}
-    static bool applies(const virtio::SplitDesc& d) {
-        return (d.flags & (virtio::kDescFNext | virtio::kDescFIndirect)) == 0;
-    }
-    WalkStep next(DescBuffer* out) {
-        if (given_) {
-            return WalkStep::kEnd;
-        }
-        given_ = true;
-        *out = buffer_;
-        return WalkStep::kBuffer;
-    }
-    uint32_t descriptors_read() const { return 1; }
-
-private:
-    DescBuffer buffer_;
-    bool given_ = false;
-};
-
-// Calls fn(uint8_t* host, uint32_t len) for each host-contiguous piece of
-// guest-physical [gpa, gpa + len), in order; a buffer that spans adjacent
-// regions comes out as several pieces.  Returns false, having called fn for
-// the mapped prefix only, if some byte is not mapped.
-template <typename Fn>
-bool for_each_piece(const GuestMemory& memory, uint64_t gpa, uint32_t len,
-                    Fn&& fn) {
-    while (len > 0) {
-        HostPiece p = memory.gpa_piece(gpa, len);
-        if (p.ptr == nullptr) {
-            return false;
-        }
-        fn(p.ptr, static_cast<uint32_t>(p.len));
-        gpa += p.len;   // Inside a region: gpa + size never overflows.
-        len -= static_cast<uint32_t>(p.len);
-    }
-    return true;
-}
 
 }  // namespace nvh

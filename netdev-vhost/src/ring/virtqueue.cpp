@@ -31,7 +31,7 @@ uint32_t Virtqueue::base() const {
     if (!started_) {
         return base_;
     }
-    return packed_mode_ ? packed_.base().encode() : ring_.last_avail_idx();
+    return packed_mode_ ? packed_.base().encode() : split_.last_avail_idx();
 }
 
 void Virtqueue::set_kick_fd(UniqueFd fd) { kick_fd_ = std::move(fd); }
@@ -88,10 +88,10 @@ Status Virtqueue::start(const GuestMemory& memory, uint64_t features) {
                     "index %u: resuming at %u", base, used_idx, used_idx);
         base = used_idx;
     }
-    ring_.attach(&memory, num_, desc, avail, used, base, features, &write_log_);
+    split_.attach(&memory, num_, desc, avail, used, base, features, &write_log_);
     // The data path polls: ask the driver not to kick (virtio 1.2, 2.7.10,
     // VIRTQ_USED_F_NO_NOTIFY is only a hint, so kicks may still come).
-    ring_.set_used_flags(virtio::kUsedFNoNotify);
+    split_.set_used_flags(virtio::kUsedFNoNotify);
     started_ = true;
     return Status::Ok();
 }
@@ -152,8 +152,8 @@ void Virtqueue::stop() {
             packed_.detach();
             packed_mode_ = false;
         } else {
-            base_ = ring_.last_avail_idx();
-            ring_.detach();
+            base_ = split_.last_avail_idx();
+            split_.detach();
         }
         write_log_.set_memory(nullptr);
         started_ = false;
@@ -183,12 +183,12 @@ bool Virtqueue::publish_and_notify() {
         }
         return signal_guest();
     }
-    uint16_t old_idx = ring_.last_used_idx();
-    if (ring_.publish_used() == 0) {
+    uint16_t old_idx = split_.last_used_idx();
+    if (split_.publish_used() == 0) {
         return false;
     }
     if (!call_fd_.valid() ||
-        !ring_.driver_wants_interrupt(old_idx, ring_.last_used_idx())) {
+        !split_.driver_wants_interrupt(old_idx, split_.last_used_idx())) {
         return false;
     }
     return signal_guest();

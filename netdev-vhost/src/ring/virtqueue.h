@@ -147,7 +147,7 @@ public:
     // replaced or unmapped by the control thread itself), so no lock is
     // needed; one relaxed load, since nothing read afterwards depends on it.
     uint16_t driver_avail_idx() const {
-        uint8_t* avail = ring_.avail_host();
+        uint8_t* avail = split_.avail_host();
         if (!started_ || avail == nullptr) {
             return 0;
         }
@@ -160,11 +160,11 @@ public:
 
     const VringCounters& counters() const { return counters_; }
 
-    // ---- Data path: see virtio_net.h; the fields below are its state. -----
+    // ---- Data path: see net/virtio_net.h; the fields below are its state. -----
     // (Owned by the data-path implementation; add what it needs here.)
     // Call with access_lock() held (the data path's try_lock).
 
-    SplitRing& split_ring() { return ring_; }
+    SplitRing& split_ring() { return split_; }
     PackedRing& packed_ring() { return packed_; }
     // Started with VIRTIO_F_RING_PACKED: the data path uses packed_ring().
     bool packed() const { return packed_mode_; }
@@ -176,13 +176,11 @@ public:
     uint64_t features() const { return features_; }
     // The driver broke the ring (avail index jump, head out of range): the
     // data path no longer serves it until the next start().
-    bool broken() const { return packed_mode_ ? packed_.broken() : ring_.broken(); }
+    bool broken() const { return packed_mode_ ? packed_.broken() : split_.broken(); }
     // Where the data path records its writes to guest memory.
     const WriteLog& write_log() const { return write_log_; }
     // Host addresses of the ring parts while started, else nullptr.
-    uint8_t* desc_host_address() const { return ring_.desc_host(); }
-    uint8_t* avail_host_address() const { return ring_.avail_host(); }
-    uint8_t* used_host_address() const { return ring_.used_host(); }
+    uint8_t* desc_host_address() const { return split_.desc_host(); }
 
     // Counts in broken_rings, once per start(), that the driver broke the
     // ring.  The data path calls it after every burst, holding the lock: one
@@ -218,7 +216,7 @@ private:
 
     // Data-path state, valid while started_.
     WriteLog write_log_;
-    SplitRing ring_;
+    SplitRing split_;
     PackedRing packed_;
     bool packed_mode_ = false;
     bool broken_counted_ = false;
