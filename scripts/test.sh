@@ -9,6 +9,8 @@
 #   NVH_BUILD_DIR      build tree (default: build in the repository)
 #   NVH_TEST_TIMEOUT   seconds per test without its own TIMEOUT (default 1200)
 #   CTEST_ARGS         extra ctest arguments, e.g. "-R unit"
+#   NVH_WERROR         ON (default here): warnings in the project's own code
+#                      are errors, in every tree
 #   NVH_SANITIZERS     sanitizer trees run after the main suite
 #                      (scripts/test-sanitizers.sh): default "asan tsan
 #                      fuzz", empty for none
@@ -17,6 +19,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${NVH_BUILD_DIR:-$repo/build}
 export NVH_BUILD_DIR=$build
+export NVH_WERROR=${NVH_WERROR:-ON}
+export NVH_CMAKE_ARGS="-DNVH_WERROR=$NVH_WERROR ${NVH_CMAKE_ARGS:-}"
 
 "$repo/scripts/build.sh"
 
