@@ -47,4 +47,14 @@ inline DescWords read_desc_words(const uint8_t* p) {
     return d;
 }
 
+// One 16-byte descriptor read once (read_desc_words) into `Desc`, whose
+// fields are, in order, a 64-bit address, a 32-bit length and two 16-bit
+// words: virtio::SplitDesc (flags, next) and virtio::PackedDesc (id, flags).
+template <typename Desc>
+inline Desc read_desc_as(const uint8_t* p) {
+    const DescWords w = read_desc_words(p);
+    return Desc{w.w0, static_cast<uint32_t>(w.w1), static_cast<uint16_t>(w.w1 >> 32),
+                static_cast<uint16_t>(w.w1 >> 48)};
+}
+
 }  // namespace nvh

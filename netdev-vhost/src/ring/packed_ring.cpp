@@ -14,18 +14,10 @@ constexpr size_t kDescFlags = 14;
 constexpr size_t kEventOffWrap = 0;
 constexpr size_t kEventFlags = 2;
 
-// One descriptor, read once (read_desc_words in guest_access.h: ring slots
-// are 16-byte aligned, indirect tables may not be 8-byte aligned in host
-// memory).  Layout: virtio 1.2, 2.8.13, struct pvirtq_desc.
-virtio::PackedDesc read_desc(const uint8_t* p) {
-    const DescWords w = read_desc_words(p);
-    virtio::PackedDesc d;
-    d.addr = w.w0;
-    d.len = static_cast<uint32_t>(w.w1);
-    d.id = static_cast<uint16_t>(w.w1 >> 32);
-    d.flags = static_cast<uint16_t>(w.w1 >> 48);
-    return d;
-}
+// One descriptor (virtio 1.2, 2.8.13, struct pvirtq_desc), read once:
+// ring slots are 16-byte aligned, indirect tables may not be 8-byte aligned
+// in host memory (read_desc_words).
+virtio::PackedDesc read_desc(const uint8_t* p) { return read_desc_as<virtio::PackedDesc>(p); }
 
 }  // namespace
 
@@ -34,9 +26,7 @@ virtio::PackedDesc read_desc(const uint8_t* p) {
 void PackedRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
                         uint8_t* driver_event, uint8_t* device_event,
                         PackedBase base, uint64_t features, const WriteLog* log) {
-    memory_ = memory;
-    log_ = log;
-    num_ = num;
+    attach_to(memory, num, features, log);
     desc_ = desc;
     driver_event_ = driver_event;
     device_event_ = device_event;
@@ -44,9 +34,6 @@ void PackedRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
     used_ = {base.used_idx, base.used_wrap};
     published_from_ = published_to_ = used_;
     pending_ = 0;
-    event_idx_ = virtio::has(features, virtio::kFEventIdx);
-    indirect_ = virtio::has(features, virtio::kFIndirectDesc);
-    broken_ = false;
     // The data path polls: the driver need not notify (virtio 1.2, 2.8.10,
     // device event suppression flags = RING_EVENT_FLAGS_DISABLE).
     guest_store<uint16_t>(device_event_ + kEventOffWrap, 0, std::memory_order_relaxed);
@@ -56,8 +43,7 @@ void PackedRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
 }
 
 void PackedRing::detach() {
-    memory_ = nullptr;
-    log_ = nullptr;
+    detach_from_memory();
     desc_ = driver_event_ = device_event_ = nullptr;
     pending_ = 0;
 }

@@ -12,6 +12,7 @@
 #include "memory/dirty_log.h"
 #include "memory/guest_memory.h"
 #include "base/prefetch.h"
+#include "ring/attached_ring.h"
 #include "ring/chain.h"
 #include "base/virtio_spec.h"
 
@@ -45,7 +46,7 @@ struct PackedBase {
     }
 };
 
-class PackedRing {
+class PackedRing : public AttachedRing {
 public:
     // A position in the descriptor ring with its wrap counter.
     struct Cursor {
@@ -64,12 +65,6 @@ public:
                 uint64_t features, const WriteLog* log);
     void detach();
 
-    bool attached() const { return memory_ != nullptr; }
-    bool broken() const { return broken_; }
-    void mark_broken() { broken_ = true; }
-    const GuestMemory& memory() const { return *memory_; }
-    uint32_t num() const { return num_; }
-    bool indirect_allowed() const { return indirect_; }
     uint8_t* desc_host() const { return desc_; }
 
     Cursor avail_cursor() const { return avail_; }
@@ -141,9 +136,6 @@ private:
         c->idx = static_cast<uint16_t>(i);
     }
 
-    const GuestMemory* memory_ = nullptr;
-    const WriteLog* log_ = nullptr;
-    uint32_t num_ = 0;
     uint8_t* desc_ = nullptr;
     uint8_t* driver_event_ = nullptr;
     uint8_t* device_event_ = nullptr;
@@ -156,9 +148,6 @@ private:
     // Used positions before and after the last published batch.
     Cursor published_from_;
     Cursor published_to_;
-    bool event_idx_ = false;
-    bool indirect_ = false;
-    bool broken_ = false;
 };
 
 // Walks the chain at the ring's avail cursor (which head_available() said

@@ -14,17 +14,8 @@ constexpr size_t kUsedFlags = 0;
 constexpr size_t kUsedIdx = 2;
 constexpr size_t kUsedRing = 4;
 
-// One descriptor, read exactly once (read_desc_words in guest_access.h).
-virtio::SplitDesc read_desc(const uint8_t* p) {
-    const DescWords w = read_desc_words(p);
-    // Little-endian layout (virtio 1.2, 2.7.5; legacy x86 guests are LE too).
-    virtio::SplitDesc d;
-    d.addr = w.w0;
-    d.len = static_cast<uint32_t>(w.w1);
-    d.flags = static_cast<uint16_t>(w.w1 >> 32);
-    d.next = static_cast<uint16_t>(w.w1 >> 48);
-    return d;
-}
+// One descriptor (virtio 1.2, 2.7.5, struct virtq_desc), read once.
+virtio::SplitDesc read_desc(const uint8_t* p) { return read_desc_as<virtio::SplitDesc>(p); }
 
 }  // namespace
 
@@ -33,9 +24,7 @@ virtio::SplitDesc read_desc(const uint8_t* p) {
 void SplitRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
                        uint8_t* avail, uint8_t* used, uint16_t base,
                        uint64_t features, const WriteLog* log) {
-    memory_ = memory;
-    log_ = log;
-    num_ = num;
+    attach_to(memory, num, features, log);
     desc_ = desc;
     avail_ = avail;
     used_ = used;
@@ -46,9 +35,6 @@ void SplitRing::attach(const GuestMemory* memory, uint32_t num, uint8_t* desc,
     last_used_idx_ = base;
     pending_used_ = 0;
     last_burst_ = 0;
-    event_idx_ = virtio::has(features, virtio::kFEventIdx);
-    indirect_ = virtio::has(features, virtio::kFIndirectDesc);
-    broken_ = false;
     if (event_idx_) {
         avail_event_ = static_cast<uint16_t>(last_avail_idx_ - 1);
         store_used16(kUsedRing + 8 * size_t(num_), avail_event_, std::memory_order_relaxed);
@@ -75,8 +61,7 @@ uint16_t SplitRing::avail_event() const {
 }
 
 void SplitRing::detach() {
-    memory_ = nullptr;
-    log_ = nullptr;
+    detach_from_memory();
     desc_ = avail_ = used_ = nullptr;
     pending_used_ = 0;
 }

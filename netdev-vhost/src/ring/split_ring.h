@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "memory/dirty_log.h"
+#include "ring/attached_ring.h"
 #include "ring/chain.h"
 #include "memory/guest_memory.h"
 #include "base/prefetch.h"
@@ -20,7 +21,7 @@
 
 namespace nvh {
 
-class SplitRing {
+class SplitRing : public AttachedRing {
 public:
     // Makes the ring usable: `desc`, `avail`, `used` are host addresses of
     // the three parts (already translated and alignment-checked), `num` the
@@ -34,14 +35,6 @@ public:
                 uint64_t features, const WriteLog* log);
     void detach();
 
-    bool attached() const { return memory_ != nullptr; }
-    bool broken() const { return broken_; }
-    // The driver broke a ring rule that makes the queue unusable (an avail
-    // index jump, a head out of range): stop serving it until restarted.
-    void mark_broken() { broken_ = true; }
-
-    const GuestMemory& memory() const { return *memory_; }
-    uint32_t num() const { return num_; }
     uint16_t last_avail_idx() const { return last_avail_idx_; }
     uint16_t last_used_idx() const { return last_used_idx_; }
     uint8_t* desc_host() const { return desc_; }
@@ -131,7 +124,6 @@ public:
     static constexpr uint16_t kQuietRefresh = 0x4000;
     void quiet_driver();
     uint16_t avail_event() const;   // For tests: the value in guest memory.
-    bool indirect_allowed() const { return indirect_; }
 
     // used->flags (VIRTQ_USED_F_NO_NOTIFY).
     void set_used_flags(uint16_t flags);
@@ -142,9 +134,6 @@ private:
     // Writes a used-ring field and records it in the dirty log.
     void store_used16(size_t offset, uint16_t v, std::memory_order order);
 
-    const GuestMemory* memory_ = nullptr;
-    const WriteLog* log_ = nullptr;
-    uint32_t num_ = 0;
     uint8_t* desc_ = nullptr;
     uint8_t* avail_ = nullptr;
     uint8_t* used_ = nullptr;
@@ -153,9 +142,6 @@ private:
     uint16_t pending_used_ = 0;      // Written past last_used_idx_.
     uint16_t avail_event_ = 0;       // Last avail_event written.
     uint16_t last_burst_ = 0;        // See last_burst().
-    bool event_idx_ = false;
-    bool indirect_ = false;          // VIRTIO_F_INDIRECT_DESC negotiated.
-    bool broken_ = false;
 };
 
 // Walks one descriptor chain, direct or through an indirect table, yielding
