@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "memory/file_mapping.h"
 #include "memory/guest_memory.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -32,17 +33,11 @@ public:
     // more than any x86-64 guest-physical address space.
     static constexpr uint64_t kMaxSize = uint64_t{1} << 37;
 
-    DirtyLog() = default;
-    ~DirtyLog();
-    DirtyLog(DirtyLog&&) noexcept;
-    DirtyLog& operator=(DirtyLog&&) noexcept;
-    DirtyLog(const DirtyLog&) = delete;
-    DirtyLog& operator=(const DirtyLog&) = delete;
-
     // Maps the log of VHOST_USER_SET_LOG_BASE: `size` bytes at `offset` in
     // `fd` (closed once mapped).  Fails if size is 0 or above kMaxSize, if
     // offset + size overflows, or if the fd is shorter than offset + size
     // (mapping past the end of a file would raise SIGBUS on first write).
+    // Only [offset, offset + size) is mapped (memory/file_mapping.h).
     static Result<DirtyLog> map(UniqueFd fd, uint64_t size, uint64_t offset);
 
     uint64_t size() const { return size_; }
@@ -51,10 +46,11 @@ public:
     // for the guest's memory, so only a frontend that lied about one or the
     // other gets them, and nothing is written outside the mapping.
     void mark(uint64_t gpa, uint64_t len) const;
+    // Bytes of address space the log's mapping takes.
+    size_t mapped_bytes() const { return mapping_.mapped_bytes(); }
 
 private:
-    void* mapping_ = nullptr;
-    size_t mapping_len_ = 0;
+    FileMapping mapping_;
     uint8_t* bitmap_ = nullptr;
     uint64_t size_ = 0;
 };

@@ -42,33 +42,7 @@ bool range_inside(uint64_t base, uint64_t size, uint64_t addr, uint64_t len,
 
 // ---- MappedRegion ---------------------------------------------------------
 
-MappedRegion::~MappedRegion() {
-    if (mapping_) {
-        ::munmap(mapping_, mapping_len_);
-    }
-}
-
-MappedRegion::MappedRegion(MappedRegion&& other) noexcept
-    : spec_(std::exchange(other.spec_, MemoryRegionSpec{})),
-      mapping_(std::exchange(other.mapping_, nullptr)),
-      mapping_len_(std::exchange(other.mapping_len_, 0)),
-      host_(std::exchange(other.host_, nullptr)) {}
-
-MappedRegion& MappedRegion::operator=(MappedRegion&& other) noexcept {
-    if (this != &other) {
-        if (mapping_) {
-            ::munmap(mapping_, mapping_len_);
-        }
-        spec_ = std::exchange(other.spec_, MemoryRegionSpec{});
-        mapping_ = std::exchange(other.mapping_, nullptr);
-        mapping_len_ = std::exchange(other.mapping_len_, 0);
-        host_ = std::exchange(other.host_, nullptr);
-    }
-    return *this;
-}
-
-Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec,
-                                       UniqueFd fd) {
+Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec, UniqueFd fd) {
     if (!fd.valid()) {
         return Error{EBADF, "memory region without a file descriptor"};
     }
@@ -77,47 +51,23 @@ Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec,
     }
     uint64_t end;
     if (!add_ok(spec.guest_phys_addr, spec.memory_size, &end) ||
-        !add_ok(spec.userspace_addr, spec.memory_size, &end) ||
-        !add_ok(spec.mmap_offset, spec.memory_size, &end)) {
+        !add_ok(spec.userspace_addr, spec.memory_size, &end)) {
         return Error{EINVAL, "memory region address + size overflows"};
     }
-    const uint64_t fd_end = end;   // mmap_offset + memory_size
-
-    struct stat st;
-    if (::fstat(fd.get(), &st) != 0) {
-        return Error{errno, "fstat of memory region fd failed"};
-    }
-    // The fd must cover [mmap_offset, mmap_offset + memory_size)
-    // (vhost-user.rst, "Memory region description": the region is mapped
-    // from the fd at mmap_offset).  mmap succeeds past the end of a file, so
-    // without this check the first access to such memory raises SIGBUS.  The
-    // files QEMU and DPDK share (memfd, hugetlbfs, tmpfs) report their size,
-    // so st_size 0 is refused like any other short file.
+    // vhost-user.rst, "Memory region description": the region is mapped
+    // from the fd at mmap_offset; FileMapping checks that the file holds it.
     //
     // Remaining risk, for later hardening: a frontend can still truncate the
     // file after we mapped it, and the next access then raises SIGBUS.  Only
     // sealing (F_SEAL_SHRINK) or a SIGBUS handler would close that.
-    if (st.st_size < 0 || static_cast<uint64_t>(st.st_size) < fd_end) {
-        return Error{EINVAL, "memory region beyond the end of its fd"};
-    }
-
-    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    const uint64_t aligned = spec.mmap_offset & ~(page - 1);
-    const uint64_t slack = spec.mmap_offset - aligned;
-    const uint64_t len = spec.memory_size + slack;   // <= fd_end, no overflow
-    if (len > SIZE_MAX || aligned > static_cast<uint64_t>(INT64_MAX)) {
-        return Error{EINVAL, "memory region too large to map"};
-    }
-    void* p = ::mmap(nullptr, static_cast<size_t>(len), PROT_READ | PROT_WRITE,
-                     MAP_SHARED, fd.get(), static_cast<off_t>(aligned));
-    if (p == MAP_FAILED) {
-        return Error{errno, "mmap of memory region failed"};
+    Result<FileMapping> m = FileMapping::map(fd.get(), spec.mmap_offset, spec.memory_size,
+                                             MappedFile::kMemoryRegion);
+    if (!m) {
+        return m.error();
     }
     MappedRegion r;
     r.spec_ = spec;
-    r.mapping_ = p;
-    r.mapping_len_ = static_cast<size_t>(len);
-    r.host_ = static_cast<uint8_t*>(p) + slack;
+    r.mapping_ = std::move(m).value();
     return r;   // fd closes here: the mapping keeps the memory.
 }
 

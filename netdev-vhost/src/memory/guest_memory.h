@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "base/result.h"
+#include "memory/file_mapping.h"
 #include "base/unique_fd.h"
 
 namespace nvh {
@@ -25,29 +26,23 @@ struct MemoryRegionSpec {
     uint64_t mmap_offset;      // Offset of the region in its fd.
 };
 
-// One region mapped into this process.  Owns the mapping (munmap on
-// destruction).  Movable, not copyable.
+// One region mapped into this process (memory/file_mapping.h).  Movable,
+// not copyable.
 class MappedRegion {
 public:
-    MappedRegion() = default;
-    ~MappedRegion();
-    MappedRegion(MappedRegion&&) noexcept;
-    MappedRegion& operator=(MappedRegion&&) noexcept;
-    MappedRegion(const MappedRegion&) = delete;
-    MappedRegion& operator=(const MappedRegion&) = delete;
-
     // Maps `spec` from `fd` (which is closed once mapped).  Fails if the
     // sizes overflow or the fd is smaller than mmap_offset + memory_size.
     static Result<MappedRegion> map(const MemoryRegionSpec& spec, UniqueFd fd);
 
     const MemoryRegionSpec& spec() const { return spec_; }
-    uint8_t* host_base() const { return host_; }   // Host address of the
-                                                   // region's first byte.
+    uint8_t* host_base() const { return mapping_.data(); }   // Host address of the
+                                                             // region's first byte.
+    // Bytes of address space the region's mapping takes.
+    size_t mapped_bytes() const { return mapping_.mapped_bytes(); }
+
 private:
     MemoryRegionSpec spec_{};
-    void* mapping_ = nullptr;   // What mmap returned.
-    size_t mapping_len_ = 0;
-    uint8_t* host_ = nullptr;
+    FileMapping mapping_;
 };
 
 // A contiguous piece of a guest range in host memory.

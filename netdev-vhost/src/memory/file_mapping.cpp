@@ -1,0 +1,105 @@
+// file_mapping.cpp: see file_mapping.h.
+#include "memory/file_mapping.h"
+
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <utility>
+
+namespace nvh {
+namespace {
+
+// The unit the kernel maps `fd` in: the huge page size on hugetlbfs (a
+// hugetlbfs file or an MFD_HUGETLB memfd), else the base page size.
+uint64_t mapping_page_size(int fd) {
+    struct statfs fs;
+    if (::fstatfs(fd, &fs) == 0 && static_cast<uint64_t>(fs.f_type) == HUGETLBFS_MAGIC &&
+        fs.f_bsize > 0) {
+        return static_cast<uint64_t>(fs.f_bsize);
+    }
+    return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+enum class Failure { kOverflow, kFstat, kShortFile, kTooLarge, kMmap };
+
+Error fail(int err, MappedFile what, Failure why) {
+    static constexpr const char* kRegion[] = {
+        "memory region offset + size overflows", "fstat of memory region fd failed",
+        "memory region beyond the end of its fd", "memory region too large to map",
+        "mmap of memory region failed"};
+    static constexpr const char* kLog[] = {
+        "dirty log offset + size overflows", "fstat of dirty log fd failed",
+        "dirty log beyond the end of its fd", "dirty log too large to map",
+        "mmap of dirty log failed"};
+    const auto i = static_cast<size_t>(why);
+    return Error{err, what == MappedFile::kMemoryRegion ? kRegion[i] : kLog[i]};
+}
+
+}  // namespace
+
+FileMapping::FileMapping(FileMapping&& other) noexcept
+    : mapping_(std::exchange(other.mapping_, nullptr)),
+      mapping_len_(std::exchange(other.mapping_len_, 0)),
+      data_(std::exchange(other.data_, nullptr)) {}
+
+FileMapping& FileMapping::operator=(FileMapping&& other) noexcept {
+    if (this != &other) {
+        unmap();
+        mapping_ = std::exchange(other.mapping_, nullptr);
+        mapping_len_ = std::exchange(other.mapping_len_, 0);
+        data_ = std::exchange(other.data_, nullptr);
+    }
+    return *this;
+}
+
+void FileMapping::unmap() {
+    if (mapping_ != nullptr) {
+        ::munmap(mapping_, mapping_len_);
+        mapping_ = nullptr;
+        mapping_len_ = 0;
+        data_ = nullptr;
+    }
+}
+
+Result<FileMapping> FileMapping::map(int fd, uint64_t offset, uint64_t len, MappedFile what) {
+    uint64_t end;
+    if (len == 0 || __builtin_add_overflow(offset, len, &end) ||
+        end > static_cast<uint64_t>(INT64_MAX)) {
+        return fail(EINVAL, what, Failure::kOverflow);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+        return fail(errno, what, Failure::kFstat);
+    }
+    // vhost-user.rst, "Memory region description" and VHOST_USER_SET_LOG_BASE:
+    // the range is mapped from the fd, so it must lie inside the file.  The
+    // files QEMU and DPDK share (memfd, hugetlbfs, tmpfs) report their size,
+    // so st_size 0 is refused like any other short file.
+    if (st.st_size < 0 || static_cast<uint64_t>(st.st_size) < end) {
+        return fail(EINVAL, what, Failure::kShortFile);
+    }
+    const uint64_t page = mapping_page_size(fd);
+    const uint64_t start = offset & ~(page - 1);
+    const uint64_t map_end = (end + page - 1) & ~(page - 1);   // end <= INT64_MAX
+    const uint64_t map_len = map_end - start;
+    if (map_len > SIZE_MAX) {
+        return fail(EINVAL, what, Failure::kTooLarge);
+    }
+    void* p = ::mmap(nullptr, static_cast<size_t>(map_len), PROT_READ | PROT_WRITE, MAP_SHARED,
+                     fd, static_cast<off_t>(start));
+    if (p == MAP_FAILED) {
+        return fail(errno, what, Failure::kMmap);
+    }
+    FileMapping m;
+    m.mapping_ = p;
+    m.mapping_len_ = static_cast<size_t>(map_len);
+    m.data_ = static_cast<uint8_t*>(p) + (offset - start);
+    return m;
+}
+
+}  // namespace nvh
