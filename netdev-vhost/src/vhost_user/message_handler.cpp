@@ -93,7 +93,7 @@ HandleOutcome MessageHandler::handle(Message& message) {
 HandleOutcome MessageHandler::dispatch(Message& message) {
     auto& payload = message.payload;
     switch (message.known_request()) {
-    // The session: ownership, features, memory and the dirty log.
+    // The connection: ownership, features, memory and the dirty log.
     case Request::kSetOwner:
         return set_owner();
     case Request::kResetOwner:
