@@ -325,6 +325,63 @@ netdev_vhost_update_mempool(struct netdev_vhost *dev,
     dev->mp = vmp;
 }
 
+/* Gets the state of 'dev->core' into 'info', or that of a connection not
+ * yet made if the port has no core device. */
+static void
+netdev_vhost_reconfigure_info(const struct netdev_vhost *dev,
+                              struct nvh_device_info *info)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->core) {
+        nvh_device_get_info(dev->core, info);
+    } else {
+        memset(info, 0, sizeof *info);
+        info->state = NVH_STATE_WAITING;
+        info->numa_node = -1;
+    }
+}
+
+/* One rxq and one txq per queue pair of the guest (at least one), each rxq
+ * enabled when the guest enabled its transmitq.  Returns the number of
+ * queue pairs. */
+static int
+netdev_vhost_reconfigure_queues(struct netdev_vhost *dev,
+                                const struct nvh_device_info *info,
+                                bool ready)
+    OVS_REQUIRES(dev->mutex)
+{
+    int n_qp = MIN(MAX(info->n_queue_pairs, 1), NVH_MAX_QUEUE_PAIRS);
+
+    dev->up.n_rxq = n_qp;
+    dev->up.n_txq = n_qp;
+    for (int i = 0; i < NVH_MAX_QUEUE_PAIRS; i++) {
+        atomic_store_relaxed(&dev->rxq_enabled[i],
+                             ready && i < n_qp
+                             && info->vring_enabled[2 * i + 1]);
+    }
+    netdev_vhost_map_txqs(dev, info, ready);
+    return n_qp;
+}
+
+/* Sets the carrier to 'ready', counting and logging its changes. */
+static void
+netdev_vhost_update_carrier(struct netdev_vhost *dev,
+                            const struct nvh_device_info *info, bool ready,
+                            int n_qp)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (ready != dev->ready) {
+        dev->carrier_resets++;
+        VLOG_INFO("%s: link %s (%d queue pair%s)", netdev_get_name(&dev->up),
+                  ready ? "up" : "down", n_qp, n_qp > 1 ? "s" : "");
+    } else if (ready && info->n_connects != dev->n_connects) {
+        /* Down and up again between two reconfigurations. */
+        dev->carrier_resets += 2;
+    }
+    dev->ready = ready;
+    dev->n_connects = info->n_connects;
+}
+
 static int
 netdev_vhost_reconfigure(struct netdev *netdev)
 {
@@ -340,14 +397,7 @@ netdev_vhost_reconfigure(struct netdev *netdev)
     ovs_mutex_lock(&dev->mutex);
 
     netdev_vhost_apply_path(dev);
-
-    if (dev->core) {
-        nvh_device_get_info(dev->core, &info);
-    } else {
-        memset(&info, 0, sizeof info);
-        info.state = NVH_STATE_WAITING;
-        info.numa_node = -1;
-    }
+    netdev_vhost_reconfigure_info(dev, &info);
     ready = info.state == NVH_STATE_READY;
     dev->rx_offloads = dev->offloads
                        && (info.features & NETDEV_VHOST_HOST_OFFLOAD_FEATURES);
@@ -355,15 +405,7 @@ netdev_vhost_reconfigure(struct netdev *netdev)
     dev->mtu = dev->requested_mtu;
     dev->max_packet_len = NETDEV_VHOST_MTU_TO_FRAME_LEN(dev->mtu);
 
-    n_qp = MIN(MAX(info.n_queue_pairs, 1), NVH_MAX_QUEUE_PAIRS);
-    netdev->n_rxq = n_qp;
-    netdev->n_txq = n_qp;
-    for (int i = 0; i < NVH_MAX_QUEUE_PAIRS; i++) {
-        atomic_store_relaxed(&dev->rxq_enabled[i],
-                             ready && i < n_qp
-                             && info.vring_enabled[2 * i + 1]);
-    }
-    netdev_vhost_map_txqs(dev, &info, ready);
+    n_qp = netdev_vhost_reconfigure_queues(dev, &info, ready);
 
     if (info.numa_node >= 0) {
         dev->numa_id = info.numa_node;
@@ -371,17 +413,7 @@ netdev_vhost_reconfigure(struct netdev *netdev)
     if (ready) {
         netdev_vhost_update_mempool(dev, &info);
     }
-
-    if (ready != dev->ready) {
-        dev->carrier_resets++;
-        VLOG_INFO("%s: link %s (%d queue pair%s)", netdev_get_name(netdev),
-                  ready ? "up" : "down", n_qp, n_qp > 1 ? "s" : "");
-    } else if (ready && info.n_connects != dev->n_connects) {
-        /* Down and up again between two reconfigurations. */
-        dev->carrier_resets += 2;
-    }
-    dev->ready = ready;
-    dev->n_connects = info.n_connects;
+    netdev_vhost_update_carrier(dev, &info, ready, n_qp);
 
     ovs_mutex_unlock(&dev->mutex);
 

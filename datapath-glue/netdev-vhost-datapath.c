@@ -233,79 +233,107 @@ netdev_vhost_free_batch(struct dp_packet_batch *batch)
     dp_packet_batch_init(batch);
 }
 
-int
-netdev_vhost_send(struct netdev *netdev, int qid,
-                  struct dp_packet_batch *batch, bool concurrent_txq)
-{
-    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
-    int txq = qid % netdev->n_txq;
-    struct netdev_vhost_queue_stats *stats = &dev->tx_stats[txq];
-    struct nvh_packet pkts[NETDEV_MAX_BURST];
-    struct dp_packet *kept[NETDEV_MAX_BURST];   /* Described by 'pkts'. */
-    uint32_t n_pkts = 0, sent = 0;
-    uint64_t mtu_drops = 0, bad_drops = 0, qos_drops;
-    int qp = dev->tx_map[txq];
-    int max_retries = 0, retries = 0;
-    struct dp_packet *packet;
-    bool locked, up;
+/* What the glue itself did not deliver of one transmit batch, by reason,
+ * and how many retries it counts.  Packets and bytes that reached the guest,
+ * and what the core dropped for lack of room in the guest's buffers
+ * (handled, so part of what was sent), are counted by the core
+ * (nvh_vring_get_stats). */
+struct netdev_vhost_tx_drops {
+    uint64_t mtu;               /* Larger than the MTU allows. */
+    uint64_t bad;               /* Multi-segment, or TSO without TCP. */
+    uint64_t qos;               /* Egress QoS. */
+    uint64_t failed;            /* Not taken by the guest after retries. */
+    uint64_t retries;
+};
 
-    atomic_read_relaxed(&dev->admin_up, &up);
-    if (OVS_UNLIKELY(!dev->core || qp < 0 || !up)) {
-        netdev_vhost_counter_add(&stats->dropped,
-                                 dp_packet_batch_size(batch));
-        netdev_vhost_free_batch(batch);
-        return 0;
+/* Describes 'packet' to the core in '*p'.  Returns false, counting the drop
+ * in 'drops', if the packet cannot go to the guest: larger than the MTU
+ * allows, in several segments, or TSO without a TCP header. */
+static inline bool
+netdev_vhost_tx_describe(const struct netdev_vhost *dev,
+                         struct dp_packet *packet, struct nvh_packet *p,
+                         struct netdev_vhost_tx_drops *drops)
+{
+    uint32_t size = dp_packet_size(packet);
+
+    /* As dpdkvhostuserclient, TSO packets may exceed the MTU. */
+    if (OVS_UNLIKELY(size > dev->max_packet_len)
+        && !(dev->offloads && dp_packet_hwol_is_tso(packet))) {
+        drops->mtu++;
+        return false;
     }
+    /* Multi-segment mbufs are not supported. */
+    if (OVS_UNLIKELY(packet->source == DPBUF_DPDK
+                     && packet->mbuf.nb_segs > 1)) {
+        drops->bad++;
+        return false;
+    }
+
+    *p = (struct nvh_packet) {
+        .data = dp_packet_data(packet),
+        .len = size,
+    };
+    if (dev->offloads
+        && OVS_UNLIKELY(!netdev_vhost_offload_tx(
+                            packet, dev->max_packet_len - ETH_HEADER_LEN - 4,
+                            &p->offload))) {
+        /* TSO without a TCP header (tx_invalid_hwol_drops). */
+        drops->bad++;
+        return false;
+    }
+    return true;
+}
+
+/* Describes the packets of 'batch' that can go to the guest in 'pkts', and
+ * each one's dp_packet in 'kept', in order; counts the others in 'drops'.
+ * Returns how many 'pkts' describes. */
+static inline uint32_t
+netdev_vhost_tx_describe_batch(const struct netdev_vhost *dev,
+                               struct dp_packet_batch *batch,
+                               struct nvh_packet *pkts,
+                               struct dp_packet **kept,
+                               struct netdev_vhost_tx_drops *drops)
+{
+    struct dp_packet *packet;
+    uint32_t n_pkts = 0;
 
     DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
-        uint32_t size = dp_packet_size(packet);
-
-        /* As dpdkvhostuserclient, TSO packets may exceed the MTU. */
-        if (OVS_UNLIKELY(size > dev->max_packet_len)
-            && !(dev->offloads && dp_packet_hwol_is_tso(packet))) {
-            mtu_drops++;
-        } else if (OVS_UNLIKELY(packet->source == DPBUF_DPDK
-                                && packet->mbuf.nb_segs > 1)) {
-            /* Multi-segment mbufs are not supported. */
-            bad_drops++;
-        } else {
-            struct nvh_packet *p = &pkts[n_pkts];
-
-            *p = (struct nvh_packet) {
-                .data = dp_packet_data(packet),
-                .len = size,
-            };
-            kept[n_pkts] = packet;
-            if (!dev->offloads) {
-                n_pkts++;
-            } else if (OVS_LIKELY(netdev_vhost_offload_tx(
-                           packet, dev->max_packet_len - ETH_HEADER_LEN - 4,
-                           &p->offload))) {
-                n_pkts++;
-            } else {
-                /* TSO without a TCP header (tx_invalid_hwol_drops). */
-                bad_drops++;
-            }
+        if (netdev_vhost_tx_describe(dev, packet, &pkts[n_pkts], drops)) {
+            kept[n_pkts++] = packet;
         }
     }
+    return n_pkts;
+}
 
-    /* Egress QoS, after the MTU and offload checks, as netdev-dpdk. */
-    qos_drops = n_pkts;
-    n_pkts = netdev_vhost_qos_run(dev, kept, pkts, n_pkts);
-    qos_drops -= n_pkts;
+/* Takes the lock of guest queue pair 'qp' if other threads may send on it
+ * too, and returns it, or NULL if the caller has the pair to itself. */
+static inline rte_spinlock_t *
+netdev_vhost_tx_lock(struct netdev_vhost *dev, int qp, bool concurrent_txq)
+{
+    rte_spinlock_t *lock = &dev->tx_lock[qp].lock;
 
-    locked = concurrent_txq || dev->tx_map_shared;
-    if (locked) {
-        rte_spinlock_t *lock = &dev->tx_lock[qp].lock;
-
-        if (OVS_UNLIKELY(!rte_spinlock_trylock(lock))) {
-            COVERAGE_INC(vhost_client_tx_contention);
-            rte_spinlock_lock(lock);
-        }
+    if (!concurrent_txq && !dev->tx_map_shared) {
+        return NULL;
     }
+    if (OVS_UNLIKELY(!rte_spinlock_trylock(lock))) {
+        COVERAGE_INC(vhost_client_tx_contention);
+        rte_spinlock_lock(lock);
+    }
+    return lock;
+}
 
-    /* Same retry policy as dpdkvhostuserclient: retry while the guest
-     * accepts something, at most 'tx-retries-max' times. */
+/* Hands 'pkts[0..n_pkts)' to the guest's receiveq of queue pair 'qp'.
+ * Same retry policy as dpdkvhostuserclient: retries while the guest accepts
+ * something, at most 'tx-retries-max' times, counted in 'drops'.  Returns
+ * how many the core took. */
+static inline uint32_t
+netdev_vhost_tx_enqueue(struct netdev_vhost *dev, int qp,
+                        struct nvh_packet *pkts, uint32_t n_pkts,
+                        struct netdev_vhost_tx_drops *drops)
+{
+    int max_retries = 0, retries = 0;
+    uint32_t sent = 0;
+
     while (sent < n_pkts) {
         uint32_t n = nvh_enqueue_burst(dev->core, qp, &pkts[sent],
                                        n_pkts - sent);
@@ -320,28 +348,67 @@ netdev_vhost_send(struct netdev *netdev, int qid,
             break;
         }
     }
+    drops->retries = MIN(retries, max_retries);
+    return sent;
+}
 
-    if (locked) {
-        rte_spinlock_unlock(&dev->tx_lock[qp].lock);
-    }
-
-    /* What reached the guest, and what the core dropped for lack of room
-     * in the guest's buffers (handled, so part of 'sent'), are counted by
-     * the core (nvh_vring_get_stats); only the glue's own drops here. */
-    if (OVS_UNLIKELY(sent < n_pkts || mtu_drops || bad_drops || qos_drops
-                     || retries)) {
-        uint64_t failed = n_pkts - sent;
-
+/* Adds 'drops' to the counters of a transmit queue.  Rare: most bursts
+ * neither drop nor retry. */
+static inline void
+netdev_vhost_tx_count(struct netdev_vhost_queue_stats *stats,
+                      const struct netdev_vhost_tx_drops *drops)
+{
+    if (OVS_UNLIKELY(drops->mtu || drops->bad || drops->qos
+                     || drops->failed || drops->retries)) {
         netdev_vhost_counter_add(&stats->dropped,
-                                 failed + mtu_drops + bad_drops + qos_drops);
+                                 drops->failed + drops->mtu + drops->bad
+                                 + drops->qos);
         netdev_vhost_counter_add(&stats->tx_failure_drops,
-                                 failed + bad_drops);
-        netdev_vhost_counter_add(&stats->tx_mtu_exceeded_drops, mtu_drops);
-        netdev_vhost_counter_add(&stats->tx_qos_drops, qos_drops);
-        netdev_vhost_counter_add(&stats->tx_retries,
-                                 MIN(retries, max_retries));
+                                 drops->failed + drops->bad);
+        netdev_vhost_counter_add(&stats->tx_mtu_exceeded_drops, drops->mtu);
+        netdev_vhost_counter_add(&stats->tx_qos_drops, drops->qos);
+        netdev_vhost_counter_add(&stats->tx_retries, drops->retries);
+    }
+}
+
+int
+netdev_vhost_send(struct netdev *netdev, int qid,
+                  struct dp_packet_batch *batch, bool concurrent_txq)
+{
+    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
+    int txq = qid % netdev->n_txq;
+    struct netdev_vhost_queue_stats *stats = &dev->tx_stats[txq];
+    struct netdev_vhost_tx_drops drops = { 0 };
+    struct nvh_packet pkts[NETDEV_MAX_BURST];
+    struct dp_packet *kept[NETDEV_MAX_BURST];   /* Described by 'pkts'. */
+    int qp = dev->tx_map[txq];
+    uint32_t n_pkts, sent;
+    rte_spinlock_t *lock;
+    bool up;
+
+    atomic_read_relaxed(&dev->admin_up, &up);
+    if (OVS_UNLIKELY(!dev->core || qp < 0 || !up)) {
+        netdev_vhost_counter_add(&stats->dropped,
+                                 dp_packet_batch_size(batch));
+        netdev_vhost_free_batch(batch);
+        return 0;
     }
 
+    n_pkts = netdev_vhost_tx_describe_batch(dev, batch, pkts, kept, &drops);
+
+    /* Egress QoS, after the MTU and offload checks, as netdev-dpdk. */
+    drops.qos = n_pkts;
+    n_pkts = netdev_vhost_qos_run(dev, kept, pkts, n_pkts);
+    drops.qos -= n_pkts;
+
+    lock = netdev_vhost_tx_lock(dev, qp, concurrent_txq);
+    sent = netdev_vhost_tx_enqueue(dev, qp, pkts, n_pkts, &drops);
+    if (lock) {
+        rte_spinlock_unlock(lock);
+    }
+
+    drops.failed = n_pkts - sent;
+    netdev_vhost_tx_count(stats, &drops);
     netdev_vhost_free_batch(batch);
     return 0;
 }

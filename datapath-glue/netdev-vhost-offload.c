@@ -44,75 +44,108 @@ netdev_vhost_offload_init(struct netdev *netdev)
     }
 }
 
+/* Returns the length of the Ethernet header at 'data', with one optional
+ * VLAN tag, and stores the ethertype after it in '*ethertype'.  Returns 0
+ * if the 'len' bytes of the frame are too few. */
+static inline uint32_t
+netdev_vhost_parse_l2(const uint8_t *data, uint32_t len, ovs_be16 *ethertype)
+{
+    uint32_t l2_len = sizeof(struct eth_header);
+
+    if (len < l2_len) {
+        return 0;
+    }
+    *ethertype = ((const struct eth_header *) data)->eth_type;
+    if (*ethertype == htons(ETH_TYPE_VLAN)) {
+        const struct vlan_header *vlan = (const void *) (data + l2_len);
+
+        if (len < l2_len + sizeof(struct vlan_header)) {
+            return 0;
+        }
+        *ethertype = vlan->vlan_next_type;
+        l2_len += sizeof(struct vlan_header);
+    }
+    return l2_len;
+}
+
+/* Parses the L3 header of type 'ethertype' at 'l2_len' in 'packet': IPv4
+ * (with options) or IPv6 (without extension headers).  Stores its length
+ * in '*l3_len', sets DP_PACKET_OL_TX_IPV4/IPV6 and returns the L4 protocol,
+ * or -1. */
+static inline int
+netdev_vhost_parse_l3(struct dp_packet *packet, ovs_be16 ethertype,
+                      uint32_t l2_len, uint32_t *l3_len)
+{
+    const uint8_t *l3 = (const uint8_t *) dp_packet_data(packet) + l2_len;
+    uint32_t len = dp_packet_size(packet);
+
+    if (ethertype == htons(ETH_TYPE_IP)) {
+        const struct ip_header *ip = (const void *) l3;
+
+        if (len < l2_len + IP_HEADER_LEN) {
+            return -1;
+        }
+        *l3_len = IP_IHL(ip->ip_ihl_ver) * 4;
+        if (len < l2_len + *l3_len) {
+            return -1;
+        }
+        dp_packet_hwol_set_tx_ipv4(packet);
+        return ip->ip_proto;
+    }
+    if (ethertype == htons(ETH_TYPE_IPV6)) {
+        const struct ovs_16aligned_ip6_hdr *ip6 = (const void *) l3;
+
+        *l3_len = IPV6_HEADER_LEN;
+        if (len < l2_len + *l3_len) {
+            return -1;
+        }
+        dp_packet_hwol_set_tx_ipv6(packet);
+        return ip6->ip6_ctlun.ip6_un1.ip6_un1_nxt;
+    }
+    return -1;
+}
+
+/* The length of the fixed part of a TCP, UDP or SCTP header, or 0 for any
+ * other L4 protocol. */
+static inline uint32_t
+netdev_vhost_l4_min_len(int proto)
+{
+    switch (proto) {
+    case IPPROTO_TCP:
+        return TCP_HEADER_LEN;
+    case IPPROTO_UDP:
+        return UDP_HEADER_LEN;
+    case IPPROTO_SCTP:
+        return SCTP_HEADER_LEN;
+    default:
+        return 0;
+    }
+}
+
 /* Finds the L3 and L4 headers as DPDK's vhost library does before it
  * applies a transmit header: one optional VLAN tag, IPv4 (with options) or
  * IPv6 (without extension headers), then a TCP, UDP or SCTP header that
  * must be entirely inside the frame.  Sets l2_len, l3_len and
  * DP_PACKET_OL_TX_IPV4/IPV6.  Returns the L4 protocol, or -1. */
-static int
+static inline int
 netdev_vhost_parse_headers(struct dp_packet *packet)
 {
     struct rte_mbuf *m = &packet->mbuf;
-    const uint8_t *data = dp_packet_data(packet);
     uint32_t len = dp_packet_size(packet);
-    uint32_t l2_len = sizeof(struct eth_header), l3_len, l4_min;
+    uint32_t l2_len, l3_len, l4_min;
     ovs_be16 ethertype;
-    uint8_t proto;
+    int proto;
 
-    if (len < l2_len) {
+    l2_len = netdev_vhost_parse_l2(dp_packet_data(packet), len, &ethertype);
+    if (!l2_len) {
         return -1;
     }
-    ethertype = ((const struct eth_header *) data)->eth_type;
-    if (ethertype == htons(ETH_TYPE_VLAN)) {
-        const struct vlan_header *vlan = (const void *) (data + l2_len);
-
-        if (len < l2_len + sizeof(struct vlan_header)) {
-            return -1;
-        }
-        ethertype = vlan->vlan_next_type;
-        l2_len += sizeof(struct vlan_header);
-    }
-
-    if (ethertype == htons(ETH_TYPE_IP)) {
-        const struct ip_header *ip = (const void *) (data + l2_len);
-
-        if (len < l2_len + IP_HEADER_LEN) {
-            return -1;
-        }
-        l3_len = IP_IHL(ip->ip_ihl_ver) * 4;
-        if (len < l2_len + l3_len) {
-            return -1;
-        }
-        dp_packet_hwol_set_tx_ipv4(packet);
-        proto = ip->ip_proto;
-    } else if (ethertype == htons(ETH_TYPE_IPV6)) {
-        const struct ovs_16aligned_ip6_hdr *ip6;
-
-        ip6 = (const void *) (data + l2_len);
-        l3_len = IPV6_HEADER_LEN;
-        if (len < l2_len + l3_len) {
-            return -1;
-        }
-        dp_packet_hwol_set_tx_ipv6(packet);
-        proto = ip6->ip6_ctlun.ip6_un1.ip6_un1_nxt;
-    } else {
+    proto = netdev_vhost_parse_l3(packet, ethertype, l2_len, &l3_len);
+    if (proto < 0) {
         return -1;
     }
-
-    switch (proto) {
-    case IPPROTO_TCP:
-        l4_min = TCP_HEADER_LEN;
-        break;
-    case IPPROTO_UDP:
-        l4_min = UDP_HEADER_LEN;
-        break;
-    case IPPROTO_SCTP:
-        l4_min = SCTP_HEADER_LEN;
-        break;
-    default:
-        return -1;
-    }
-    if (len < l2_len + l3_len + l4_min) {
+    l4_min = netdev_vhost_l4_min_len(proto);
+    if (!l4_min || len < l2_len + l3_len + l4_min) {
         return -1;
     }
     m->l2_len = l2_len;
@@ -120,81 +153,93 @@ netdev_vhost_parse_headers(struct dp_packet *packet)
     return proto;
 }
 
+/* Sets the L4 checksum offload that a VIRTIO_NET_HDR_F_NEEDS_CSUM header
+ * asks for: the checksum must start at the L4 header and sit at the
+ * checksum field of 'proto'.  Returns false if it does not. */
+static inline bool
+netdev_vhost_offload_rx_csum(struct dp_packet *packet,
+                             const struct nvh_offload *off, int proto)
+{
+    const struct rte_mbuf *m = &packet->mbuf;
+
+    if (off->csum_start != m->l2_len + m->l3_len) {
+        return false;
+    }
+    switch (off->csum_offset) {
+    case TCP_CSUM_OFFSET:
+        if (proto != IPPROTO_TCP) {
+            return false;
+        }
+        dp_packet_hwol_set_csum_tcp(packet);
+        return true;
+    case UDP_CSUM_OFFSET:
+        if (proto != IPPROTO_UDP) {
+            return false;
+        }
+        dp_packet_hwol_set_csum_udp(packet);
+        return true;
+    case SCTP_CSUM_OFFSET:
+        if (proto != IPPROTO_SCTP) {
+            return false;
+        }
+        dp_packet_hwol_set_csum_sctp(packet);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Sets TCP segmentation for a GSO_TCPV4 or GSO_TCPV6 header (ECN or not):
+ * 'proto' must be TCP, with its whole header, options included, inside the
+ * packet.  Returns false otherwise; UDP fragmentation is never negotiated
+ * (the core refuses it). */
+static inline bool
+netdev_vhost_offload_rx_gso(struct dp_packet *packet,
+                            const struct nvh_offload *off, int proto)
+{
+    struct rte_mbuf *m = &packet->mbuf;
+    uint8_t gso_type = off->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+    const struct tcp_header *th;
+    uint32_t tcp_len;
+
+    if ((gso_type != VIRTIO_NET_HDR_GSO_TCPV4
+         && gso_type != VIRTIO_NET_HDR_GSO_TCPV6)
+        || proto != IPPROTO_TCP) {
+        return false;
+    }
+    th = (const void *) ((const uint8_t *) dp_packet_data(packet)
+                         + m->l2_len + m->l3_len);
+    tcp_len = TCP_OFFSET(th->tcp_ctl) * 4;
+    if (dp_packet_size(packet) < m->l2_len + m->l3_len + tcp_len) {
+        return false;
+    }
+    dp_packet_hwol_set_tcp_seg(packet);
+    m->tso_segsz = off->gso_size;
+    m->l4_len = tcp_len;
+    return true;
+}
+
 void
 netdev_vhost_offload_rx(struct dp_packet *packet,
                         const struct nvh_offload *off)
 {
-    struct rte_mbuf *m = &packet->mbuf;
+    bool csum = off->flags == VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    bool gso = off->gso_type != VIRTIO_NET_HDR_GSO_NONE;
     int proto;
 
-    if (off->flags == 0 && off->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+    if (off->flags == 0 && !gso) {
         return;
     }
     proto = netdev_vhost_parse_headers(packet);
-    if (proto < 0) {
-        goto error;
+    if (proto < 0
+        || (csum && !netdev_vhost_offload_rx_csum(packet, off, proto))
+        || (gso && !netdev_vhost_offload_rx_gso(packet, off, proto))) {
+        /* A header that does not match the packet clears every offload, as
+         * DPDK does. */
+        packet->mbuf.l2_len = 0;
+        packet->mbuf.l3_len = 0;
+        *dp_packet_ol_flags_ptr(packet) = 0;
     }
-
-    if (off->flags == VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-        if (off->csum_start != m->l2_len + m->l3_len) {
-            goto error;
-        }
-        switch (off->csum_offset) {
-        case TCP_CSUM_OFFSET:
-            if (proto != IPPROTO_TCP) {
-                goto error;
-            }
-            dp_packet_hwol_set_csum_tcp(packet);
-            break;
-        case UDP_CSUM_OFFSET:
-            if (proto != IPPROTO_UDP) {
-                goto error;
-            }
-            dp_packet_hwol_set_csum_udp(packet);
-            break;
-        case SCTP_CSUM_OFFSET:
-            if (proto != IPPROTO_SCTP) {
-                goto error;
-            }
-            dp_packet_hwol_set_csum_sctp(packet);
-            break;
-        default:
-            goto error;
-        }
-    }
-
-    if (off->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-        switch (off->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
-        case VIRTIO_NET_HDR_GSO_TCPV4:
-        case VIRTIO_NET_HDR_GSO_TCPV6: {
-            const struct tcp_header *th;
-            uint32_t tcp_len;
-
-            if (proto != IPPROTO_TCP) {
-                goto error;
-            }
-            th = (const void *) ((const uint8_t *) dp_packet_data(packet)
-                                 + m->l2_len + m->l3_len);
-            tcp_len = TCP_OFFSET(th->tcp_ctl) * 4;
-            if (dp_packet_size(packet) < m->l2_len + m->l3_len + tcp_len) {
-                goto error;
-            }
-            dp_packet_hwol_set_tcp_seg(packet);
-            m->tso_segsz = off->gso_size;
-            m->l4_len = tcp_len;
-            break;
-        }
-        default:
-            /* UDP fragmentation is never negotiated (the core refuses it). */
-            goto error;
-        }
-    }
-    return;
-
-error:
-    m->l2_len = 0;
-    m->l3_len = 0;
-    *dp_packet_ol_flags_ptr(packet) = 0;
 }
 
 bool

@@ -137,70 +137,97 @@ netdev_vhost_state_name(enum nvh_connection_state state)
     return "unknown";
 }
 
-int
-netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
+/* Gets the state of 'core' into 'info', its strings terminated. */
+static void
+netdev_vhost_get_info(struct nvh_device *core, struct nvh_device_info *info)
 {
-    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
+    nvh_device_get_info(core, info);
+    info->last_error[sizeof info->last_error - 1] = '\0';
+    info->warning[sizeof info->warning - 1] = '\0';
+}
+
+/* The status of a port that has no core device. */
+static void
+netdev_vhost_status_not_created(const struct netdev_vhost *dev,
+                                struct smap *args)
+    OVS_REQUIRES(dev->mutex)
+{
+    smap_add(args, "status", "disconnected");
+    smap_add(args, "state", dev->create_error ? "error" : "not created");
+    if (dev->create_error) {
+        smap_add(args, "last_error", dev->create_error);
+    }
+}
+
+/* What the frontend of a connected port negotiated and set up. */
+static void
+netdev_vhost_status_negotiated(const struct nvh_device_info *info,
+                               struct smap *args)
+{
+    smap_add_format(args, "connected_seconds", "%"PRIu64,
+                    info->connected_ms / 1000);
+    smap_add_format(args, "features", "0x%016"PRIx64, info->features);
+    smap_add(args, "ring_type", netdev_vhost_ring_type(info->features));
+    smap_add_format(args, "protocol_features", "0x%016"PRIx64,
+                    info->protocol_features);
+    if (info->mtu) {
+        smap_add_format(args, "mtu", "%"PRIu32, info->mtu);
+    }
+    if (info->numa_node >= 0) {
+        smap_add_format(args, "numa", "%d", info->numa_node);
+    }
+    smap_add_format(args, "queue_pairs", "%"PRIu32, info->n_queue_pairs);
+    smap_add_format(args, "num_of_vrings", "%"PRIu32, info->n_vrings);
+    /* Started vrings need not be contiguous: list every vring the
+     * frontend gave a size. */
+    for (uint32_t v = netdev_vhost_next_vring(info, 0);
+         v < NVH_MAX_VRINGS; v = netdev_vhost_next_vring(info, v + 1)) {
+        smap_add_nocopy(args, xasprintf("vring_%"PRIu32"_size", v),
+                        xasprintf("%d", info->vring_size[v]));
+    }
+}
+
+/* The status of a port that has a core device. */
+static void
+netdev_vhost_status_core(struct nvh_device *core, struct smap *args)
+{
     struct nvh_device_info info;
 
-    ovs_mutex_lock(&dev->mutex);
-
-    smap_add(args, "mode", "client");
-    if (dev->requested_path) {
-        smap_add(args, "socket", dev->requested_path);
-    }
-    if (!dev->core) {
-        smap_add(args, "status", "disconnected");
-        smap_add(args, "state", dev->create_error ? "error" : "not created");
-        if (dev->create_error) {
-            smap_add(args, "last_error", dev->create_error);
-        }
-        ovs_mutex_unlock(&dev->mutex);
-        return 0;
-    }
-
-    nvh_device_get_info(dev->core, &info);
+    netdev_vhost_get_info(core, &info);
     smap_add(args, "status",
              info.state == NVH_STATE_WAITING ? "disconnected" : "connected");
     smap_add(args, "state", netdev_vhost_state_name(info.state));
     smap_add_format(args, "connects", "%"PRIu64, info.n_connects);
-
     if (info.state != NVH_STATE_WAITING) {
-        smap_add_format(args, "connected_seconds", "%"PRIu64,
-                        info.connected_ms / 1000);
-        smap_add_format(args, "features", "0x%016"PRIx64, info.features);
-        smap_add(args, "ring_type", netdev_vhost_ring_type(info.features));
-        smap_add_format(args, "protocol_features", "0x%016"PRIx64,
-                        info.protocol_features);
-        if (info.mtu) {
-            smap_add_format(args, "mtu", "%"PRIu32, info.mtu);
-        }
-        if (info.numa_node >= 0) {
-            smap_add_format(args, "numa", "%d", info.numa_node);
-        }
-        smap_add_format(args, "queue_pairs", "%"PRIu32, info.n_queue_pairs);
-        smap_add_format(args, "num_of_vrings", "%"PRIu32, info.n_vrings);
-        /* Started vrings need not be contiguous: list every vring the
-         * frontend gave a size. */
-        for (uint32_t v = netdev_vhost_next_vring(&info, 0);
-             v < NVH_MAX_VRINGS; v = netdev_vhost_next_vring(&info, v + 1)) {
-            smap_add_nocopy(args, xasprintf("vring_%"PRIu32"_size", v),
-                            xasprintf("%d", info.vring_size[v]));
-        }
+        netdev_vhost_status_negotiated(&info, args);
     }
     /* Why the last connection ended, e.g. "reconnect requested" (or why
      * connecting fails, see the core's last_error). */
     if (info.last_error[0]) {
-        info.last_error[sizeof info.last_error - 1] = '\0';
         smap_add(args, "last_error", info.last_error);
     }
     /* A problem that does not end the connection, e.g. guest memory that is
      * not shared with the switch (see docs/user-guide.md). */
     if (info.warning[0]) {
-        info.warning[sizeof info.warning - 1] = '\0';
         smap_add(args, "warning", info.warning);
     }
+}
 
+int
+netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
+{
+    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    smap_add(args, "mode", "client");
+    if (dev->requested_path) {
+        smap_add(args, "socket", dev->requested_path);
+    }
+    if (dev->core) {
+        netdev_vhost_status_core(dev->core, args);
+    } else {
+        netdev_vhost_status_not_created(dev, args);
+    }
     ovs_mutex_unlock(&dev->mutex);
     return 0;
 }
@@ -293,23 +320,16 @@ netdev_vhost_put_qstats(struct netdev_custom_stats *custom, size_t *i,
 #undef QSTAT
 }
 
-int
-netdev_vhost_get_custom_stats(const struct netdev *netdev,
-                              struct netdev_custom_stats *custom)
+/* Per queue pair, the pairs the port has rxqs for: what the core's vrings
+ * counted, including those of core devices replaced after a path change.
+ * Returns the number of pairs. */
+static uint32_t
+netdev_vhost_sum_queue_pairs(const struct netdev_vhost *dev,
+                             struct nvh_vring_stats per_vring[NVH_MAX_VRINGS])
+    OVS_REQUIRES(dev->mutex)
 {
-    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
-    struct netdev_vhost_core_totals core;
-    struct netdev_vhost_sw_totals sw;
-    struct nvh_vring_stats per_vring[NVH_MAX_VRINGS];
-    uint32_t n_qp = 0;
+    uint32_t n_qp = dev->up.n_rxq;
 
-    ovs_mutex_lock(&dev->mutex);
-    netdev_vhost_sum_sw(dev, &sw);
-    netdev_vhost_sum_core(dev, &core);
-    /* Per queue pair, the pairs the port has rxqs for: what the core's
-     * vrings counted, including those of core devices replaced after a
-     * path change. */
-    n_qp = dev->up.n_rxq;
     for (uint32_t v = 0; v < 2 * n_qp && v < NVH_MAX_VRINGS; v++) {
         struct nvh_vring_stats s;
 
@@ -318,9 +338,12 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
             netdev_vhost_vring_stats_add(&per_vring[v], &s);
         }
     }
-    ovs_mutex_unlock(&dev->mutex);
+    return n_qp;
+}
 
-    /* The "ovs_" names are dpdkvhostuserclient's. */
+/* The port-wide custom statistics, CSTAT(NAME, VALUE), VALUE named after
+ * the locals of netdev_vhost_get_custom_stats().  The "ovs_" names are
+ * dpdkvhostuserclient's. */
 #define NETDEV_VHOST_CSTATS                                                 \
     CSTAT("ovs_tx_retries", sw.tx_retries)                                  \
     CSTAT("ovs_tx_failure_drops", sw.tx_failure_drops)                      \
@@ -338,6 +361,22 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
     CSTAT("tx_guest_notifications", core.tx.guest_notifications)            \
     CSTAT("tx_broken_rings", core.tx.broken_rings)
 
+int
+netdev_vhost_get_custom_stats(const struct netdev *netdev,
+                              struct netdev_custom_stats *custom)
+{
+    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
+    struct netdev_vhost_core_totals core;
+    struct netdev_vhost_sw_totals sw;
+    struct nvh_vring_stats per_vring[NVH_MAX_VRINGS];
+    uint32_t n_qp;
+
+    ovs_mutex_lock(&dev->mutex);
+    netdev_vhost_sum_sw(dev, &sw);
+    netdev_vhost_sum_core(dev, &core);
+    n_qp = netdev_vhost_sum_queue_pairs(dev, per_vring);
+    ovs_mutex_unlock(&dev->mutex);
+
 #define CSTAT(NAME, VALUE) + 1
     custom->size = 0 NETDEV_VHOST_CSTATS;
 #undef CSTAT
@@ -351,7 +390,6 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
     custom->counters[i++].value = (VALUE);
     NETDEV_VHOST_CSTATS
 #undef CSTAT
-#undef NETDEV_VHOST_CSTATS
 
     /* rx_q<N>: the guest's transmitqN (vring 2N+1); tx_q<N>: its
      * receiveqN (vring 2N).  Every rx queue, then every tx queue, in the
@@ -368,6 +406,7 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
 
     return 0;
 }
+#undef NETDEV_VHOST_CSTATS
 
 /* ---- ovs-appctl vhostuserclient/show [PORT] ------------------------- */
 
@@ -437,64 +476,55 @@ netdev_vhost_show_memory(struct ds *s, struct nvh_device *core)
     }
 }
 
+/* The connection of a port that has a core device: its state, and what the
+ * frontend negotiated and set up. */
 static void
-netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
+netdev_vhost_show_core(struct ds *s, struct nvh_device *core)
+{
+    struct nvh_device_info info;
+
+    netdev_vhost_get_info(core, &info);
+    ds_put_format(s, "  state: %s, connects: %"PRIu64,
+                  netdev_vhost_state_name(info.state), info.n_connects);
+    if (info.state != NVH_STATE_WAITING) {
+        ds_put_format(s, ", connected for %"PRIu64" s",
+                      info.connected_ms / 1000);
+    }
+    ds_put_char(s, '\n');
+    if (info.last_error[0]) {
+        ds_put_format(s, "  last error: %s\n", info.last_error);
+    }
+    if (info.warning[0]) {
+        ds_put_format(s, "  warning: %s\n", info.warning);
+    }
+    if (info.state == NVH_STATE_WAITING) {
+        return;
+    }
+    ds_put_format(s, "  features: 0x%016"PRIx64
+                  ", protocol features: 0x%016"PRIx64
+                  ", %s rings\n", info.features,
+                  info.protocol_features,
+                  netdev_vhost_ring_type(info.features));
+    ds_put_format(s, "  queue pairs: %"PRIu32", vrings: %"PRIu32
+                  ", guest mtu: %"PRIu32", guest numa: %d\n",
+                  info.n_queue_pairs, info.n_vrings, info.mtu,
+                  info.numa_node);
+    netdev_vhost_show_memory(s, core);
+    for (uint32_t v = netdev_vhost_next_vring(&info, 0);
+         v < NVH_MAX_VRINGS; v = netdev_vhost_next_vring(&info, v + 1)) {
+        netdev_vhost_show_vring(s, &info, core, v);
+    }
+}
+
+/* The port's packet counters, as "ovs-vsctl get interface" shows them, and
+ * the drops behind "dropped". */
+static void
+netdev_vhost_show_counters(struct ds *s, const struct netdev_vhost *dev)
+    OVS_REQUIRES(dev->mutex)
 {
     struct netdev_vhost_port_counters port;
     struct netdev_vhost_core_totals core;
     struct netdev_vhost_sw_totals sw;
-    struct nvh_device_info info;
-
-    ovs_mutex_lock(&dev->mutex);
-
-    ds_put_format(s, "%s:\n", netdev_get_name(&dev->up));
-    ds_put_format(s, "  socket: %s\n",
-                  dev->requested_path ? dev->requested_path : "(none)");
-    ds_put_format(s, "  carrier: %s, resets: %lld, mtu: %d, numa: %d\n",
-                  dev->ready ? "up" : "down", dev->carrier_resets, dev->mtu,
-                  dev->numa_id);
-    ds_put_format(s, "  queues: %d rx, %d tx\n",
-                  dev->up.n_rxq, dev->up.n_txq);
-
-    if (!dev->core) {
-        ds_put_format(s, "  state: %s\n",
-                      dev->create_error ? dev->create_error : "not created");
-    } else {
-        nvh_device_get_info(dev->core, &info);
-        ds_put_format(s, "  state: %s, connects: %"PRIu64,
-                      netdev_vhost_state_name(info.state), info.n_connects);
-        if (info.state != NVH_STATE_WAITING) {
-            ds_put_format(s, ", connected for %"PRIu64" s",
-                          info.connected_ms / 1000);
-        }
-        ds_put_char(s, '\n');
-        if (info.last_error[0]) {
-            info.last_error[sizeof info.last_error - 1] = '\0';
-            ds_put_format(s, "  last error: %s\n",
-                          info.last_error);
-        }
-        if (info.warning[0]) {
-            info.warning[sizeof info.warning - 1] = '\0';
-            ds_put_format(s, "  warning: %s\n", info.warning);
-        }
-        if (info.state != NVH_STATE_WAITING) {
-            ds_put_format(s, "  features: 0x%016"PRIx64
-                          ", protocol features: 0x%016"PRIx64
-                          ", %s rings\n", info.features,
-                          info.protocol_features,
-                          netdev_vhost_ring_type(info.features));
-            ds_put_format(s, "  queue pairs: %"PRIu32", vrings: %"PRIu32
-                          ", guest mtu: %"PRIu32", guest numa: %d\n",
-                          info.n_queue_pairs, info.n_vrings, info.mtu,
-                          info.numa_node);
-            netdev_vhost_show_memory(s, dev->core);
-            for (uint32_t v = netdev_vhost_next_vring(&info, 0);
-                 v < NVH_MAX_VRINGS;
-                 v = netdev_vhost_next_vring(&info, v + 1)) {
-                netdev_vhost_show_vring(s, &info, dev->core, v);
-            }
-        }
-    }
 
     netdev_vhost_sum_sw(dev, &sw);
     netdev_vhost_sum_core(dev, &core);
@@ -509,6 +539,28 @@ netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
                   port.tx_packets, port.tx_bytes, port.tx_dropped,
                   sw.tx_retries, sw.tx_failure_drops,
                   sw.tx_mtu_exceeded_drops, core.tx.rx_buffer_too_small);
+}
+
+static void
+netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
+{
+    ovs_mutex_lock(&dev->mutex);
+
+    ds_put_format(s, "%s:\n", netdev_get_name(&dev->up));
+    ds_put_format(s, "  socket: %s\n",
+                  dev->requested_path ? dev->requested_path : "(none)");
+    ds_put_format(s, "  carrier: %s, resets: %lld, mtu: %d, numa: %d\n",
+                  dev->ready ? "up" : "down", dev->carrier_resets, dev->mtu,
+                  dev->numa_id);
+    ds_put_format(s, "  queues: %d rx, %d tx\n",
+                  dev->up.n_rxq, dev->up.n_txq);
+    if (dev->core) {
+        netdev_vhost_show_core(s, dev->core);
+    } else {
+        ds_put_format(s, "  state: %s\n",
+                      dev->create_error ? dev->create_error : "not created");
+    }
+    netdev_vhost_show_counters(s, dev);
 
     ovs_mutex_unlock(&dev->mutex);
 }

@@ -58,7 +58,35 @@ Buffers& buffers() {
     return b;
 }
 
-// One burst, with the queue's lock taken as a PMD takes it.
+// Runs `burst` if the queue's lock is free and the queue ready, as a PMD
+// does (it skips a queue the control thread holds).
+template <typename Burst>
+void as_pmd(nvh::Virtqueue& vq, Burst burst) {
+    if (vq.access_lock().try_lock()) {
+        if (vq.ready()) {
+            burst();
+        }
+        vq.access_lock().unlock();
+    }
+}
+
+// Runs `change` with the queue's lock held, as the control thread does.
+template <typename Change>
+void as_control_thread(nvh::Virtqueue& vq, Change change) {
+    vq.access_lock().lock();
+    change();
+    vq.access_lock().unlock();
+}
+
+// Every returned frame fits its buffer (nvh.h).
+void check_dequeued(const nvh_packet* pkts, uint32_t got) {
+    for (uint32_t i = 0; i < got; i++) {
+        if (pkts[i].len > pkts[i].capacity) {
+            __builtin_trap();
+        }
+    }
+}
+
 void dequeue(nvh::Virtqueue& vq, uint32_t n, uint32_t capacity) {
     nvh_packet pkts[NVH_MAX_BURST];
     for (uint32_t i = 0; i < n; i++) {
@@ -66,18 +94,7 @@ void dequeue(nvh::Virtqueue& vq, uint32_t n, uint32_t capacity) {
         pkts[i].data = buffers().packet(i);
         pkts[i].capacity = capacity;
     }
-    if (vq.access_lock().try_lock()) {
-        if (vq.ready()) {
-            uint32_t got = nvh::net_dequeue_burst(vq, pkts, n);
-            for (uint32_t i = 0; i < got; i++) {
-                // Every returned frame fits its buffer (nvh.h).
-                if (pkts[i].len > pkts[i].capacity) {
-                    __builtin_trap();
-                }
-            }
-        }
-        vq.access_lock().unlock();
-    }
+    as_pmd(vq, [&] { check_dequeued(pkts, nvh::net_dequeue_burst(vq, pkts, n)); });
 }
 
 void enqueue(nvh::Virtqueue& vq, FuzzInput& ops, uint32_t n) {
@@ -95,19 +112,34 @@ void enqueue(nvh::Virtqueue& vq, FuzzInput& ops, uint32_t n) {
         pkts[i].offload.csum_offset = ops.u8() & 0x1f;
         pkts[i].offload.hdr_len = ops.u8();
     }
-    if (vq.access_lock().try_lock()) {
-        if (vq.ready()) {
-            nvh::net_enqueue_burst(vq, pkts, n);
-        }
-        vq.access_lock().unlock();
+    as_pmd(vq, [&] { nvh::net_enqueue_burst(vq, pkts, n); });
+}
+
+// The guest rewrites up to 16 bytes anywhere in its memory.
+void rewrite_guest_memory(GuestMemoryFixture& mem,
+                          const std::vector<nvh::MemoryRegionSpec>& specs,
+                          FuzzInput& ops) {
+    const nvh::MemoryRegionSpec& spec = specs[ops.u8() % specs.size()];
+    uint64_t off = ops.u16() % spec.memory_size;
+    std::span<const uint8_t> bytes = ops.bytes(ops.u8() % 17);
+    if (bytes.size() > spec.memory_size - off) {
+        bytes = bytes.first(spec.memory_size - off);
+    }
+    if (!bytes.empty()) {
+        mem.write(spec.guest_phys_addr + off, bytes);
     }
 }
 
-}  // namespace
+// The ring's fields of the input, before guest memory.
+struct RingInput {
+    uint64_t features = 0;
+    uint32_t num = 0;
+    nvh::VringAddresses addresses;
+    uint32_t base = 0;
+    std::span<const uint8_t> ops;
+};
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    FuzzInput in(data, size);
-    const uint8_t config = in.u8();
+uint64_t features_of(uint8_t config) {
     uint64_t features = 0;
     if (config & 0x01) features |= virtio::bit(virtio::kNetFMrgRxbuf);
     if (config & 0x02) features |= virtio::bit(virtio::kFIndirectDesc);
@@ -116,56 +148,73 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (config & 0x10) features |= nvh::kOffloadFeatures;
     if (config & 0x20) features |= virtio::bit(virtio::kFInOrder);
     if (NVH_FUZZ_PACKED) features |= virtio::bit(virtio::kFRingPacked);
-    const unsigned region_count = 1 + (config >> 6) % 3;
-    const uint32_t num = 1u << (in.u8() % 9);
+    return features;
+}
 
-    GuestMemoryFixture mem;
-    const uint64_t first_gpa = uint64_t{in.u16()} * 4096;
+// Adds `count` regions from `first_gpa` on, each followed by its gap.
+// Returns how many bytes of guest-physical space they span, gaps included.
+uint64_t add_regions(FuzzInput& in, GuestMemoryFixture& mem, uint64_t first_gpa,
+                     unsigned count) {
     uint64_t gpa = first_gpa;
-    for (unsigned r = 0; r < region_count; r++) {
+    for (unsigned r = 0; r < count; r++) {
         uint64_t region_size = (uint64_t{in.u8()} % 16 + 1) * 4096;
         uint64_t gap = uint64_t{in.u8()} * 4096;
         mem.add_region(gpa, region_size);
         gpa += region_size + gap;
     }
-    const uint64_t span = gpa - first_gpa + 4096;
+    return gpa - first_gpa;
+}
+
+// Reads the fields before guest memory, adding the regions to `mem`.
+RingInput decode_ring(FuzzInput& in, GuestMemoryFixture& mem) {
+    RingInput ring;
+    const uint8_t config = in.u8();
+    ring.features = features_of(config);
+    const unsigned region_count = 1 + (config >> 6) % 3;
+    ring.num = 1u << (in.u8() % 9);
+    const uint64_t first_gpa = uint64_t{in.u16()} * 4096;
+    const uint64_t span = add_regions(in, mem, first_gpa, region_count) + 4096;
     auto ring_addr = [&](uint32_t off) {
         return first_gpa + off % span + GuestMemoryFixture::kUvaOffset;
     };
-    nvh::VringAddresses addresses;
-    addresses.desc_user_addr = ring_addr(in.u32());
-    addresses.avail_user_addr = ring_addr(in.u32());
-    addresses.used_user_addr = ring_addr(in.u32());
-    const uint32_t base = in.u32();
-    std::span<const uint8_t> op_bytes = in.bytes(in.u8());
+    ring.addresses.desc_user_addr = ring_addr(in.u32());
+    ring.addresses.avail_user_addr = ring_addr(in.u32());
+    ring.addresses.used_user_addr = ring_addr(in.u32());
+    ring.base = in.u32();
+    ring.ops = in.bytes(in.u8());
+    return ring;
+}
 
-    // The rest of the input is the guest's memory, region after region.
-    std::vector<nvh::MemoryRegionSpec> specs = mem.specs();
-    for (const nvh::MemoryRegionSpec& spec : specs) {
+// The rest of the input is the guest's memory, region after region.
+void fill_guest_memory(FuzzInput& in, GuestMemoryFixture& mem) {
+    for (const nvh::MemoryRegionSpec& spec : mem.specs()) {
         std::span<const uint8_t> image = in.bytes(spec.memory_size);
         if (!image.empty()) {
             mem.write(spec.guest_phys_addr, image);
         }
     }
+}
 
-    nvh::Result<nvh::GuestMemory> memory = mem.create_memory();
-    if (!memory) {
-        __builtin_trap();   // The fixture's tables are always valid.
-    }
-    nvh::Virtqueue vq;
-    if (!vq.set_num(num)) {
+// Sets the queue up as the control thread does; false if its rings are not
+// inside mapped memory (refused, nothing to walk).
+bool start_ring(nvh::Virtqueue& vq, const nvh::GuestMemory& memory,
+                const RingInput& ring) {
+    if (!vq.set_num(ring.num)) {
         __builtin_trap();
     }
-    vq.set_addresses(addresses);
-    vq.set_base(base);
-    nvh::UniqueFd call(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    vq.set_call_fd(std::move(call));
+    vq.set_addresses(ring.addresses);
+    vq.set_base(ring.base);
+    vq.set_call_fd(nvh::UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)));
     vq.set_enabled(true);
-    if (!vq.start(memory.value(), features)) {
-        return 0;   // Rings not inside mapped memory: refused, nothing to walk.
-    }
+    return static_cast<bool>(vq.start(memory, ring.features));
+}
 
-    FuzzInput ops(op_bytes.data(), op_bytes.size());
+// Runs the op stream: bursts either way, guest writes, restarts, enable
+// changes and publications, at most kMaxOps of them.
+void run_ops(nvh::Virtqueue& vq, GuestMemoryFixture& mem,
+             const nvh::GuestMemory& memory, const RingInput& ring) {
+    const std::vector<nvh::MemoryRegionSpec> specs = mem.specs();
+    FuzzInput ops(ring.ops.data(), ring.ops.size());
     for (uint32_t i = 0; i < kMaxOps && !ops.empty(); i++) {
         const uint8_t op = ops.u8();
         const uint32_t n = 1 + (op >> 3) % NVH_MAX_BURST;
@@ -178,42 +227,45 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case 3:
             enqueue(vq, ops, n);
             break;
-        case 4: {
-            // The guest rewrites up to 16 bytes anywhere in its memory.
-            const nvh::MemoryRegionSpec& spec = specs[ops.u8() % specs.size()];
-            uint64_t off = ops.u16() % spec.memory_size;
-            std::span<const uint8_t> bytes = ops.bytes(ops.u8() % 17);
-            if (bytes.size() > spec.memory_size - off) {
-                bytes = bytes.first(spec.memory_size - off);
-            }
-            if (!bytes.empty()) {
-                mem.write(spec.guest_phys_addr + off, bytes);
-            }
+        case 4:
+            rewrite_guest_memory(mem, specs, ops);
             break;
-        }
         case 5:
             // A restart where the device stopped (GET_VRING_BASE, then
             // SET_VRING_BASE with the answer), as across a reconnect.
-            vq.access_lock().lock();
-            vq.stop();
-            vq.set_base(vq.base());
-            (void)vq.start(memory.value(), features);
-            vq.access_lock().unlock();
+            as_control_thread(vq, [&] {
+                vq.stop();
+                vq.set_base(vq.base());
+                (void)vq.start(memory, ring.features);
+            });
             break;
         case 6:
-            vq.access_lock().lock();
-            vq.set_enabled(!vq.enabled());
-            vq.access_lock().unlock();
+            as_control_thread(vq, [&] { vq.set_enabled(!vq.enabled()); });
             break;
         default:
-            vq.access_lock().lock();
-            (void)vq.publish_and_notify();
-            vq.access_lock().unlock();
+            as_control_thread(vq, [&] { (void)vq.publish_and_notify(); });
             break;
         }
     }
-    vq.access_lock().lock();
-    vq.reset();
-    vq.access_lock().unlock();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    FuzzInput in(data, size);
+    GuestMemoryFixture mem;
+    const RingInput ring = decode_ring(in, mem);
+    fill_guest_memory(in, mem);
+
+    nvh::Result<nvh::GuestMemory> memory = mem.create_memory();
+    if (!memory) {
+        __builtin_trap();   // The fixture's tables are always valid.
+    }
+    nvh::Virtqueue vq;
+    if (!start_ring(vq, memory.value(), ring)) {
+        return 0;
+    }
+    run_ops(vq, mem, memory.value(), ring);
+    as_control_thread(vq, [&] { vq.reset(); });
     return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -95,5 +96,14 @@ struct Entry {
 };
 const std::vector<Entry>& message_attacks();
 const std::vector<Entry>& ring_attacks();
+
+// The catalogue of a kind, from its groups of attacks.
+inline std::vector<Entry> joined(std::initializer_list<std::vector<Entry>> groups) {
+    std::vector<Entry> all;
+    for (const std::vector<Entry>& group : groups) {
+        all.insert(all.end(), group.begin(), group.end());
+    }
+    return all;
+}
 
 }  // namespace nvh::attack

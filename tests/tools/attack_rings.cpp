@@ -84,6 +84,29 @@ void make_fds(UniqueFd* kick, UniqueFd* call) {
     }
 }
 
+// Whether `bytes`, read from a used receive chain, are a zero header and
+// `frame`, unchanged.
+bool holds_frame(const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& frame) {
+    return bytes.size() == kHeaderLen + kFrameLen &&
+           std::memcmp(bytes.data() + kHeaderLen, frame.data(), kFrameLen) == 0;
+}
+
+// Waits for the next used element of `ring`; fails with `what` at the
+// deadline.
+template <typename Ring>
+auto wait_used(Ring& ring, const char* what) {
+    auto end = deadline();
+    for (;;) {
+        if (auto u = ring.pop_used()) {
+            return *u;
+        }
+        if (past(end)) {
+            fail(what);
+        }
+        pause();
+    }
+}
+
 // Waits for `n` frames back on the receive ring, each intact.
 template <typename Ring>
 void exchange_on(Ring& rxq, Ring& txq, const UniqueFd& kick, int frames, int tag) {
@@ -109,9 +132,7 @@ void exchange_on(Ring& rxq, Ring& txq, const UniqueFd& kick, int frames, int tag
             got_tx++;
         } else if (auto u = rxq.pop_used()) {
             std::vector<uint8_t> bytes = rxq.read_used(*u);
-            if (got_rx >= frames || bytes.size() != kHeaderLen + kFrameLen ||
-                std::memcmp(bytes.data() + kHeaderLen, sent[got_rx].data(),
-                            kFrameLen) != 0) {
+            if (got_rx >= frames || !holds_frame(bytes, sent[got_rx])) {
                 fail("a received frame is not the one sent");
             }
             got_rx++;
@@ -178,29 +199,11 @@ void SplitGuest::exchange(int frames, int tag) {
 }
 
 SplitRingDriver::Used SplitGuest::wait_tx_used(const char* what) {
-    auto end = deadline();
-    for (;;) {
-        if (auto u = txq->pop_used()) {
-            return *u;
-        }
-        if (past(end)) {
-            fail(what);
-        }
-        pause();
-    }
+    return wait_used(*txq, what);
 }
 
 SplitRingDriver::Used SplitGuest::wait_rx_used(const char* what) {
-    auto end = deadline();
-    for (;;) {
-        if (auto u = rxq->pop_used()) {
-            return *u;
-        }
-        if (past(end)) {
-            fail(what);
-        }
-        pause();
-    }
+    return wait_used(*rxq, what);
 }
 
 void SplitGuest::publish(uint16_t head) {
@@ -267,7 +270,8 @@ uint16_t raw_chain(SplitGuest& g, std::vector<virtio::SplitDesc> descs) {
 }
 
 // A buffer in region 0 holding header + frame.
-uint64_t frame_buffer(SplitGuest& g, const std::vector<uint8_t>& hdr) {
+uint64_t frame_buffer(SplitGuest& g,
+                      const std::vector<uint8_t>& hdr = std::vector<uint8_t>(kHeaderLen, 0)) {
     std::vector<uint8_t> bytes = hdr;
     std::vector<uint8_t> f = make_frame(7);
     bytes.insert(bytes.end(), f.begin(), f.end());
@@ -350,10 +354,7 @@ Attack rx_drop(std::function<void(SplitGuest&)> place) {
             fail("the port wrote into a bad receive chain");
         }
         SplitRingDriver::Used u = g.wait_rx_used("the frame was not delivered");
-        std::vector<uint8_t> bytes = g.rxq->read_used(u);
-        std::vector<uint8_t> f = make_frame(3);
-        if (bytes.size() != kHeaderLen + kFrameLen ||
-            std::memcmp(bytes.data() + kHeaderLen, f.data(), kFrameLen) != 0) {
+        if (!holds_frame(g.rxq->read_used(u), make_frame(3))) {
             fail("the frame after the bad receive chain came back changed");
         }
         note("bad receive chain returned empty; the frame landed in the next one");
@@ -368,7 +369,7 @@ void race(Context& c) {
     // One transmit descriptor, rewritten while the port reads it: its len
     // flips between a valid frame, a runt and a length past the region.
     int d = g.txq->alloc_desc();
-    uint64_t buf = frame_buffer(g, std::vector<uint8_t>(kHeaderLen, 0));
+    uint64_t buf = frame_buffer(g);
     const uint64_t desc_gpa =
         g.txq->addresses().desc_user_addr - GuestMemoryFixture::kUvaOffset;
     auto* len = reinterpret_cast<uint32_t*>(g.mem.host(desc_gpa + 16 * uint64_t(d) + 8));
@@ -441,43 +442,57 @@ void packed_wrap_confusion(Context& c) {
     hold(c.fe);
 }
 
-}  // namespace
+// ---- The catalogue, in groups -------------------------------------------
 
-const std::vector<Entry>& ring_attacks() {
-    static const std::vector<Entry> list = {
+// One cycle through all but a few descriptors (kept for the frames after
+// it): the walk must end at the queue-size bound.
+uint16_t chain_of_all_descriptors(SplitGuest& g) {
+    uint64_t b = frame_buffer(g);
+    std::vector<virtio::SplitDesc> d;
+    size_t n = g.txq->free_descriptors() - 8;
+    for (size_t i = 0; i < n; i++) {
+        d.push_back({b, 1, virtio::kDescFNext, uint16_t((i + 1) % n)});
+    }
+    return raw_chain(g, d);
+}
+
+// Transmit chains of a bad shape, each dropped and counted.
+std::vector<Entry> tx_chain_attacks() {
+    return {
         // virtio 1.2, 2.7.5.2: no loops (DPDK CVE class: chain loops).
         {"chain_loop", tx_drop([](SplitGuest& g) {
-             uint64_t b = frame_buffer(g, std::vector<uint8_t>(kHeaderLen, 0));
+             uint64_t b = frame_buffer(g);
              return raw_chain(g, {{b, 40, virtio::kDescFNext, 1},
                                   {b + 40, 36, virtio::kDescFNext, 0}});
          })},
         // virtio 1.2, 2.7.5: next indexes the table.
         {"next_out_of_range", tx_drop([](SplitGuest& g) {
-             uint64_t b = frame_buffer(g, std::vector<uint8_t>(kHeaderLen, 0));
-             return raw_chain(g, {{b, 76, virtio::kDescFNext, 300}});
+             return raw_chain(g, {{frame_buffer(g), 76, virtio::kDescFNext, 300}});
          })},
         // virtio 1.2, 2.7.5.3.1: a chain is at most Queue Size long.
-        {"chain_longer_than_ring", tx_drop([](SplitGuest& g) {
-             uint64_t b = frame_buffer(g, std::vector<uint8_t>(kHeaderLen, 0));
-             std::vector<virtio::SplitDesc> d;
-             // All but a few descriptors (kept for the frames after it) in
-             // one cycle: the walk ends at the queue-size bound.
-             size_t n = g.txq->free_descriptors() - 8;
-             for (size_t i = 0; i < n; i++) {
-                 d.push_back({b, 1, virtio::kDescFNext, uint16_t((i + 1) % n)});
-             }
-             return raw_chain(g, d);
-         })},
+        {"chain_longer_than_ring", tx_drop(chain_of_all_descriptors)},
         // virtio 1.2, 2.7.5: addr/len name mapped guest memory (DPDK CVE
         // class: descriptor ranges only partly mapped).
         {"buffer_partly_unmapped", tx_drop([](SplitGuest& g) {
-             uint64_t b = kRegionSize - 32;
-             return raw_chain(g, {{b, 76, 0, 0}});
+             return raw_chain(g, {{kRegionSize - 32, 76, 0, 0}});
          })},
-        // virtio 1.2, 2.7.5.3: indirect tables (DPDK CVE class).
+        // virtio 1.2, 5.1.6.2: transmit buffers are device-readable (DPDK
+        // does not check the direction).
+        {"tx_writable_buffer", tx_drop([](SplitGuest& g) {
+             return raw_chain(g, {{frame_buffer(g), 76, virtio::kDescFWrite, 0}});
+         })},
+        // virtio 1.2, 5.1.6.2: a chain of no more than the header.
+        {"tx_runt", tx_drop([](SplitGuest& g) {
+             return raw_chain(g, {{frame_buffer(g), kHeaderLen, 0, 0}});
+         })},
+    };
+}
+
+// virtio 1.2, 2.7.5.3: indirect tables (DPDK CVE class).
+std::vector<Entry> indirect_attacks() {
+    return {
         {"indirect_len_not_16", tx_drop([](SplitGuest& g) {
-             uint64_t t = g.mem.alloc_in(0, 64);
-             return indirect_to(g, t, 40);
+             return indirect_to(g, g.mem.alloc_in(0, 64), 40);
          })},
         {"indirect_nested", tx_drop([](SplitGuest& g) {
              uint64_t inner = g.mem.alloc_in(0, 16);
@@ -490,14 +505,37 @@ const std::vector<Entry>& ring_attacks() {
              uint64_t t = g.mem.alloc_in(0, 16 * 2 * kRingSize);
              return indirect_to(g, t, 16 * 2 * kRingSize);
          })},
-        // virtio 1.2, 5.1.6.2: transmit buffers are device-readable (DPDK
-        // does not check the direction).
-        {"tx_writable_buffer", tx_drop([](SplitGuest& g) {
-             uint64_t b = frame_buffer(g, std::vector<uint8_t>(kHeaderLen, 0));
-             return raw_chain(g, {{b, 76, virtio::kDescFWrite, 0}});
-         })},
-        // virtio 1.2, 5.1.6.2.1: header fields (DPDK CVE class: offload
-        // fields trusted).
+    };
+}
+
+// virtio 1.2, 2.7.4: the header may be split over descriptors (valid: 8
+// frames with a header split 4+5+3 must pass).
+void header_split_valid(Context& c) {
+    SplitGuest g;
+    g.set_up(c);
+    const std::vector<uint8_t> hdr(kHeaderLen, 0);
+    const uint32_t split[2] = {4, 5};
+    for (int n = 0; n < 8; n++) {
+        if (g.rxq->add_rx({kBufferSize}) < 0 ||
+            g.txq->add_tx(hdr, make_frame(n), split) < 0) {
+            fail("no descriptor free");
+        }
+    }
+    g.kick_tx();
+    for (int n = 0; n < 8; n++) {
+        SplitRingDriver::Used u = g.wait_rx_used("split-header frame lost");
+        if (!holds_frame(g.rxq->read_used(u), make_frame(n))) {
+            fail("a split-header frame came back changed");
+        }
+    }
+    note("8 frames with a header split 4+5+3 passed");
+    hold(c.fe);
+}
+
+// virtio 1.2, 5.1.6.2.1: transmit header fields (DPDK CVE class: offload
+// fields trusted).
+std::vector<Entry> tx_header_attacks() {
+    return {
         {"hdr_gso_not_negotiated", tx_drop([](SplitGuest& g) {
              return header_chain(g, header(0, virtio::kNetHdrGsoTcpv6, 1400, 0, 0));
          }, true)},
@@ -511,81 +549,73 @@ const std::vector<Entry>& ring_attacks() {
         {"hdr_data_valid", tx_drop([](SplitGuest& g) {
              return header_chain(g, header(virtio::kNetHdrFDataValid, 0, 0, 0, 0));
          }, true)},
-        // virtio 1.2, 5.1.6.2: a chain of no more than the header.
-        {"tx_runt", tx_drop([](SplitGuest& g) {
-             uint64_t b = frame_buffer(g, std::vector<uint8_t>(kHeaderLen, 0));
-             return raw_chain(g, {{b, kHeaderLen, 0, 0}});
-         })},
-        // virtio 1.2, 2.7.4: the header may be split over descriptors
-        // (valid: must pass).
-        {"hdr_split_valid", [](Context& c) {
-             SplitGuest g;
-             g.set_up(c);
-             const std::vector<uint8_t> hdr(kHeaderLen, 0);
-             const uint32_t split[2] = {4, 5};
-             for (int n = 0; n < 8; n++) {
-                 if (g.rxq->add_rx({kBufferSize}) < 0 ||
-                     g.txq->add_tx(hdr, make_frame(n), split) < 0) {
-                     fail("no descriptor free");
-                 }
-             }
-             g.kick_tx();
-             for (int n = 0; n < 8; n++) {
-                 SplitRingDriver::Used u = g.wait_rx_used("split-header frame lost");
-                 std::vector<uint8_t> bytes = g.rxq->read_used(u);
-                 std::vector<uint8_t> f = make_frame(n);
-                 if (bytes.size() != kHeaderLen + kFrameLen ||
-                     std::memcmp(bytes.data() + kHeaderLen, f.data(), kFrameLen) != 0) {
-                     fail("a split-header frame came back changed");
-                 }
-             }
-             note("8 frames with a header split 4+5+3 passed");
-             hold(c.fe);
-         }},
-        // virtio 1.2, 2.7.6: avail->idx runs at most Queue Size ahead
-        // (queue stopped).
+        {"hdr_split_valid", header_split_valid},
+    };
+}
+
+// virtio 1.2, 2.7.6: the available ring; each stops the queue.
+std::vector<Entry> avail_ring_attacks() {
+    return {
+        // avail->idx runs at most Queue Size ahead.
         {"avail_jump", tx_break([](SplitGuest& g) {
              g.txq->set_avail_idx(static_cast<uint16_t>(g.txq->avail_idx() + kRingSize + 1));
          })},
-        // virtio 1.2, 2.7.6: ring[] holds heads below Queue Size (stopped).
+        // ring[] holds heads below Queue Size.
         {"head_out_of_range", tx_break([](SplitGuest& g) {
              g.txq->make_available(static_cast<uint16_t>(kRingSize + 44));
          })},
-        // virtio 1.2, 5.1.6.3: receive buffers are device-writable.
+    };
+}
+
+// virtio 1.2, 5.1.6.3.1: without MRG_RXBUF one chain must hold header and
+// frame; 8 bytes cannot even hold the header.
+void rx_too_small_for_header(Context& c) {
+    SplitGuest g;
+    g.set_up(c, false);
+    g.exchange(2, 1);
+    if (g.rxq->add_rx({8}) < 0 ||
+        g.txq->add_tx(std::vector<uint8_t>(kHeaderLen, 0), make_frame(5)) < 0) {
+        fail("no descriptor free");
+    }
+    g.kick_tx();
+    g.wait_tx_used("the frame was not taken");
+    note("frame sent towards an 8-byte receive buffer");
+    hold(c.fe);
+}
+
+// virtio 1.2, 5.1.6.3: receive buffers are device-writable.
+std::vector<Entry> rx_chain_attacks() {
+    return {
         {"rx_readonly_buffer", rx_drop([](SplitGuest& g) {
-             uint64_t b = g.mem.alloc_in(0, kBufferSize);
-             const Seg s{b, kBufferSize, false};
+             const Seg s{g.mem.alloc_in(0, kBufferSize), kBufferSize, false};
              g.rxq->add_chain(std::span(&s, 1));
          })},
         {"rx_partly_unmapped", rx_drop([](SplitGuest& g) {
              const Seg s{kRegionSize - 32, kBufferSize, true};
              g.rxq->add_chain(std::span(&s, 1));
          })},
-        // virtio 1.2, 5.1.6.3.1: without MRG_RXBUF one chain must hold
-        // header and frame; 8 bytes cannot even hold the header.
-        {"rx_too_small_for_header", [](Context& c) {
-             SplitGuest g;
-             g.set_up(c, false);
-             g.exchange(2, 1);
-             if (g.rxq->add_rx({8}) < 0) {
-                 fail("no descriptor free");
-             }
-             const std::vector<uint8_t> hdr(kHeaderLen, 0);
-             if (g.txq->add_tx(hdr, make_frame(5)) < 0) {
-                 fail("no descriptor free");
-             }
-             g.kick_tx();
-             g.wait_tx_used("the frame was not taken");
-             note("frame sent towards an 8-byte receive buffer");
-             hold(c.fe);
-         }},
-        // A descriptor rewritten while the port reads it (DPDK CVE class:
-        // lengths read twice).
-        {"race_len_flip", race},
-        // virtio 1.2, 2.8: packed ring buffer ids and wrap counters.
-        {"packed_bad_id", packed_bad_id},
-        {"packed_wrap_confusion", packed_wrap_confusion},
+        {"rx_too_small_for_header", rx_too_small_for_header},
     };
+}
+
+}  // namespace
+
+const std::vector<Entry>& ring_attacks() {
+    static const std::vector<Entry> list = joined({
+        tx_chain_attacks(),
+        indirect_attacks(),
+        tx_header_attacks(),
+        avail_ring_attacks(),
+        rx_chain_attacks(),
+        {
+            // A descriptor rewritten while the port reads it (DPDK CVE
+            // class: lengths read twice).
+            {"race_len_flip", race},
+            // virtio 1.2, 2.8: packed ring buffer ids and wrap counters.
+            {"packed_bad_id", packed_bad_id},
+            {"packed_wrap_confusion", packed_wrap_confusion},
+        },
+    });
     return list;
 }
 

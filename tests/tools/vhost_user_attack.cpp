@@ -53,6 +53,45 @@ struct Region {
     uint64_t gpa, size, uva, offset;
 };
 
+// A message as it goes on the wire: the header (request, flags with the
+// version, the payload size it claims) and `payload`.
+std::vector<uint8_t> wire_message(Request request, uint32_t size,
+                                  const std::vector<uint8_t>& payload = {}) {
+    std::vector<uint8_t> b;
+    put<uint32_t>(b, code(request));
+    put<uint32_t>(b, vhost_user::kVersion);
+    put<uint32_t>(b, size);
+    b.insert(b.end(), payload.begin(), payload.end());
+    return b;
+}
+
+// Sends `msg` in bursts of 64 as fast as the socket takes them, until it
+// takes no more (the port closed the connection); returns how many went.
+long send_until_refused(VhostUserFrontend& fe, const std::vector<uint8_t>& msg) {
+    std::vector<uint8_t> burst;
+    for (int i = 0; i < 64; i++) {
+        burst.insert(burst.end(), msg.begin(), msg.end());
+    }
+    long sent = 0;
+    while (fe.send_raw(burst)) {
+        sent += 64;
+    }
+    return sent;
+}
+
+// `n` memfds of `size` bytes, to send with a request; closed with this.
+struct MemFds {
+    std::vector<UniqueFd> owned;
+    std::vector<int> fds;
+
+    MemFds(size_t n, uint64_t size) {
+        for (size_t i = 0; i < n; i++) {
+            owned.push_back(GuestMemoryFixture::make_memfd(size));
+            fds.push_back(owned.back().get());
+        }
+    }
+};
+
 std::vector<uint8_t> mem_table(const std::vector<Region>& regions) {
     std::vector<uint8_t> b;
     put<uint32_t>(b, static_cast<uint32_t>(regions.size()));
@@ -97,13 +136,8 @@ Attack send_bad(uint32_t request, std::function<std::vector<uint8_t>()> payload,
         if (negotiate_first) {
             negotiate(c, protocol);
         }
-        std::vector<UniqueFd> owned;
-        std::vector<int> fds;
-        for (int i = 0; i < n_fds; i++) {
-            owned.push_back(GuestMemoryFixture::make_memfd(kRegionSize));
-            fds.push_back(owned.back().get());
-        }
-        if (!c.fe.send(request, payload(), fds)) {
+        MemFds fds(size_t(n_fds), kRegionSize);
+        if (!c.fe.send(request, payload(), fds.fds)) {
             fail("sending the request failed");
         }
         expect_closed(c.fe, "the port kept the connection after a broken request");
@@ -114,14 +148,8 @@ Attack bad_mem_table(std::vector<Region> regions, uint64_t fd_size,
                      int n_fds = -1) {
     return [=](Context& c) {
         negotiate(c);
-        std::vector<UniqueFd> owned;
-        std::vector<int> fds;
-        const size_t n = n_fds < 0 ? regions.size() : size_t(n_fds);
-        for (size_t i = 0; i < n; i++) {
-            owned.push_back(GuestMemoryFixture::make_memfd(fd_size));
-            fds.push_back(owned.back().get());
-        }
-        if (!c.fe.send(code(Request::kSetMemTable), mem_table(regions), fds)) {
+        MemFds fds(n_fds < 0 ? regions.size() : size_t(n_fds), fd_size);
+        if (!c.fe.send(code(Request::kSetMemTable), mem_table(regions), fds.fds)) {
             fail("sending SET_MEM_TABLE failed");
         }
         expect_closed(c.fe, "the port kept the connection after a bad memory table");
@@ -131,12 +159,11 @@ Attack bad_mem_table(std::vector<Region> regions, uint64_t fd_size,
 Attack bad_log(uint64_t size, uint64_t offset, uint64_t fd_size) {
     return [=](Context& c) {
         negotiate(c, virtio::bit(vhost_user::kProtocolFLogShmfd));
-        UniqueFd fd = GuestMemoryFixture::make_memfd(fd_size);
+        MemFds fd(1, fd_size);
         std::vector<uint8_t> b;
         put<uint64_t>(b, size);
         put<uint64_t>(b, offset);
-        int fds[1] = {fd.get()};
-        if (!c.fe.send(code(Request::kSetLogBase), b, fds)) {
+        if (!c.fe.send(code(Request::kSetLogBase), b, fd.fds)) {
             fail("sending SET_LOG_BASE failed");
         }
         expect_closed(c.fe, "the port kept the connection after a bad log");
@@ -182,18 +209,7 @@ void half_header(Context& c) {
 // must not wait for this frontend to read (vhost-user.rst leaves it to the
 // back-end; ours closes the connection).
 void flood_unread_replies(Context& c) {
-    std::vector<uint8_t> msg;
-    put<uint32_t>(msg, code(Request::kGetFeatures));
-    put<uint32_t>(msg, vhost_user::kVersion);
-    put<uint32_t>(msg, 0);
-    std::vector<uint8_t> burst;
-    for (int i = 0; i < 64; i++) {
-        burst.insert(burst.end(), msg.begin(), msg.end());
-    }
-    long sent = 0;
-    while (c.fe.send_raw(burst)) {
-        sent += 64;
-    }
+    long sent = send_until_refused(c.fe, wire_message(Request::kGetFeatures, 0));
     note("flooded %ld requests", sent);
     expect_closed(c.fe, "the port never closed a frontend that reads no replies");
 }
@@ -203,21 +219,9 @@ void flood_unread_replies(Context& c) {
 // ovs-vswitchd's main thread must not notice.
 void flood(Context& c) {
     negotiate(c);
-    std::vector<uint8_t> msg;
-    put<uint32_t>(msg, code(Request::kSetVringNum));
-    put<uint32_t>(msg, vhost_user::kVersion);
-    put<uint32_t>(msg, 8);
-    std::vector<uint8_t> st = vring_state(0, 256);
-    msg.insert(msg.end(), st.begin(), st.end());
-    std::vector<uint8_t> burst;
-    for (int i = 0; i < 64; i++) {
-        burst.insert(burst.end(), msg.begin(), msg.end());
-    }
     note("flooding");
-    long sent = 0;
-    while (c.fe.send_raw(burst)) {
-        sent += 64;
-    }
+    long sent = send_until_refused(
+        c.fe, wire_message(Request::kSetVringNum, 8, vring_state(0, 256)));
     note("flooded %ld requests until the port closed the connection", sent);
 }
 
@@ -242,12 +246,18 @@ std::vector<Region> nine() {
 
 const uint64_t kOverflowGpa = ~uint64_t{0} - 0xfff;
 
-}  // namespace
+// A header that claims a 256 MiB payload: the port must not wait for it.
+void oversized_header_size(Context& c) {
+    if (!c.fe.send_raw(wire_message(Request::kSetOwner, 0x10000000))) {
+        fail("sending failed");
+    }
+    expect_closed(c.fe, "the port waited for a 256 MiB payload");
+}
 
-const std::vector<Entry>& message_attacks() {
-    static const std::vector<Entry> list = {
-        {"good", good},
-        // Wrong fd counts (DPDK CVE class: fds not checked per request).
+// Wrong fd counts (DPDK CVE class: fds not checked per request), and
+// payload size vs request (DPDK CVE class: payload size not checked).
+std::vector<Entry> framing_attacks() {
+    return {
         {"extra_fds", send_bad(code(Request::kGetFeatures),
                                [] { return std::vector<uint8_t>{}; }, 3, false)},
         {"missing_fd", send_bad(code(Request::kSetVringKick), [] {
@@ -259,36 +269,37 @@ const std::vector<Entry>& message_attacks() {
          bad_mem_table({{0, kRegionSize, 0x10000000, 0},
                         {4 * kRegionSize, kRegionSize, 0x20000000, 0}},
                        kRegionSize, 1)},
-        // Payload size vs request (DPDK CVE class: payload size not checked).
         {"payload_size", send_bad(code(Request::kSetVringNum),
                                   [] { return std::vector<uint8_t>(4, 0); })},
-        {"oversized_header_size", [](Context& c) {
-             std::vector<uint8_t> b;
-             put<uint32_t>(b, code(Request::kSetOwner));
-             put<uint32_t>(b, vhost_user::kVersion);
-             put<uint32_t>(b, 0x10000000);
-             if (!c.fe.send_raw(b)) {
-                 fail("sending failed");
-             }
-             expect_closed(c.fe, "the port waited for a 256 MiB payload");
-         }},
-        // Vring index (DPDK CVE class: index truncated or not bounded).
-        {"vring_index_32", send_bad(code(Request::kSetVringNum),
-                                    [] { return vring_state(32, 256); })},
-        {"vring_index_255", send_bad(code(Request::kSetVringNum),
-                                     [] { return vring_state(255, 256); })},
-        {"vring_index_65536", send_bad(code(Request::kSetVringNum),
-                                       [] { return vring_state(65536, 256); })},
-        // Ring size (virtio 1.2, 2.7: a power of two, at most 32768).
-        {"ring_size_100", send_bad(code(Request::kSetVringNum),
-                                   [] { return vring_state(0, 100); })},
-        {"ring_size_65536", send_bad(code(Request::kSetVringNum),
-                                     [] { return vring_state(0, 65536); })},
-        // Memory table (DPDK CVE classes: region count, overflow, overlap).
+        {"oversized_header_size", oversized_header_size},
+    };
+}
+
+// SET_VRING_NUM with a bad vring index (DPDK CVE class: index truncated or
+// not bounded) or ring size (virtio 1.2, 2.7: a power of two, at most
+// 32768).
+std::vector<Entry> vring_num_attacks() {
+    auto set_vring_num = [](uint32_t index, uint32_t num) {
+        return send_bad(code(Request::kSetVringNum),
+                        [=] { return vring_state(index, num); });
+    };
+    return {
+        {"vring_index_32", set_vring_num(32, 256)},
+        {"vring_index_255", set_vring_num(255, 256)},
+        {"vring_index_65536", set_vring_num(65536, 256)},
+        {"ring_size_100", set_vring_num(0, 100)},
+        {"ring_size_65536", set_vring_num(0, 65536)},
+    };
+}
+
+// Memory table (DPDK CVE classes: region count, overflow, overlap) and
+// dirty log (DPDK CVE class: log size and offset not checked).
+std::vector<Entry> memory_attacks() {
+    return {
         // 9 regions with 8 fds (the region count rule), and with 9 fds
         // (more than any request carries: the port's receive truncates).
-        {"mem_9_regions", [](Context& c) { bad_mem_table(nine(), kRegionSize, 8)(c); }},
-        {"mem_9_fds", [](Context& c) { bad_mem_table(nine(), kRegionSize, 9)(c); }},
+        {"mem_9_regions", bad_mem_table(nine(), kRegionSize, 8)},
+        {"mem_9_fds", bad_mem_table(nine(), kRegionSize, 9)},
         {"mem_gpa_overflow",
          bad_mem_table({{kOverflowGpa, kRegionSize, 0x10000000, 0}}, kRegionSize)},
         {"mem_offset_overflow",
@@ -301,15 +312,51 @@ const std::vector<Entry>& message_attacks() {
         {"mem_fd_too_small",
          bad_mem_table({{0, 4 * kRegionSize, 0x10000000, 0}}, kRegionSize)},
         {"ring_outside_memory", ring_outside},
-        // Dirty log (DPDK CVE class: log size and offset not checked).
         {"log_size_overflow", bad_log(~uint64_t{0} - 0xfff, 0x2000, 0x4000)},
         {"log_offset_overflow", bad_log(0x1000, ~uint64_t{0} - 0x7ff, 0x4000)},
         {"log_fd_too_small", bad_log(1 << 20, 0, 0x1000)},
-        // Availability of the control thread.
+    };
+}
+
+// Availability of the control thread.
+std::vector<Entry> availability_attacks() {
+    return {
         {"half_header", half_header},
         {"flood_unread_replies", flood_unread_replies},
         {"flood", flood},
     };
+}
+
+// The attack called `name`, or nullptr.
+const Attack* find_attack(const char* name) {
+    for (const auto* l : {&message_attacks(), &ring_attacks()}) {
+        for (const Entry& e : *l) {
+            if (e.name == std::string(name)) {
+                return &e.run;
+            }
+        }
+    }
+    return nullptr;
+}
+
+void list_attacks() {
+    for (const auto* l : {&message_attacks(), &ring_attacks()}) {
+        for (const Entry& e : *l) {
+            std::printf("%s\n", e.name);
+        }
+    }
+}
+
+}  // namespace
+
+const std::vector<Entry>& message_attacks() {
+    static const std::vector<Entry> list = joined({
+        {{"good", good}},
+        framing_attacks(),
+        vring_num_attacks(),
+        memory_attacks(),
+        availability_attacks(),
+    });
     return list;
 }
 
@@ -318,25 +365,14 @@ const std::vector<Entry>& message_attacks() {
 int main(int argc, char** argv) {
     using namespace nvh::attack;
     if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
-        for (const auto* l : {&message_attacks(), &ring_attacks()}) {
-            for (const Entry& e : *l) {
-                std::printf("%s\n", e.name);
-            }
-        }
+        list_attacks();
         return 0;
     }
     if (argc != 3 && argc != 4) {
         std::fprintf(stderr, "usage: %s SOCKET ATTACK [--tso] | --list\n", argv[0]);
         return 2;
     }
-    const Attack* attack = nullptr;
-    for (const auto* l : {&message_attacks(), &ring_attacks()}) {
-        for (const Entry& e : *l) {
-            if (e.name == std::string(argv[2])) {
-                attack = &e.run;
-            }
-        }
-    }
+    const Attack* attack = find_attack(argv[2]);
     if (attack == nullptr) {
         std::fprintf(stderr, "unknown attack %s (see --list)\n", argv[2]);
         return 2;

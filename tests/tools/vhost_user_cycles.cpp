@@ -216,6 +216,87 @@ bool parse(int argc, char** argv, Options& o) {
            o.burst <= kRingSize / 2 && o.timeout_ms > 0;
 }
 
+// The cycles against one listening socket, and the totals of what the port
+// did with the rings of the connections that ended.
+class Cycles {
+public:
+    Cycles(VhostUserFrontend& fe, const Options& o)
+        : fe_(fe), o_(o), started_(std::chrono::steady_clock::now()) {}
+
+    void run_one(int cycle) {
+        std::unique_ptr<Guest> guest = connect(cycle);
+        if (const char* step = exchange(*guest, cycle, o_.frames, o_.timeout_ms)) {
+            fail(cycle, step);
+        }
+        start_burst(*guest, cycle, o_.burst);
+        // The listener is re-created while the port is still connected, so
+        // the port cannot connect to the old one in between.
+        if (cycle % 4 == 0 && cycle != o_.cycles && !fe_.listen()) {
+            fail(cycle, "cannot listen again");
+        }
+        disconnect(cycle, std::move(guest));
+        report_progress(cycle);
+    }
+
+    const Totals& totals() const { return totals_; }
+
+private:
+    // Accepts the port's connection and sets up a fresh guest on it.
+    std::unique_ptr<Guest> connect(int cycle) {
+        if (!fe_.accept(o_.timeout_ms)) {
+            fail(cycle, "the port did not connect");
+        }
+        // The port connects again only after it has torn the previous
+        // connection down: the old rings are final now.
+        if (previous_) {
+            account(*previous_, totals_);
+            previous_.reset();
+        }
+        auto guest = std::make_unique<Guest>();
+        if (!guest->fds_ok()) {
+            fail(cycle, "eventfd failed");
+        }
+        if (!set_up(fe_, *guest)) {
+            fail(cycle, "negotiation or ring set-up failed");
+        }
+        return guest;
+    }
+
+    // Closes the connection: cleanly on odd cycles and the last one, its
+    // rings counted at once; abruptly on the others, its rings counted once
+    // the port connects again.
+    void disconnect(int cycle, std::unique_ptr<Guest> guest) {
+        if (cycle % 2 == 0 && cycle != o_.cycles) {
+            fe_.close_connection();
+            previous_ = std::move(guest);
+            return;
+        }
+        // GET_VRING_BASE stops the ring (vhost-user.rst, "Ring states");
+        // once answered the port no longer touches it.
+        if (!fe_.get_vring_base(0) || !fe_.get_vring_base(1)) {
+            fail(cycle, "GET_VRING_BASE failed");
+        }
+        account(*guest, totals_);
+        fe_.close_connection();
+    }
+
+    void report_progress(int cycle) const {
+        if (cycle % 100 != 0 && cycle != o_.cycles) {
+            return;
+        }
+        double s = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - started_).count();
+        std::printf("%d/%d cycles (%.1f s)\n", cycle, o_.cycles, s);
+        std::fflush(stdout);
+    }
+
+    VhostUserFrontend& fe_;
+    const Options& o_;
+    const std::chrono::steady_clock::time_point started_;
+    Totals totals_;
+    std::unique_ptr<Guest> previous_;   // Last abruptly closed connection's.
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -230,57 +311,12 @@ int main(int argc, char** argv) {
     if (!fe.listen()) {
         fail(0, "cannot listen at the socket path");
     }
-    Totals totals;
-    std::unique_ptr<Guest> previous;   // Last abruptly closed connection's.
-    auto started = std::chrono::steady_clock::now();
+    Cycles cycles(fe, o);
     for (int cycle = 1; cycle <= o.cycles; cycle++) {
-        if (!fe.accept(o.timeout_ms)) {
-            fail(cycle, "the port did not connect");
-        }
-        // The port connects again only after it has torn the previous
-        // connection down: the old rings are final now.
-        if (previous) {
-            account(*previous, totals);
-            previous.reset();
-        }
-        auto guest = std::make_unique<Guest>();
-        if (!guest->fds_ok()) {
-            fail(cycle, "eventfd failed");
-        }
-        if (!set_up(fe, *guest)) {
-            fail(cycle, "negotiation or ring set-up failed");
-        }
-        if (const char* step = exchange(*guest, cycle, o.frames, o.timeout_ms)) {
-            fail(cycle, step);
-        }
-        start_burst(*guest, cycle, o.burst);
-        // The listener is re-created while the port is still connected, so
-        // the port cannot connect to the old one in between.
-        if (cycle % 4 == 0 && cycle != o.cycles && !fe.listen()) {
-            fail(cycle, "cannot listen again");
-        }
-        const bool clean = cycle % 2 == 1 || cycle == o.cycles;
-        if (clean) {
-            // GET_VRING_BASE stops the ring (vhost-user.rst, "Ring
-            // states"); once answered the port no longer touches it.
-            if (!fe.get_vring_base(0) || !fe.get_vring_base(1)) {
-                fail(cycle, "GET_VRING_BASE failed");
-            }
-            account(*guest, totals);
-            fe.close_connection();
-        } else {
-            fe.close_connection();
-            previous = std::move(guest);
-        }
-        if (cycle % 100 == 0 || cycle == o.cycles) {
-            double s = std::chrono::duration<double>(
-                           std::chrono::steady_clock::now() - started).count();
-            std::printf("%d/%d cycles (%.1f s)\n", cycle, o.cycles, s);
-            std::fflush(stdout);
-        }
+        cycles.run_one(cycle);
     }
     std::printf("cycles=%d taken=%llu delivered=%llu\n", o.cycles,
-                static_cast<unsigned long long>(totals.taken),
-                static_cast<unsigned long long>(totals.delivered));
+                static_cast<unsigned long long>(cycles.totals().taken),
+                static_cast<unsigned long long>(cycles.totals().delivered));
     return 0;
 }

@@ -88,34 +88,35 @@ HandleOutcome MessageHandler::handle(Message& message) {
     return outcome;
 }
 
+// One case per request this backend serves, grouped as vhost-user.rst
+// lists them; the rules each one enforces are in its handler.
 HandleOutcome MessageHandler::dispatch(Message& message) {
     auto& payload = message.payload;
     switch (message.known_request()) {
+    // The connection: ownership, features, memory and the dirty log.
+    case Request::kSetOwner:
+        return set_owner();
+    case Request::kResetOwner:
+        return reset_owner();
     case Request::kGetFeatures:
         return applied_with(
             vhost_user::encode_u64_reply(message.request, offered_features_));
     case Request::kSetFeatures:
         return set_features(std::get<uint64_t>(payload));
-    case Request::kSetOwner:
-        // vhost-user.rst, VHOST_USER_SET_OWNER: marks the session's owner;
-        // this backend serves one frontend per socket, nothing to record.
-        return applied();
-    case Request::kResetOwner:
-        // vhost-user.rst, VHOST_USER_RESET_OWNER (deprecated): treated as a
-        // reset of everything the frontend configured.
-        reset();
-        return applied();
+    case Request::kGetProtocolFeatures:
+        return get_protocol_features(message.request);
+    case Request::kSetProtocolFeatures:
+        return set_protocol_features(std::get<uint64_t>(payload));
+    case Request::kGetQueueNum:
+        return get_queue_num(message.request);
     case Request::kSetMemTable:
         return set_mem_table(std::get<vhost_user::MemoryTablePayload>(payload));
     case Request::kSetLogBase:
         return set_log_base(message.request,
                             std::get<vhost_user::LogBasePayload>(payload));
     case Request::kSetLogFd:
-        // vhost-user.rst, VHOST_USER_SET_LOG_FD: an eventfd to signal once
-        // log writes are done.  This backend sets each bit right after the
-        // write it records, so there is never anything to signal; the fd is
-        // closed here (as DPDK's vhost library does).
-        return applied();
+        return set_log_fd();
+    // One vring.
     case Request::kSetVringNum:
         return set_vring_num(std::get<vhost_user::VringState>(payload));
     case Request::kSetVringAddr:
@@ -130,20 +131,9 @@ HandleOutcome MessageHandler::dispatch(Message& message) {
     case Request::kSetVringErr:
         return set_vring_fd(message.known_request(),
                             std::get<vhost_user::VringFdPayload>(payload));
-    case Request::kGetProtocolFeatures:
-        // vhost-user.rst, VHOST_USER_GET_PROTOCOL_FEATURES: valid because
-        // VHOST_USER_F_PROTOCOL_FEATURES is always offered.
-        return applied_with(vhost_user::encode_u64_reply(
-            message.request, kOfferedProtocolFeatures));
-    case Request::kSetProtocolFeatures:
-        return set_protocol_features(std::get<uint64_t>(payload));
-    case Request::kGetQueueNum:
-        // vhost-user.rst, VHOST_USER_GET_QUEUE_NUM: the most queues (pairs,
-        // for a net device) the backend supports.
-        return applied_with(
-            vhost_user::encode_u64_reply(message.request, max_queue_pairs_));
     case Request::kSetVringEnable:
         return set_vring_enable(std::get<vhost_user::VringState>(payload));
+    // The net device and its status.
     case Request::kSendRarp:
         return send_rarp(std::get<uint64_t>(payload));
     case Request::kNetSetMtu:
@@ -151,24 +141,65 @@ HandleOutcome MessageHandler::dispatch(Message& message) {
     case Request::kSetStatus:
         return set_status(std::get<uint64_t>(payload));
     case Request::kGetStatus:
-        // vhost-user.rst, VHOST_USER_GET_STATUS: only with
-        // VHOST_USER_PROTOCOL_F_STATUS; replies with the status byte.
-        if (!protocol_negotiated(vhost_user::kProtocolFStatus)) {
-            break;
-        }
-        return applied_with(vhost_user::encode_u64_reply(message.request, status_));
+        return get_status(message.request);
     default:
-        break;
+        return refuse_unsupported(message.request);
     }
+}
+
+HandleOutcome MessageHandler::refuse_unsupported(uint32_t request) {
     // An unknown code or one whose protocol feature was never offered
     // (vhost-user.rst: such requests are only sent once negotiated).
-    uint32_t slot = message.request < 64 ? message.request : 63;
+    uint32_t slot = request < 64 ? request : 63;
     if (!unsupported_logged_[slot]) {
         unsupported_logged_[slot] = true;
         log_message(NVH_LOG_WARN, "refusing unsupported vhost-user request %u (%s)",
-                    message.request, vhost_user::request_name(message.request));
+                    request, vhost_user::request_name(request));
     }
     return refused("unsupported request");
+}
+
+HandleOutcome MessageHandler::set_owner() {
+    // vhost-user.rst, VHOST_USER_SET_OWNER: marks the session's owner;
+    // this backend serves one frontend per socket, nothing to record.
+    return applied();
+}
+
+HandleOutcome MessageHandler::reset_owner() {
+    // vhost-user.rst, VHOST_USER_RESET_OWNER (deprecated): treated as a
+    // reset of everything the frontend configured.
+    reset();
+    return applied();
+}
+
+HandleOutcome MessageHandler::get_protocol_features(uint32_t request) {
+    // vhost-user.rst, VHOST_USER_GET_PROTOCOL_FEATURES: valid because
+    // VHOST_USER_F_PROTOCOL_FEATURES is always offered.
+    return applied_with(
+        vhost_user::encode_u64_reply(request, kOfferedProtocolFeatures));
+}
+
+HandleOutcome MessageHandler::get_queue_num(uint32_t request) {
+    // vhost-user.rst, VHOST_USER_GET_QUEUE_NUM: the most queues (pairs,
+    // for a net device) the backend supports.
+    return applied_with(vhost_user::encode_u64_reply(request, max_queue_pairs_));
+}
+
+HandleOutcome MessageHandler::set_log_fd() {
+    // vhost-user.rst, VHOST_USER_SET_LOG_FD: an eventfd to signal once
+    // log writes are done.  This backend sets each bit right after the
+    // write it records, so there is never anything to signal; the fd is
+    // closed here (as DPDK's vhost library does).
+    return applied();
+}
+
+HandleOutcome MessageHandler::get_status(uint32_t request) {
+    // vhost-user.rst, VHOST_USER_GET_STATUS: only with
+    // VHOST_USER_PROTOCOL_F_STATUS; replies with the status byte.
+    if (!protocol_negotiated(vhost_user::kProtocolFStatus)) {
+        return refuse_unsupported(request);
+    }
+    return applied_with(vhost_user::encode_u64_reply(request, status_));
 }
 
 HandleOutcome MessageHandler::set_features(uint64_t features) {

@@ -136,6 +136,14 @@ private:
     };
 
     HandleOutcome dispatch(vhost_user::Message& message);
+    // Refuses a request this backend does not serve, logging each code once.
+    HandleOutcome refuse_unsupported(uint32_t request);
+    HandleOutcome set_owner();
+    HandleOutcome reset_owner();
+    HandleOutcome get_protocol_features(uint32_t request);
+    HandleOutcome get_queue_num(uint32_t request);
+    HandleOutcome set_log_fd();
+    HandleOutcome get_status(uint32_t request);
     HandleOutcome set_features(uint64_t features);
     HandleOutcome set_protocol_features(uint64_t features);
     HandleOutcome set_mem_table(vhost_user::MemoryTablePayload& table);

@@ -57,20 +57,58 @@ void Session::close() {
     socket_.reset();
 }
 
+std::span<uint8_t> Session::unread_part() {
+    if (header_have_ < vhost_user::kHeaderSize) {
+        return {header_bytes_.data() + header_have_,
+                vhost_user::kHeaderSize - header_have_};
+    }
+    return {payload_.data() + payload_have_, header_.size - payload_have_};
+}
+
+bool Session::take_fds(msghdr& msg) {
+    bool too_many = (msg.msg_flags & MSG_CTRUNC) != 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int raw;
+            std::memcpy(&raw, CMSG_DATA(c) + i * sizeof(int), sizeof raw);
+            UniqueFd received(raw);
+            if (fd_count_ < fds_.size()) {
+                fds_[fd_count_++] = std::move(received);
+            } else {
+                too_many = true;   // `received` closes it.
+            }
+        }
+    }
+    return !too_many;
+}
+
+Status Session::count_read(size_t n) {
+    if (header_have_ >= vhost_user::kHeaderSize) {
+        payload_have_ += n;
+        return Status::Ok();
+    }
+    header_have_ += n;
+    if (header_have_ == vhost_user::kHeaderSize) {
+        header_ = vhost_user::parse_header(header_bytes_);
+        // vhost-user.rst, "Message Specification": the payload size comes
+        // from the frontend; refuse before reading it.
+        if (header_.size > vhost_user::kMaxPayloadSize) {
+            return Error{EPROTO, "payload size larger than any request"};
+        }
+    }
+    return Status::Ok();
+}
+
 // One recvmsg, never past the end of the current message, so the fds it
 // returns belong to that message (the sender attaches them to its first
 // byte, vhost-user.rst "Communication").
 Result<Session::ReadResult> Session::read_some() {
-    uint8_t* dst;
-    size_t want;
-    if (header_have_ < vhost_user::kHeaderSize) {
-        dst = header_bytes_.data() + header_have_;
-        want = vhost_user::kHeaderSize - header_have_;
-    } else {
-        dst = payload_.data() + payload_have_;
-        want = header_.size - payload_have_;
-    }
-    iovec iov{dst, want};
+    std::span<uint8_t> unread = unread_part();
+    iovec iov{unread.data(), unread.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kFdsPerRead)];
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -85,25 +123,7 @@ Result<Session::ReadResult> Session::read_some() {
         }
         return Error{errno, "error reading from the frontend"};
     }
-
-    bool too_many_fds = (msg.msg_flags & MSG_CTRUNC) != 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-            continue;
-        }
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; i++) {
-            int raw;
-            std::memcpy(&raw, CMSG_DATA(c) + i * sizeof(int), sizeof raw);
-            UniqueFd received(raw);
-            if (fd_count_ < fds_.size()) {
-                fds_[fd_count_++] = std::move(received);
-            } else {
-                too_many_fds = true;   // `received` closes it.
-            }
-        }
-    }
-    if (too_many_fds) {
+    if (!take_fds(msg)) {
         // vhost-user.rst: no request carries more than
         // VHOST_MEMORY_BASELINE_NREGIONS fds.
         return Error{EPROTO, "message carries more fds than any request"};
@@ -111,18 +131,9 @@ Result<Session::ReadResult> Session::read_some() {
     if (n == 0) {
         return Error{ECONNRESET, "frontend closed the connection"};
     }
-    if (header_have_ < vhost_user::kHeaderSize) {
-        header_have_ += static_cast<size_t>(n);
-        if (header_have_ == vhost_user::kHeaderSize) {
-            header_ = vhost_user::parse_header(header_bytes_);
-            // vhost-user.rst, "Message Specification": the payload size
-            // comes from the frontend; refuse before reading it.
-            if (header_.size > vhost_user::kMaxPayloadSize) {
-                return Error{EPROTO, "payload size larger than any request"};
-            }
-        }
-    } else {
-        payload_have_ += static_cast<size_t>(n);
+    Status counted = count_read(static_cast<size_t>(n));
+    if (!counted) {
+        return counted.error();
     }
     return ReadResult::kProgress;
 }

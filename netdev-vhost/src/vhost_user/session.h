@@ -14,6 +14,8 @@
 #include "base/unique_fd.h"
 #include "vhost_user/vhost_user_message.h"
 
+struct msghdr;   // <sys/socket.h>
+
 namespace nvh {
 
 // Receives each complete message.  Returning an error stops reading; the
@@ -59,6 +61,15 @@ public:
 private:
     enum class ReadResult { kProgress, kWouldBlock };
     Result<ReadResult> read_some();
+    // Where the next bytes of the current message go: the rest of its
+    // header, or of its payload.
+    std::span<uint8_t> unread_part();
+    // Keeps the fds that came with `msg` for the current message.  Returns
+    // false (closing the excess) if there are more than any request carries.
+    bool take_fds(msghdr& msg);
+    // Counts `n` bytes read into unread_part(); once the header is complete,
+    // parses it and refuses a payload larger than any request.
+    Status count_read(size_t n);
     void clear_message();
 
     UniqueFd socket_;
