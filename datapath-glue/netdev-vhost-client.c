@@ -17,7 +17,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include <rte_memory.h>
@@ -124,96 +123,6 @@ netdev_vhost_destruct(struct netdev *netdev)
     free(dev->create_error);
     ovs_mutex_unlock(&dev->mutex);
     ovs_mutex_destroy(&dev->mutex);
-}
-
-static int
-netdev_vhost_get_config(const struct netdev *netdev, struct smap *args)
-{
-    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
-
-    ovs_mutex_lock(&dev->mutex);
-    smap_add_format(args, "configured_rx_queues", "%d", netdev->n_rxq);
-    smap_add_format(args, "configured_tx_queues", "%d", netdev->n_txq);
-    smap_add_format(args, "mtu", "%d", dev->mtu);
-    ovs_mutex_unlock(&dev->mutex);
-
-    return 0;
-}
-
-/* Logs an option error and returns it to OVS through 'errp' (shown in the
- * Interface's "error" column). */
-static int OVS_PRINTF_FORMAT(3, 4)
-netdev_vhost_config_error(char **errp, int error, const char *format, ...)
-{
-    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-    va_list args;
-    char *msg;
-
-    va_start(args, format);
-    msg = xvasprintf(format, args);
-    va_end(args);
-
-    /* OVS retries a refused configuration at every database change. */
-    VLOG_WARN_RL(&rl, "%s", msg);
-    *errp = msg;
-    return error;
-}
-
-/* Checks everything before changing anything, so that an invalid
- * configuration leaves the previous one in place. */
-static int
-netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
-                        char **errp)
-{
-    struct netdev_vhost *dev = netdev_vhost_cast(netdev);
-    const char *name = netdev_get_name(netdev);
-    int tx_retries = NETDEV_VHOST_TX_RETRIES_DEF;
-    const char *path, *s;
-    int cur_retries;
-
-    if (!dpdk_available()) {
-        return netdev_vhost_config_error(
-            errp, EOPNOTSUPP, "%s: vhostuserclient ports need "
-            "other_config:dpdk-init=true", name);
-    }
-
-    path = smap_get(args, "vhost-server-path");
-    if (!path || !path[0]) {
-        return netdev_vhost_config_error(
-            errp, EINVAL, "%s: option vhost-server-path is required (the "
-            "unix socket the VM or frontend listens on)", name);
-    }
-    if (strlen(path) > NVH_MAX_SOCKET_PATH) {
-        return netdev_vhost_config_error(
-            errp, EINVAL, "%s: vhost-server-path is %"PRIuSIZE" bytes long, "
-            "more than the %d a unix socket path can hold",
-            name, strlen(path), NVH_MAX_SOCKET_PATH);
-    }
-
-    s = smap_get(args, "tx-retries-max");
-    if (s && (!str_to_int(s, 10, &tx_retries)
-              || tx_retries < NETDEV_VHOST_TX_RETRIES_MIN
-              || tx_retries > NETDEV_VHOST_TX_RETRIES_MAX)) {
-        return netdev_vhost_config_error(
-            errp, EINVAL, "%s: tx-retries-max \"%s\" is not an integer "
-            "between %d and %d", name, s, NETDEV_VHOST_TX_RETRIES_MIN,
-            NETDEV_VHOST_TX_RETRIES_MAX);
-    }
-
-    ovs_mutex_lock(&dev->mutex);
-    if (!nullable_string_is_equal(path, dev->requested_path)) {
-        free(dev->requested_path);
-        dev->requested_path = xstrdup(path);
-        netdev_request_reconfigure(netdev);
-    }
-    atomic_read_relaxed(&dev->tx_retries_max, &cur_retries);
-    if (tx_retries != cur_retries) {
-        atomic_store_relaxed(&dev->tx_retries_max, tx_retries);
-        VLOG_INFO("%s: tx-retries-max set to %d", name, tx_retries);
-    }
-    ovs_mutex_unlock(&dev->mutex);
-
-    return 0;
 }
 
 /* Destroys the core device if the path changed, and creates it if needed.

@@ -184,11 +184,42 @@ int netdev_vhost_rxq_recv(struct netdev_rxq *, struct dp_packet_batch *,
 int netdev_vhost_send(struct netdev *, int qid, struct dp_packet_batch *,
                       bool concurrent_txq);
 
-/* Status, statistics and the unixctl command (netdev-vhost-stats.c). */
+/* Status and statistics (netdev-vhost-stats.c). */
 int netdev_vhost_get_status(const struct netdev *, struct smap *);
 int netdev_vhost_get_stats(const struct netdev *, struct netdev_stats *);
 int netdev_vhost_get_custom_stats(const struct netdev *,
                                   struct netdev_custom_stats *);
+
+/* Sums of the glue's own transmit counters (its drops and retries). */
+struct netdev_vhost_sw_totals {
+    uint64_t tx_dropped;
+    uint64_t tx_retries;
+    uint64_t tx_failure_drops;
+    uint64_t tx_mtu_exceeded_drops;
+    uint64_t tx_qos_drops;
+    uint64_t rx_qos_drops;
+};
+void netdev_vhost_sum_sw(const struct netdev_vhost *dev,
+                         struct netdev_vhost_sw_totals *t);
+/* The core keeps its counters across reconnections, so every vring is
+ * summed, not only the ones in use now, with those of replaced core
+ * devices. */
+struct netdev_vhost_core_totals;
+void netdev_vhost_sum_core(const struct netdev_vhost *dev,
+                           struct netdev_vhost_core_totals *t)
+    OVS_REQUIRES(dev->mutex);
+const char *netdev_vhost_ring_type(uint64_t features);
+const char *netdev_vhost_state_name(enum nvh_connection_state);
+/* Gets the state of 'core' into 'info', its strings terminated. */
+void netdev_vhost_get_info(struct nvh_device *core,
+                           struct nvh_device_info *info);
+
+/* Options (netdev-vhost-config.c). */
+int netdev_vhost_get_config(const struct netdev *, struct smap *);
+int netdev_vhost_set_config(struct netdev *, const struct smap *,
+                            char **errp);
+
+/* The appctl commands (netdev-vhost-appctl.c). */
 void netdev_vhost_unixctl_register(void);
 /* Adds the counters of 'dev->core' to 'dev->retired_vring_stats'; call just
  * before destroying a core device the port lives on without. */

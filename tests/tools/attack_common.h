@@ -47,6 +47,9 @@ void note(const char* fmt, ...);
 
 // A test frame: broadcast-free, locally administered MACs, ethertype 0x88b5.
 std::vector<uint8_t> make_frame(int n);
+// Whether `bytes`, read from a used receive chain, are a zero header and
+// `frame`, unchanged.
+bool holds_frame(const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& frame);
 
 uint64_t guest_features(bool mrg_rxbuf, bool packed, bool offloads,
                       uint64_t offered);
