@@ -82,7 +82,13 @@ TEST_F(ConcurrencyTest, PollingSurvivesTableSwapsRingTogglesAndReconnects) {
         }
     });
 
-    bool ok = true;
+    // Frames cross before the changes start.  How many more cross during
+    // them depends on the scheduler alone (the rings are usable only
+    // between two changes, for a few socket round trips each, and the
+    // poller may be descheduled through all of them on a loaded machine),
+    // so that is not asserted: the device is checked whole at the end.
+    const bool polling = wait_for([&] { return dequeued.load(std::memory_order_relaxed) > 0; });
+    bool ok = polling;
     for (int round = 0; round < kRounds && ok; round++) {
         // Same layout, new fds: the device maps the new table and unmaps the
         // old one while the PMD polls.
@@ -104,9 +110,9 @@ TEST_F(ConcurrencyTest, PollingSurvivesTableSwapsRingTogglesAndReconnects) {
     }
     stop.store(true);
     pmd.join();
+    ASSERT_TRUE(polling) << "no frame crossed before the changes (" << bursts.load()
+                         << " bursts)";
     ASSERT_TRUE(ok);
-    EXPECT_GT(bursts.load(), 0u);
-    EXPECT_GT(dequeued.load(), 0u);   // Frames crossed while all this went on.
 
     // The device is still whole: a new frame from the guest comes out.
     ASSERT_TRUE(wait_state(NVH_STATE_READY));
