@@ -2,17 +2,14 @@
 #include "frontend/packed_ring_driver.h"
 
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
+
+#include "frontend/failure.h"
 
 namespace nvh::test {
 namespace {
 
-[[noreturn]] void die(const char* what) {
-    std::fprintf(stderr, "packed_ring_driver: %s\n", what);
-    std::abort();
-}
+void fail(const char* what) { report_failure("packed_ring_driver", what); }
 
 template <typename T>
 void store_release(uint8_t* p, T v) {
@@ -29,19 +26,35 @@ T load_acquire(const uint8_t* p) {
 
 PackedRingDriver::PackedRingDriver(GuestMemoryFixture& mem, uint16_t num,
                                    uint32_t buffer_size)
-    : mem_(mem), num_(num), buffer_size_(buffer_size), free_slots_(num) {
+    : mem_(mem), num_(num == 0 ? 1 : num), buffer_size_(buffer_size), free_slots_(num_) {
     if (num == 0 || (num & (num - 1)) != 0) {
-        die("queue size must be a power of two");
+        fail("queue size must be a power of two");
     }
-    desc_gpa_ = mem_.alloc(16 * uint64_t{num}, 4096);
+    desc_gpa_ = mem_.alloc(16 * uint64_t{num_}, 4096);
     driver_event_gpa_ = mem_.alloc(4, 64);
     device_event_gpa_ = mem_.alloc(4, 64);
-    pool_ = mem_.alloc(uint64_t{num} * buffer_size, 4096);
-    for (int i = num - 1; i >= 0; i--) {
+    pool_ = mem_.alloc(uint64_t{num_} * buffer_size, 4096);
+    id_slots_.resize(num_);
+    id_segs_.resize(num_);
+    for (uint64_t gpa : {desc_gpa_, driver_event_gpa_, device_event_gpa_, pool_}) {
+        if (gpa == GuestMemoryFixture::kNoAddress) {
+            // Reported by alloc: the ring lives in scratch memory the
+            // device never sees, and no chain can be added.
+            scratch_.assign(16 * size_t{num_}, 0);
+            free_slots_ = 0;
+            return;
+        }
+    }
+    for (int i = num_ - 1; i >= 0; i--) {
         free_ids_.push_back(static_cast<uint16_t>(i));
     }
-    id_slots_.resize(num);
-    id_segs_.resize(num);
+}
+
+uint8_t* PackedRingDriver::host(uint64_t gpa, size_t off) const {
+    if (!scratch_.empty()) {
+        return const_cast<uint8_t*>(scratch_.data()) + off % scratch_.size();
+    }
+    return mem_.host(gpa) + off;
 }
 
 VringAddresses PackedRingDriver::addresses() const {
@@ -80,7 +93,7 @@ int PackedRingDriver::link_chain(std::span<const Segment> segments, bool indirec
     if (id < 0) {
         return -1;
     }
-    uint8_t* ring = mem_.host(desc_gpa_);
+    uint8_t* ring = host(desc_gpa_, 0);
     uint16_t head = next_avail_;
     uint16_t head_flags = 0;
     for (size_t i = 0; i < n; i++) {
@@ -142,13 +155,13 @@ int PackedRingDriver::add_tx(std::span<const uint8_t> header, std::span<const ui
     if (sizes.size() > free_slots_) {
         return -1;
     }
+    if (!fits_pool(sizes, "add_tx: piece larger than buffer_size")) {
+        return -1;
+    }
     std::vector<Segment> segs;
     size_t off = 0;
     uint16_t slot = next_avail_;
     for (uint32_t s : sizes) {
-        if (s > buffer_size_) {
-            die("add_tx: piece larger than buffer_size");
-        }
         segs.push_back({pool_buffer(slot), s, false});
         mem_.write(pool_buffer(slot), std::span<const uint8_t>(bytes).subspan(off, s));
         off += s;
@@ -157,16 +170,26 @@ int PackedRingDriver::add_tx(std::span<const uint8_t> header, std::span<const ui
     return add_chain(segs);
 }
 
+bool PackedRingDriver::fits_pool(std::span<const uint32_t> sizes, const char* what) const {
+    for (uint32_t s : sizes) {
+        if (s > buffer_size_) {
+            fail(what);
+            return false;
+        }
+    }
+    return true;
+}
+
 int PackedRingDriver::add_rx(std::span<const uint32_t> sizes) {
     if (sizes.empty() || sizes.size() > free_slots_) {
+        return -1;
+    }
+    if (!fits_pool(sizes, "add_rx: buffer larger than buffer_size")) {
         return -1;
     }
     std::vector<Segment> segs;
     uint16_t slot = next_avail_;
     for (uint32_t s : sizes) {
-        if (s > buffer_size_) {
-            die("add_rx: buffer larger than buffer_size");
-        }
         segs.push_back({pool_buffer(slot), s, true});
         slot = static_cast<uint16_t>((slot + 1) % num_);
     }
@@ -178,6 +201,9 @@ int PackedRingDriver::add_indirect(std::span<const Segment> segments) {
         return -1;
     }
     uint64_t table = mem_.alloc(16 * segments.size(), 16);
+    if (table == GuestMemoryFixture::kNoAddress) {
+        return -1;
+    }
     for (size_t i = 0; i < segments.size(); i++) {
         virtio::PackedDesc d{};
         d.addr = segments[i].gpa;
@@ -189,11 +215,12 @@ int PackedRingDriver::add_indirect(std::span<const Segment> segments) {
     return link_chain(segments, true, table);
 }
 
-void PackedRingDriver::add_raw(std::span<const virtio::PackedDesc> descs) {
+bool PackedRingDriver::add_raw(std::span<const virtio::PackedDesc> descs) {
     if (descs.empty() || descs.size() > free_slots_) {
-        die("add_raw: no room");
+        fail("add_raw: no room");
+        return false;
     }
-    uint8_t* ring = mem_.host(desc_gpa_);
+    uint8_t* ring = host(desc_gpa_, 0);
     uint16_t head = next_avail_;
     uint16_t head_flags = 0;
     for (size_t i = 0; i < descs.size(); i++) {
@@ -226,10 +253,11 @@ void PackedRingDriver::add_raw(std::span<const virtio::PackedDesc> descs) {
     }
     free_slots_ = static_cast<uint16_t>(free_slots_ - descs.size());
     store_release<uint16_t>(ring + 16 * size_t(head) + 14, head_flags);
+    return true;
 }
 
 std::optional<PackedRingDriver::Used> PackedRingDriver::pop_used() {
-    uint8_t* slot = mem_.host(desc_gpa_) + 16 * size_t(next_used_);
+    uint8_t* slot = host(desc_gpa_, 16 * size_t(next_used_));
     uint16_t flags = load_acquire<uint16_t>(slot + 14);
     bool avail = (flags & virtio::kPackedDescFAvail) != 0;
     bool used = (flags & virtio::kPackedDescFUsed) != 0;
@@ -241,7 +269,8 @@ std::optional<PackedRingDriver::Used> PackedRingDriver::pop_used() {
     std::memcpy(&u.id, slot + 12, 2);
     u.flags = flags;
     if (u.id >= num_ || id_slots_[u.id] == 0) {
-        die("pop_used: device returned an id that is not outstanding");
+        fail("pop_used: device returned an id that is not outstanding");
+        return std::nullopt;
     }
     u.segments = id_segs_[u.id];
     release(u.id);
@@ -252,7 +281,7 @@ std::vector<PackedRingDriver::Used> PackedRingDriver::pop_used_in_order() {
     std::vector<Used> batch;
     std::optional<Used> last;
     {
-        uint8_t* slot = mem_.host(desc_gpa_) + 16 * size_t(next_used_);
+        uint8_t* slot = host(desc_gpa_, 16 * size_t(next_used_));
         uint16_t flags = load_acquire<uint16_t>(slot + 14);
         bool avail = (flags & virtio::kPackedDescFAvail) != 0;
         bool used = (flags & virtio::kPackedDescFUsed) != 0;
@@ -265,7 +294,8 @@ std::vector<PackedRingDriver::Used> PackedRingDriver::pop_used_in_order() {
         last->flags = flags;
     }
     if (last->id >= num_ || id_slots_[last->id] == 0) {
-        die("pop_used_in_order: device returned an id that is not outstanding");
+        fail("pop_used_in_order: device returned an id that is not outstanding");
+        return batch;
     }
     for (;;) {
         uint16_t id = avail_order_.front();
@@ -299,7 +329,7 @@ void PackedRingDriver::release(uint16_t id) {
 }
 
 uint16_t PackedRingDriver::slot_flags(uint16_t slot) const {
-    return load_acquire<uint16_t>(mem_.host(desc_gpa_) + 16 * size_t(slot) + 14);
+    return load_acquire<uint16_t>(host(desc_gpa_, 16 * size_t(slot % num_) + 14));
 }
 
 std::vector<uint8_t> PackedRingDriver::read_used(const Used& used) const {
@@ -307,8 +337,8 @@ std::vector<uint8_t> PackedRingDriver::read_used(const Used& used) const {
     uint32_t left = used.len;
     for (const Segment& s : used.segments) {
         uint32_t n = std::min(left, s.len);
-        const uint8_t* p = mem_.host(s.gpa);
-        out.insert(out.end(), p, p + n);
+        std::vector<uint8_t> part = mem_.read(s.gpa, n);
+        out.insert(out.end(), part.begin(), part.end());
         left -= n;
         if (left == 0) {
             break;
@@ -318,13 +348,13 @@ std::vector<uint8_t> PackedRingDriver::read_used(const Used& used) const {
 }
 
 void PackedRingDriver::set_driver_event(uint16_t flags, uint16_t off_wrap) {
-    uint8_t* p = mem_.host(driver_event_gpa_);
+    uint8_t* p = host(driver_event_gpa_, 0);
     store_release<uint16_t>(p, off_wrap);
     store_release<uint16_t>(p + 2, flags);
 }
 
 uint16_t PackedRingDriver::device_event_flags() const {
-    return load_acquire<uint16_t>(mem_.host(device_event_gpa_) + 2);
+    return load_acquire<uint16_t>(host(device_event_gpa_, 2));
 }
 
 }  // namespace nvh::test
