@@ -1,26 +1,19 @@
 // packed_ring_driver.cpp: driver side of a packed virtqueue, for tests.
 #include "frontend/packed_ring_driver.h"
 
-#include <atomic>
+#include <algorithm>
 #include <cstring>
 
 #include "frontend/failure.h"
+#include "frontend/ring_driver_common.h"
 
 namespace nvh::test {
 namespace {
 
+using ring_driver::load_acquire;
+using ring_driver::store_release;
+
 void fail(const char* what) { report_failure("packed_ring_driver", what); }
-
-template <typename T>
-void store_release(uint8_t* p, T v) {
-    std::atomic_ref<T>(*reinterpret_cast<T*>(p)).store(v, std::memory_order_release);
-}
-
-template <typename T>
-T load_acquire(const uint8_t* p) {
-    return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
-        .load(std::memory_order_acquire);
-}
 
 }  // namespace
 
@@ -138,20 +131,8 @@ int PackedRingDriver::add_chain(std::span<const Segment> segments) {
 
 int PackedRingDriver::add_tx(std::span<const uint8_t> header, std::span<const uint8_t> frame,
                              std::span<const uint32_t> split) {
-    std::vector<uint8_t> bytes(header.begin(), header.end());
-    bytes.insert(bytes.end(), frame.begin(), frame.end());
-    std::vector<uint32_t> sizes;
-    size_t used = 0;
-    for (uint32_t s : split) {
-        if (used + s > bytes.size()) {
-            break;
-        }
-        sizes.push_back(s);
-        used += s;
-    }
-    if (used < bytes.size() || sizes.empty()) {
-        sizes.push_back(static_cast<uint32_t>(bytes.size() - used));
-    }
+    std::vector<uint8_t> bytes = ring_driver::join(header, frame);
+    std::vector<uint32_t> sizes = ring_driver::piece_sizes(bytes.size(), split);
     if (sizes.size() > free_slots_) {
         return -1;
     }
@@ -171,13 +152,7 @@ int PackedRingDriver::add_tx(std::span<const uint8_t> header, std::span<const ui
 }
 
 bool PackedRingDriver::fits_pool(std::span<const uint32_t> sizes, const char* what) const {
-    for (uint32_t s : sizes) {
-        if (s > buffer_size_) {
-            fail(what);
-            return false;
-        }
-    }
-    return true;
+    return ring_driver::fit_pool(sizes, buffer_size_, "packed_ring_driver", what);
 }
 
 int PackedRingDriver::add_rx(std::span<const uint32_t> sizes) {
@@ -333,18 +308,7 @@ uint16_t PackedRingDriver::slot_flags(uint16_t slot) const {
 }
 
 std::vector<uint8_t> PackedRingDriver::read_used(const Used& used) const {
-    std::vector<uint8_t> out;
-    uint32_t left = used.len;
-    for (const Segment& s : used.segments) {
-        uint32_t n = std::min(left, s.len);
-        std::vector<uint8_t> part = mem_.read(s.gpa, n);
-        out.insert(out.end(), part.begin(), part.end());
-        left -= n;
-        if (left == 0) {
-            break;
-        }
-    }
-    return out;
+    return ring_driver::read_written(mem_, std::span<const Segment>(used.segments), used.len);
 }
 
 void PackedRingDriver::set_driver_event(uint16_t flags, uint16_t off_wrap) {
