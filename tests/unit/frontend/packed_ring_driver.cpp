@@ -51,20 +51,11 @@ uint8_t* PackedRingDriver::host(uint64_t gpa, size_t off) const {
 }
 
 VringAddresses PackedRingDriver::addresses() const {
-    VringAddresses a;
-    a.desc_user_addr = mem_.gpa_to_uva(desc_gpa_);
-    a.avail_user_addr = mem_.gpa_to_uva(driver_event_gpa_);
-    a.used_user_addr = mem_.gpa_to_uva(device_event_gpa_);
-    return a;
+    return ring_driver::ring_addresses(mem_, desc_gpa_, driver_event_gpa_, device_event_gpa_);
 }
 
 bool PackedRingDriver::configure(Virtqueue& vq, uint32_t base) const {
-    if (!vq.set_num(num_).ok()) {
-        return false;
-    }
-    vq.set_addresses(addresses());
-    vq.set_base(base);
-    return true;
+    return ring_driver::configure(vq, num_, addresses(), base);
 }
 
 int PackedRingDriver::alloc_id() {

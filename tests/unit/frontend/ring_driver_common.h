@@ -11,6 +11,7 @@
 
 #include "frontend/failure.h"
 #include "frontend/guest_memory_fixture.h"
+#include "ring/virtqueue.h"
 
 namespace nvh::test::ring_driver {
 
@@ -23,6 +24,30 @@ template <typename T>
 T load_acquire(const uint8_t* p) {
     return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
         .load(std::memory_order_acquire);
+}
+
+// SET_VRING_ADDR's fields for ring parts at these guest-physical addresses
+// (split: descriptor table, avail and used rings; packed: descriptor ring,
+// driver and device event areas).
+inline VringAddresses ring_addresses(const GuestMemoryFixture& mem, uint64_t desc,
+                                     uint64_t avail, uint64_t used) {
+    VringAddresses a;
+    a.desc_user_addr = mem.gpa_to_uva(desc);
+    a.avail_user_addr = mem.gpa_to_uva(avail);
+    a.used_user_addr = mem.gpa_to_uva(used);
+    return a;
+}
+
+// vq.set_num(num), vq.set_addresses(addresses), vq.set_base(base); false if
+// the size is refused.
+inline bool configure(Virtqueue& vq, uint16_t num, const VringAddresses& addresses,
+                      uint32_t base) {
+    if (!vq.set_num(num).ok()) {
+        return false;
+    }
+    vq.set_addresses(addresses);
+    vq.set_base(base);
+    return true;
 }
 
 // Header and frame as one byte string.

@@ -43,20 +43,11 @@ SplitRingDriver::SplitRingDriver(GuestMemoryFixture& mem, uint16_t num,
 }
 
 VringAddresses SplitRingDriver::addresses() const {
-    VringAddresses a;
-    a.desc_user_addr = mem_.gpa_to_uva(desc_gpa_);
-    a.avail_user_addr = mem_.gpa_to_uva(avail_gpa_);
-    a.used_user_addr = mem_.gpa_to_uva(used_gpa_);
-    return a;
+    return ring_driver::ring_addresses(mem_, desc_gpa_, avail_gpa_, used_gpa_);
 }
 
 bool SplitRingDriver::configure(Virtqueue& vq, uint16_t base) const {
-    if (!vq.set_num(num_).ok()) {
-        return false;
-    }
-    vq.set_addresses(addresses());
-    vq.set_base(base);
-    return true;
+    return ring_driver::configure(vq, num_, addresses(), base);
 }
 
 std::vector<uint8_t> SplitRingDriver::net_header(uint32_t hdr_len) {
