@@ -190,7 +190,9 @@ void packed_bad_id(Context& c) {
     // virtio 1.2, 2.8.6: the buffer id is the driver's; 2.8 bounds ids by
     // the queue size.
     virtio::PackedDesc d{g.txq->pool_buffer(slot), uint32_t(bytes.size()), 1000, 0};
-    g.txq->add_raw(std::span<const virtio::PackedDesc>(&d, 1));
+    if (!g.txq->add_raw(std::span<const virtio::PackedDesc>(&d, 1))) {
+        fail("no room for the chain");
+    }
     note("placed; the ring is unusable now");
     hold(c.fe);
 }

@@ -24,10 +24,12 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "attack_common.h"
+#include "frontend/failure.h"
 
 namespace nvh::attack {
 namespace {
@@ -364,6 +366,11 @@ const std::vector<Entry>& message_attacks() {
 
 int main(int argc, char** argv) {
     using namespace nvh::attack;
+    // A misuse of the in-tree frontend ends the run, as any failed step.
+    nvh::test::set_failure_handler([](const char* where, const char* what) {
+        std::fprintf(stderr, "vhost_user_attack: %s: %s\n", where, what);
+        std::exit(1);
+    });
     if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
         list_attacks();
         return 0;

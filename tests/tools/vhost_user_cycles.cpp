@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "frontend/failure.h"
 #include "frontend/guest_memory_fixture.h"
 #include "frontend/split_ring_driver.h"
 #include "frontend/vhost_user_frontend.h"
@@ -301,6 +302,11 @@ private:
 
 int main(int argc, char** argv) {
     Options o;
+    // A misuse of the in-tree frontend ends the run, as any failed step.
+    nvh::test::set_failure_handler([](const char* where, const char* what) {
+        std::fprintf(stderr, "vhost_user_cycles: %s: %s\n", where, what);
+        std::exit(1);
+    });
     if (!parse(argc, argv, o)) {
         std::fprintf(stderr,
                      "usage: %s --socket PATH [--cycles N] [--frames K] "

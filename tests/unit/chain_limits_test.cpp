@@ -1,57 +1,32 @@
-// Bounds on descriptor walking: at most 256 buffers per chain, receive
-// bursts that do not re-walk chains already found too small, bursts whose
-// chains hold more pieces than one pass of the burst keeps, and the split
-// ring's batch path (SplitRing::take_batch), whose every broken case must
-// come out as the one-by-one walk has it.
+// Bounds on descriptor walking on the split ring: at most 256 buffers per
+// chain (ChainWalker), chains over the limit consumed as invalid, and
+// receive bursts that do not re-walk chains already found too small.  The
+// longest legal chain and bursts longer than one pass, on both ring types,
+// are in ring_batch_test.cpp.
 #include <gtest/gtest.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include <array>
-#include <cstdlib>
-#include <optional>
+#include <utility>
 #include <vector>
 
-#include "frontend/guest_memory_fixture.h"
-#include "frontend/split_ring_driver.h"
-#include "ring/split_ring.h"
-#include "net/virtio_net.h"
 #include "base/virtio_spec.h"
+#include "net/virtio_net.h"
+#include "ring/split_ring.h"
+#include "ring_harness.h"
 
-namespace nvh {
+namespace nvh::test {
 namespace {
 
-using test::GuestMemoryFixture;
-using test::SplitRingDriver;
 using Segment = SplitRingDriver::Segment;
 
-constexpr uint64_t kMiB = 1 << 20;
-constexpr uint64_t kV1 = virtio::bit(virtio::kFVersion1);
-constexpr uint64_t kMrg = kV1 | virtio::bit(virtio::kNetFMrgRxbuf);
 constexpr uint32_t kLimit = ChainWalker::kMaxChainBuffers;
 static_assert(kLimit == 256);
 
-// A started, enabled queue of 1024 entries (room for chains longer than the
-// limit) with 2 KiB pool buffers.
-class Queue {
+// A started, enabled split queue of 1024 entries (room for chains longer
+// than the limit) with 2 KiB pool buffers.
+class Queue : public RingQueue<Split> {
 public:
-    explicit Queue(uint64_t features) {
-        mem.add_region(0, 16 * kMiB);
-        drv.emplace(mem, 1024, 2048);
-        auto g = mem.create_memory();
-        if (!g.ok()) {
-            std::abort();
-        }
-        memory = std::move(g.value());
-        call = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        vq.set_call_fd(UniqueFd(::dup(call)));
-        if (!drv->configure(vq) || !vq.start(memory, features).ok()) {
-            std::abort();
-        }
-        vq.set_enabled(true);
-    }
-    ~Queue() { ::close(call); }
-    const VringCounters& c() const { return vq.counters(); }
+    explicit Queue(uint64_t features)
+        : RingQueue<Split>(QueueConfig{.num = 1024, .features = features, .buffer_size = 2048}) {}
 
     // `count` device-readable segments of 8 bytes, back to back in fresh
     // memory starting at *base.
@@ -68,28 +43,7 @@ public:
         std::vector<uint32_t> sizes(count, 8);
         return drv->add_rx(sizes);
     }
-
-    GuestMemoryFixture mem;
-    std::optional<SplitRingDriver> drv;
-    GuestMemory memory;
-    Virtqueue vq;
-    int call = -1;
 };
-
-std::vector<uint8_t> frame(size_t len, uint8_t seed = 1) {
-    std::vector<uint8_t> f(len);
-    for (size_t i = 0; i < len; i++) {
-        f[i] = static_cast<uint8_t>(seed + i * 3);
-    }
-    return f;
-}
-
-nvh_packet rx_packet(std::vector<uint8_t>& f) {
-    nvh_packet p{};
-    p.data = f.data();
-    p.len = static_cast<uint32_t>(f.size());
-    return p;
-}
 
 // ---- ChainWalker -------------------------------------------------------------
 
@@ -144,12 +98,9 @@ TEST(ChainLimits, TransmitChainOverTheLimitIsConsumedAsInvalid) {
     int longer = q.drv->add_chain(long_segs);
     int limit = q.drv->add_chain(segs);
 
-    std::vector<uint8_t> buf(2048);
-    std::array<nvh_packet, 2> pkts{};
-    pkts[0].data = buf.data();
-    pkts[0].capacity = 2048;
-    ASSERT_EQ(net_dequeue_burst(q.vq, pkts.data(), 2), 1u);
-    EXPECT_EQ(std::vector<uint8_t>(buf.begin(), buf.begin() + pkts[0].len), f);
+    TxBuffers b;
+    ASSERT_EQ(q.dequeue(b, 2), 1u);
+    EXPECT_EQ(b.got(0), f);
     EXPECT_EQ(q.c().invalid_descriptors.load(), 1u);
     EXPECT_EQ(q.c().packets.load(), 1u);
     // Both chains go back to the driver, the refused one with len 0.
@@ -226,240 +177,5 @@ TEST(ChainLimits, MergeableWalkStopsAtThePieceLimit) {
     EXPECT_FALSE(q.drv->pop_used());
 }
 
-// ---- Bursts longer than one pass ---------------------------------------------
-
-// Chains of 200 pieces each: the pieces of two fill more than half of a
-// pass (net::kBurstPieces), so the burst copies every two before it gathers
-// the next (twice for five); every frame must still land whole, in order,
-// in its own packet.
-TEST(ChainLimits, TransmitBurstOverOnePassDeliversEveryFrame) {
-    constexpr int kChains = 5;
-    Queue q(kV1);
-    std::vector<std::vector<uint8_t>> frames;
-    std::vector<int> heads;
-    for (int i = 0; i < kChains; i++) {
-        uint64_t base;
-        auto segs = q.tx_segments(200, &base);
-        frames.push_back(frame(200 * 8 - 12, static_cast<uint8_t>(10 * i + 1)));
-        q.mem.write(base + 12, frames.back());
-        heads.push_back(q.drv->add_chain(segs));
-    }
-    std::array<std::vector<uint8_t>, kChains> bufs;
-    std::array<nvh_packet, kChains> pkts{};
-    for (int i = 0; i < kChains; i++) {
-        bufs[i].assign(2048, 0);
-        pkts[i].data = bufs[i].data();
-        pkts[i].capacity = 2048;
-    }
-    ASSERT_EQ(net_dequeue_burst(q.vq, pkts.data(), kChains), uint32_t(kChains));
-    for (int i = 0; i < kChains; i++) {
-        ASSERT_EQ(pkts[i].len, frames[i].size());
-        EXPECT_EQ(std::vector<uint8_t>(bufs[i].begin(), bufs[i].begin() + pkts[i].len),
-                  frames[i]);
-    }
-    EXPECT_EQ(q.c().packets.load(), uint64_t(kChains));
-    for (int i = 0; i < kChains; i++) {
-        auto u = q.drv->pop_used();
-        ASSERT_TRUE(u);
-        EXPECT_EQ(u->id, uint32_t(heads[i]));
-    }
-}
-
-TEST(ChainLimits, ReceiveBurstOverOnePassWritesEveryFrame) {
-    Queue q(kV1);
-    std::vector<int> heads;
-    for (int i = 0; i < 3; i++) {
-        heads.push_back(q.add_rx8(200));   // 1600 bytes: 189 pieces used
-    }
-    std::vector<std::vector<uint8_t>> frames;
-    std::vector<nvh_packet> p;
-    for (int i = 0; i < 3; i++) {
-        frames.push_back(frame(1500, static_cast<uint8_t>(7 * i + 3)));
-    }
-    for (auto& f : frames) {
-        p.push_back(rx_packet(f));
-    }
-    ASSERT_EQ(net_enqueue_burst(q.vq, p.data(), 3), 3u);
-    EXPECT_EQ(q.c().packets.load(), 3u);
-    for (int i = 0; i < 3; i++) {
-        auto u = q.drv->pop_used();
-        ASSERT_TRUE(u);
-        EXPECT_EQ(u->id, uint32_t(heads[i]));
-        ASSERT_EQ(u->len, 12u + 1500u);
-        std::vector<uint8_t> bytes = q.drv->read_used(*u);
-        ASSERT_EQ(bytes.size(), 12u + 1500u);
-        EXPECT_EQ(std::vector<uint8_t>(bytes.begin() + 12, bytes.end()), frames[i]);
-    }
-}
-
-// ---- Split ring batch path ---------------------------------------------------
-
-struct TxOut {
-    TxOut() {
-        for (size_t i = 0; i < NVH_MAX_BURST; i++) {
-            storage[i].resize(2048);
-            pkts[i] = {};
-            pkts[i].data = storage[i].data();
-            pkts[i].capacity = 2048;
-        }
-    }
-    std::vector<uint8_t> got(size_t i) const { return {pkts[i].data, pkts[i].data + pkts[i].len}; }
-    std::array<std::vector<uint8_t>, NVH_MAX_BURST> storage;
-    std::array<nvh_packet, NVH_MAX_BURST> pkts;
-};
-
-TEST(SplitBatch, TransmitOfSingleAndLongerChains) {
-    Queue q(kV1);
-    std::vector<int> heads;
-    std::vector<std::vector<uint8_t>> frames;
-    for (int i = 0; i < 32; i++) {
-        frames.push_back(frame(60 + 40 * size_t(i), uint8_t(i)));
-        // Every 7th chain is header + frame in two descriptors: it breaks
-        // the batches around it.
-        std::vector<uint32_t> split;
-        if (i % 7 == 3) {
-            split = {12};
-        }
-        heads.push_back(q.drv->add_tx(SplitRingDriver::net_header(12), frames.back(), split));
-    }
-    TxOut out;
-    ASSERT_EQ(net_dequeue_burst(q.vq, out.pkts.data(), 32), 32u);
-    for (int i = 0; i < 32; i++) {
-        EXPECT_EQ(out.got(size_t(i)), frames[size_t(i)]) << i;
-        auto u = q.drv->pop_used();
-        ASSERT_TRUE(u) << i;
-        EXPECT_EQ(u->id, uint32_t(heads[size_t(i)]));
-        EXPECT_EQ(u->len, 0u);
-    }
-    EXPECT_FALSE(q.drv->pop_used());
-}
-
-// virtio 1.2, 5.1.6.2: a device-writable buffer in a transmit batch is
-// dropped, counted and returned.
-TEST(SplitBatch, WritableTransmitBufferIsDropped) {
-    Queue q(kV1);
-    for (int i = 0; i < 4; i++) {
-        if (i == 1) {
-            const Segment w[] = {{q.drv->pool_buffer(900), 100, true}};
-            q.drv->add_chain(w);
-        } else {
-            q.drv->add_tx(SplitRingDriver::net_header(12), frame(90, uint8_t(i)));
-        }
-    }
-    TxOut out;
-    ASSERT_EQ(net_dequeue_burst(q.vq, out.pkts.data(), 32), 3u);
-    EXPECT_EQ(out.got(0), frame(90, 0));
-    EXPECT_EQ(out.got(1), frame(90, 2));
-    EXPECT_EQ(out.got(2), frame(90, 3));
-    EXPECT_EQ(q.c().invalid_descriptors.load(), 1u);
-    for (int i = 0; i < 4; i++) {
-        ASSERT_TRUE(q.drv->pop_used()) << i;
-    }
-}
-
-// virtio 1.2, 2.7.6: a head out of range among four: the batch is refused
-// and the one-by-one walk delivers the chains before it, then finds the
-// ring unusable.
-TEST(SplitBatch, HeadOutOfRangeBreaksTheQueue) {
-    Queue q(kV1);
-    q.drv->add_tx(SplitRingDriver::net_header(12), frame(70, 1));
-    q.drv->add_tx(SplitRingDriver::net_header(12), frame(70, 2));
-    q.drv->make_available(uint16_t(q.drv->num() + 5));
-    q.drv->add_tx(SplitRingDriver::net_header(12), frame(70, 4));
-    TxOut out;
-    EXPECT_EQ(net_dequeue_burst(q.vq, out.pkts.data(), 32), 2u);
-    EXPECT_EQ(out.got(0), frame(70, 1));
-    EXPECT_EQ(out.got(1), frame(70, 2));
-    EXPECT_TRUE(q.vq.broken());
-}
-
-TEST(SplitBatch, ReceiveIntoSingleBuffers) {
-    Queue q(kMrg);
-    std::vector<int> heads;
-    for (int i = 0; i < 8; i++) {
-        heads.push_back(q.drv->add_rx({2048}));
-    }
-    std::vector<std::vector<uint8_t>> frames;
-    std::vector<nvh_packet> p;
-    for (int i = 0; i < 8; i++) {
-        frames.push_back(frame(64 + 150 * size_t(i), uint8_t(i)));
-    }
-    for (auto& f : frames) {
-        p.push_back(rx_packet(f));
-    }
-    ASSERT_EQ(net_enqueue_burst(q.vq, p.data(), 8), 8u);
-    for (int i = 0; i < 8; i++) {
-        auto u = q.drv->pop_used();
-        ASSERT_TRUE(u) << i;
-        EXPECT_EQ(u->id, uint32_t(heads[size_t(i)]));
-        ASSERT_EQ(u->len, 12 + frames[size_t(i)].size());
-        std::vector<uint8_t> bytes = q.drv->read_used(*u);
-        EXPECT_EQ(std::vector<uint8_t>(bytes.begin() + 12, bytes.end()), frames[size_t(i)]);
-        EXPECT_EQ(bytes[10] | (bytes[11] << 8), 1);   // num_buffers
-    }
-    EXPECT_EQ(q.c().packets.load(), 8u);
-}
-
-// Without MRG_RXBUF: a buffer too small for its packet in a batch stops
-// the batch; as one by one, that packet is dropped and the buffer stays for
-// a later packet that fits it.
-TEST(SplitBatch, SmallReceiveBufferStaysForASmallerPacket) {
-    Queue q(kV1);
-    const uint32_t sizes[] = {2048, 2048, 100, 2048};
-    for (uint32_t size : sizes) {
-        q.drv->add_rx({size});
-    }
-    auto f1 = frame(1000, 1), f2 = frame(1000, 2), f3 = frame(1000, 3), f4 = frame(50, 4);
-    nvh_packet p[4] = {rx_packet(f1), rx_packet(f2), rx_packet(f3), rx_packet(f4)};
-    ASSERT_EQ(net_enqueue_burst(q.vq, p, 4), 4u);
-    auto u1 = q.drv->pop_used(), u2 = q.drv->pop_used(), u3 = q.drv->pop_used();
-    ASSERT_TRUE(u1 && u2 && u3);
-    auto payload = [&](const SplitRingDriver::Used& u) {
-        auto b = q.drv->read_used(u);
-        return std::vector<uint8_t>(b.begin() + 12, b.end());
-    };
-    EXPECT_EQ(payload(*u1), f1);
-    EXPECT_EQ(payload(*u2), f2);
-    EXPECT_EQ(payload(*u3), f4);
-    EXPECT_EQ(u3->len, 62u);
-    EXPECT_FALSE(q.drv->pop_used());
-    EXPECT_EQ(q.c().rx_buffer_too_small.load(), 1u);
-}
-
-// virtio 1.2, 5.1.6.3: a read-only receive buffer in a batch goes back
-// empty and counted; its packet takes the next buffer.
-TEST(SplitBatch, ReadOnlyReceiveBufferIsInvalid) {
-    Queue q(kMrg);
-    for (int i = 0; i < 5; i++) {
-        if (i == 2) {
-            const Segment ro[] = {{q.drv->pool_buffer(900), 2048, false}};
-            q.drv->add_chain(ro);
-        } else {
-            q.drv->add_rx({2048});
-        }
-    }
-    std::vector<std::vector<uint8_t>> frames;
-    std::vector<nvh_packet> p;
-    for (int i = 0; i < 4; i++) {
-        frames.push_back(frame(300, uint8_t(10 + i)));
-    }
-    for (auto& f : frames) {
-        p.push_back(rx_packet(f));
-    }
-    ASSERT_EQ(net_enqueue_burst(q.vq, p.data(), 4), 4u);
-    size_t got = 0;
-    while (auto u = q.drv->pop_used()) {
-        if (u->len == 0) {
-            continue;   // the read-only buffer
-        }
-        auto b = q.drv->read_used(*u);
-        ASSERT_LT(got, frames.size());
-        EXPECT_EQ(std::vector<uint8_t>(b.begin() + 12, b.end()), frames[got]);
-        got++;
-    }
-    EXPECT_EQ(got, 4u);
-    EXPECT_EQ(q.c().invalid_descriptors.load(), 1u);
-}
-
 }  // namespace
-}  // namespace nvh
+}  // namespace nvh::test

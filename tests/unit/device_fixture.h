@@ -1,6 +1,8 @@
 // device_fixture.h: a device created through the C ABI with the in-tree
-// frontend at its socket path, and any number of queue pairs set up on
-// one guest memory region.  Shared by the multiqueue and protocol tests.
+// frontend at its socket path, and any number of queue pairs of split or
+// packed rings (DeviceFixtureT<Split> / <Packed>, ring_harness.h) set up on
+// one guest memory region.  Shared by the multiqueue, protocol and device
+// ring tests.
 #pragma once
 
 #include <sys/eventfd.h>
@@ -17,8 +19,8 @@
 #include <gtest/gtest.h>
 
 #include "frontend/guest_memory_fixture.h"
-#include "frontend/split_ring_driver.h"
 #include "frontend/vhost_user_frontend.h"
+#include "ring_harness.h"
 #include "vhost_user/message_handler.h"
 #include "netdev-vhost/nvh.h"
 #include "base/unique_fd.h"
@@ -41,8 +43,11 @@ inline bool wait_for(const std::function<bool()>& condition,
     return condition();
 }
 
-class DeviceFixture : public ::testing::Test {
+template <typename R>
+class DeviceFixtureT : public ::testing::Test {
 protected:
+    using Driver = typename R::Driver;
+
     void SetUp() override {
         static std::atomic<int> counter{0};
         path_ = ::testing::TempDir() + "nvh-fx-" + std::to_string(::getpid()) +
@@ -82,12 +87,10 @@ protected:
         mem_.add_region(0, 16 << 20);
         ASSERT_TRUE(frontend_->send_mem_table(mem_));
         for (uint32_t v = 0; v < 2 * n_pairs; v++) {
-            rings_.push_back(std::make_unique<SplitRingDriver>(mem_, 64, 2048));
-            kicks_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-            calls_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-            const SplitRingDriver& r = *rings_.back();
+            const Driver& r = add_ring();
             ASSERT_TRUE(frontend_->set_vring_state(vhost_user::Request::kSetVringNum, v, r.num()));
-            ASSERT_TRUE(frontend_->set_vring_state(vhost_user::Request::kSetVringBase, v, 0));
+            ASSERT_TRUE(frontend_->set_vring_state(vhost_user::Request::kSetVringBase, v,
+                                                   R::kBase));
             ASSERT_TRUE(frontend_->set_vring_addr(v, r.addresses()));
             ASSERT_TRUE(frontend_->set_vring_fd(vhost_user::Request::kSetVringCall, v,
                                                 calls_.back().get()));
@@ -95,12 +98,28 @@ protected:
                                                 kicks_.back().get()));
         }
     }
+    // Memory and the rings of pairs 0..n_pairs-1 through
+    // VhostUserFrontend::setup_vring, enabled.
+    void set_up_and_enable_rings(uint32_t n_pairs) {
+        mem_.add_region(0, 16 << 20);
+        ASSERT_TRUE(frontend_->send_mem_table(mem_));
+        for (uint32_t v = 0; v < 2 * n_pairs; v++) {
+            const Driver& r = add_ring();
+            ASSERT_TRUE(frontend_->setup_vring(v, r, kicks_.back().get(), calls_.back().get()));
+        }
+    }
+    const Driver& add_ring() {
+        rings_.push_back(std::make_unique<Driver>(mem_, 64, 2048));
+        kicks_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        calls_.emplace_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        return *rings_.back();
+    }
     bool enable_pair(uint32_t qp, bool on) {
         return frontend_->set_vring_state(vhost_user::Request::kSetVringEnable, 2 * qp, on) &&
                frontend_->set_vring_state(vhost_user::Request::kSetVringEnable, 2 * qp + 1, on);
     }
-    SplitRingDriver& rxq(uint32_t qp) { return *rings_[2 * qp]; }
-    SplitRingDriver& txq(uint32_t qp) { return *rings_[2 * qp + 1]; }
+    Driver& rxq(uint32_t qp) { return *rings_[2 * qp]; }
+    Driver& txq(uint32_t qp) { return *rings_[2 * qp + 1]; }
 
     static void count_state_change(void* aux) {
         static_cast<std::atomic<int>*>(aux)->fetch_add(1);
@@ -111,8 +130,10 @@ protected:
     std::unique_ptr<VhostUserFrontend> frontend_;
     nvh_device* dev_ = nullptr;
     GuestMemoryFixture mem_;
-    std::vector<std::unique_ptr<SplitRingDriver>> rings_;
+    std::vector<std::unique_ptr<Driver>> rings_;
     std::vector<UniqueFd> kicks_, calls_;
 };
+
+using DeviceFixture = DeviceFixtureT<Split>;
 
 }  // namespace nvh::test

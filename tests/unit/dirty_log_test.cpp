@@ -4,38 +4,29 @@
 #include "memory/dirty_log.h"
 
 #include <gtest/gtest.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <optional>
 #include <set>
 #include <vector>
 
-#include "frontend/guest_memory_fixture.h"
-#include "frontend/packed_ring_driver.h"
-#include "frontend/shared_log.h"
-#include "frontend/split_ring_driver.h"
-#include "net/virtio_net.h"
 #include "base/virtio_spec.h"
+#include "frontend/shared_log.h"
+#include "net/virtio_net.h"
+#include "ring_harness.h"
 
-namespace nvh {
+namespace nvh::test {
 namespace {
 
-using test::GuestMemoryFixture;
-using test::PackedRingDriver;
-using test::SharedLog;
-using test::SplitRingDriver;
-
 constexpr uint64_t kPage = DirtyLog::kPageSize;
-constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kSplit = virtio::bit(virtio::kFVersion1) | virtio::bit(virtio::kFLogAll);
 constexpr uint64_t kPacked = kSplit | virtio::bit(virtio::kFRingPacked);
 
-DirtyLog map_log(const SharedLog& shared) {
+// The device's mapping of `shared`; nullopt (a test failure) if refused.
+std::optional<DirtyLog> map_log(const SharedLog& shared) {
     auto log = DirtyLog::map(shared.dup_fd(), shared.size(), shared.offset());
     if (!log.ok()) {
-        std::abort();
+        ADD_FAILURE() << "DirtyLog::map: " << log.error().what;
+        return std::nullopt;
     }
     return std::move(log).value();
 }
@@ -61,17 +52,19 @@ TEST(DirtyLog, RefusesLogsThatCannotBeWritten) {
 
 TEST(DirtyLog, MarksEveryPageOfARangeAndNothingElse) {
     SharedLog shared(16);
-    DirtyLog log = map_log(shared);
-    log.mark(2 * kPage - 1, 2);   // Straddles pages 1 and 2.
-    log.mark(5 * kPage, kPage);   // Exactly page 5.
-    log.mark(9 * kPage + 100, 0); // Nothing.
+    auto log = map_log(shared);
+    ASSERT_TRUE(log);
+    log->mark(2 * kPage - 1, 2);   // Straddles pages 1 and 2.
+    log->mark(5 * kPage, kPage);   // Exactly page 5.
+    log->mark(9 * kPage + 100, 0); // Nothing.
     EXPECT_EQ(shared.marked(), (std::set<uint64_t>{1, 2, 5}));
 }
 
 TEST(DirtyLog, UsesTheOffsetInItsFile) {
     SharedLog shared(8, /*offset=*/100);
-    DirtyLog log = map_log(shared);
-    log.mark(0, 1);
+    auto log = map_log(shared);
+    ASSERT_TRUE(log);
+    log->mark(0, 1);
     EXPECT_EQ(shared.raw(100), 1);
     for (uint64_t i = 0; i < 100; i++) {
         ASSERT_EQ(shared.raw(i), 0) << i;
@@ -80,9 +73,10 @@ TEST(DirtyLog, UsesTheOffsetInItsFile) {
 
 TEST(DirtyLog, IgnoresPagesPastItsEnd) {
     SharedLog shared(1, 0, /*slack=*/8);   // Covers pages 0..7.
-    DirtyLog log = map_log(shared);
-    log.mark(7 * kPage, 3 * kPage);
-    log.mark(UINT64_MAX - 10, 100);       // Wraps past 2^64.
+    auto log = map_log(shared);
+    ASSERT_TRUE(log);
+    log->mark(7 * kPage, 3 * kPage);
+    log->mark(UINT64_MAX - 10, 100);       // Wraps past 2^64.
     EXPECT_EQ(shared.marked(), (std::set<uint64_t>{7}));
     for (uint64_t i = 1; i < 9; i++) {
         EXPECT_EQ(shared.raw(i), 0) << i;
@@ -109,59 +103,43 @@ TEST(DirtyLog, HostAddressesMapBackToGuestPhysical) {
 
 // A started queue on a driver-built ring in 16 MiB of guest memory, and a log
 // covering it, attached only when asked.
-template <typename Driver>
-struct Logged {
-    Logged(uint64_t features, uint32_t base) : shared(16 * kMiB / kPage / 8) {
-        mem.add_region(0, 16 * kMiB);
-        drv.emplace(mem, 64, 2048);
-        auto g = mem.create_memory();
-        if (!g.ok()) {
-            std::abort();
-        }
-        memory = std::move(g.value());
-        if (!drv->configure(vq, base) || !vq.start(memory, features).ok()) {
-            std::abort();
-        }
-        vq.set_enabled(true);
-        log.emplace(map_log(shared));
+template <typename R>
+struct Logged : RingQueue<R> {
+    explicit Logged(uint64_t features)
+        : RingQueue<R>(QueueConfig{.num = 64, .features = features, .buffer_size = 2048,
+                                   .adjacent_region = false}),
+          shared(16 * kMiB / kPage / 8), log(map_log(shared)) {}
+    void attach() {
+        ASSERT_TRUE(log);
+        this->vq.set_dirty_log(&*log);
     }
-    void attach() { vq.set_dirty_log(&*log); }
     // The guest-physical range of a ring part given by its frontend address.
     std::set<uint64_t> pages_at_uva(uint64_t uva, uint64_t len) const {
         uint64_t gpa = 0;
-        if (!memory.uva_to_gpa(uva, &gpa)) {
-            std::abort();
+        if (!this->memory.uva_to_gpa(uva, &gpa)) {
+            ADD_FAILURE() << "ring address " << uva << " not in guest memory";
+            return {};
         }
         return SharedLog::pages_of(gpa, len);
     }
     uint32_t receive(size_t len) {
         std::vector<uint8_t> f(len, 0x5a);
-        nvh_packet p{};
-        p.data = f.data();
-        p.len = static_cast<uint32_t>(len);
-        return net_enqueue_burst(vq, &p, 1);
+        return this->enqueue({rx_packet(f)});
     }
     uint32_t transmit() {
-        std::vector<uint8_t> storage(2048);
-        nvh_packet p{};
-        p.data = storage.data();
-        p.capacity = 2048;
-        return net_dequeue_burst(vq, &p, 1);
+        TxBuffers b;
+        return this->dequeue(b, 1);
     }
 
-    GuestMemoryFixture mem;
-    std::optional<Driver> drv;
-    GuestMemory memory;
-    Virtqueue vq;
     SharedLog shared;
     std::optional<DirtyLog> log;
 };
 
-using SplitLogged = Logged<SplitRingDriver>;
-using PackedLogged = Logged<PackedRingDriver>;
+using SplitLogged = Logged<Split>;
+using PackedLogged = Logged<Packed>;
 
 TEST(DirtyLogSplit, ReceiveMarksTheBufferAndTheUsedRing) {
-    SplitLogged q(kSplit, 0);
+    SplitLogged q(kSplit);
     q.attach();
     EXPECT_TRUE(q.vq.dirty_logging());
     // A buffer that straddles a page boundary in the pool.
@@ -187,7 +165,7 @@ TEST(DirtyLogSplit, ReceiveMarksTheBufferAndTheUsedRing) {
 }
 
 TEST(DirtyLogSplit, TransmitMarksOnlyTheUsedRing) {
-    SplitLogged q(kSplit, 0);
+    SplitLogged q(kSplit);
     q.attach();
     std::vector<uint8_t> f(200, 0x11);
     ASSERT_GE(q.drv->add_tx(SplitRingDriver::net_header(12), f), 0);
@@ -197,7 +175,7 @@ TEST(DirtyLogSplit, TransmitMarksOnlyTheUsedRing) {
 }
 
 TEST(DirtyLogSplit, NothingIsMarkedWhenLoggingStops) {
-    SplitLogged q(kSplit, 0);
+    SplitLogged q(kSplit);
     q.attach();
     q.vq.set_dirty_log(nullptr);
     EXPECT_FALSE(q.vq.dirty_logging());
@@ -208,7 +186,7 @@ TEST(DirtyLogSplit, NothingIsMarkedWhenLoggingStops) {
 
 TEST(DirtyLogSplit, RestartingTheRingLogsItsUsedFlags) {
     // A ring (re)started while logging writes used->flags: logged too.
-    SplitLogged q(kSplit, 0);
+    SplitLogged q(kSplit);
     q.attach();
     q.vq.stop();
     ASSERT_TRUE(q.vq.start(q.memory, kSplit).ok());
@@ -216,7 +194,7 @@ TEST(DirtyLogSplit, RestartingTheRingLogsItsUsedFlags) {
 }
 
 TEST(DirtyLogPacked, ReceiveMarksTheBufferAndItsDescriptor) {
-    PackedLogged q(kPacked, 0x8000);
+    PackedLogged q(kPacked);
     q.attach();
     q.drv->add_rx({2048});
     ASSERT_EQ(q.receive(1500), 1u);
@@ -229,7 +207,7 @@ TEST(DirtyLogPacked, ReceiveMarksTheBufferAndItsDescriptor) {
 }
 
 TEST(DirtyLogPacked, TransmitMarksOnlyTheDescriptorRing) {
-    PackedLogged q(kPacked, 0x8000);
+    PackedLogged q(kPacked);
     q.attach();
     std::vector<uint8_t> f(300, 0x22);
     ASSERT_GE(q.drv->add_tx(PackedRingDriver::net_header(12), f), 0);
@@ -238,4 +216,4 @@ TEST(DirtyLogPacked, TransmitMarksOnlyTheDescriptorRing) {
 }
 
 }  // namespace
-}  // namespace nvh
+}  // namespace nvh::test

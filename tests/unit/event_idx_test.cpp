@@ -1,34 +1,18 @@
-// VIRTIO_F_EVENT_IDX (virtio 1.2, 2.7.7 and 2.7.10) and
-// VIRTIO_F_INDIRECT_DESC (2.7.5.3) on the split ring: interrupts exactly when
-// used_event is passed, avail_event kept so that the driver never kicks, and
-// indirect descriptors only when negotiated.
+// VIRTIO_F_EVENT_IDX (virtio 1.2, 2.7.7 and 2.7.10) on the split ring:
+// interrupts exactly when used_event is passed, and avail_event kept so
+// that the driver never kicks.  (INDIRECT_DESC only when negotiated, on
+// both ring types: ring_tx_test.cpp and ring_rx_test.cpp.)
 #include <gtest/gtest.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <array>
-#include <cstdlib>
-#include <optional>
 #include <vector>
 
-#include "frontend/guest_memory_fixture.h"
-#include "frontend/split_ring_driver.h"
-#include "vhost_user/message_handler.h"
-#include "net/virtio_net.h"
 #include "base/virtio_spec.h"
+#include "net/virtio_net.h"
+#include "ring_harness.h"
+#include "vhost_user/message_handler.h"
 
-namespace nvh {
+namespace nvh::test {
 namespace {
-
-using test::GuestMemoryFixture;
-using test::SplitRingDriver;
-using Segment = SplitRingDriver::Segment;
-
-constexpr uint64_t kMiB = 1 << 20;
-constexpr uint64_t kV1 = virtio::bit(virtio::kFVersion1);
-constexpr uint64_t kEventIdx = virtio::bit(virtio::kFEventIdx);
-constexpr uint64_t kIndirect = virtio::bit(virtio::kFIndirectDesc);
 
 // The spec's vring_need_event (virtio 1.2, 2.7.7.2 / 2.7.10), written out
 // independently: is `event` one of the indexes in [old, new) modulo 2^16?
@@ -41,54 +25,25 @@ bool passes(uint16_t event, uint16_t new_idx, uint16_t old_idx) {
     return false;
 }
 
-// A started, enabled queue whose indexes start at `base`, with a call eventfd.
-struct Queue {
-    Queue(uint16_t num, uint64_t features, uint16_t base) {
-        mem.add_region(0, 16 * kMiB);
-        drv.emplace(mem, num, 2048);
-        auto g = mem.create_memory();
-        if (!g.ok()) {
-            std::abort();
-        }
-        memory = std::move(g.value());
-        call = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        vq.set_call_fd(UniqueFd(::dup(call)));
-        drv->rebase(base);
-        if (!drv->configure(vq, base) || !vq.start(memory, features).ok()) {
-            std::abort();
-        }
-        vq.set_enabled(true);
-    }
-    ~Queue() { ::close(call); }
-    uint64_t interrupts() {
-        uint64_t v = 0;
-        return ::read(call, &v, sizeof v) == sizeof v ? v : 0;
-    }
+// A started, enabled split queue whose indexes start at `base`.
+struct Queue : RingQueue<Split> {
+    Queue(uint16_t num, uint64_t features, uint16_t base)
+        : RingQueue<Split>(QueueConfig{.num = num, .features = features, .buffer_size = 2048,
+                                       .base = base}) {}
     // Sends `n` 60-byte frames through the device in one burst.
     uint32_t transmit(uint32_t n) {
         std::vector<uint8_t> f(60, 0x5a);
         for (uint32_t i = 0; i < n; i++) {
-            if (drv->add_tx(SplitRingDriver::net_header(12), f) < 0) {
-                std::abort();
+            if (post_tx(f) < 0) {
+                ADD_FAILURE() << "no room for chain " << i << " of " << n;
+                return 0;
             }
         }
-        std::array<std::array<uint8_t, 2048>, NVH_MAX_BURST> storage;
-        std::array<nvh_packet, NVH_MAX_BURST> pkts{};
-        for (size_t i = 0; i < pkts.size(); i++) {
-            pkts[i].data = storage[i].data();
-            pkts[i].capacity = 2048;
-        }
-        uint32_t got = net_dequeue_burst(vq, pkts.data(), NVH_MAX_BURST);
-        while (drv->pop_used()) {
-        }
+        TxBuffers b;
+        uint32_t got = dequeue(b);
+        pop_all();
         return got;
     }
-
-    GuestMemoryFixture mem;
-    std::optional<SplitRingDriver> drv;
-    GuestMemory memory;
-    Virtqueue vq;
-    int call = -1;
 };
 
 TEST(EventIdx, FeatureBitsAreOffered) {
@@ -157,21 +112,15 @@ TEST(EventIdx, AvailEventNeverAsksForAKick) {
         uint16_t old_avail = q.drv->avail_idx();
         std::vector<uint8_t> f(60, 1);
         for (uint32_t k = 0; k < burst; k++) {
-            ASSERT_GE(q.drv->add_tx(SplitRingDriver::net_header(12), f), 0);
+            ASSERT_GE(q.post_tx(f), 0);
             // The driver checks after each publish (Linux: virtqueue_kick_prepare).
             uint16_t new_avail = q.drv->avail_idx();
             kicks += passes(q.drv->avail_event(), new_avail, old_avail);
             old_avail = new_avail;
         }
-        std::array<uint8_t, 2048> buf;
-        std::array<nvh_packet, NVH_MAX_BURST> pkts{};
-        for (auto& p : pkts) {
-            p.data = buf.data();
-            p.capacity = 2048;
-        }
-        ASSERT_EQ(net_dequeue_burst(q.vq, pkts.data(), NVH_MAX_BURST), burst);
-        while (q.drv->pop_used()) {
-        }
+        TxBuffers b;
+        ASSERT_EQ(q.dequeue(b), burst);
+        q.pop_all();
     }
     EXPECT_EQ(kicks, 0);
     // The index wrapped at least once (4000 bursts of 16.5 chains on average).
@@ -184,56 +133,5 @@ TEST(EventIdx, WithoutEventIdxAvailEventIsNotWritten) {
     EXPECT_EQ(q.drv->used_flags() & virtio::kUsedFNoNotify, virtio::kUsedFNoNotify);
 }
 
-// ---- INDIRECT_DESC ------------------------------------------------------------
-
-// virtio 1.2, 2.7.5.3.1: INDIRECT only when VIRTIO_F_INDIRECT_DESC was
-// negotiated; otherwise the chain is invalid (dropped, counted, returned).
-TEST(IndirectDesc, TransmitOnlyWhenNegotiated) {
-    for (bool negotiated : {false, true}) {
-        Queue q(64, kV1 | (negotiated ? kIndirect : 0), 0);
-        uint64_t buf = q.mem.alloc(1024);
-        std::vector<uint8_t> bytes(12 + 100, 7);
-        std::fill(bytes.begin(), bytes.begin() + 12, 0);   // plain header
-        q.mem.write(buf, bytes);
-        const Segment segs[] = {{buf, 12, false}, {buf + 12, 100, false}};
-        ASSERT_GE(q.drv->add_indirect(segs), 0);
-        std::array<uint8_t, 2048> data;
-        nvh_packet p{};
-        p.data = data.data();
-        p.capacity = 2048;
-        EXPECT_EQ(net_dequeue_burst(q.vq, &p, 1), negotiated ? 1u : 0u);
-        EXPECT_EQ(q.vq.counters().invalid_descriptors.load(), negotiated ? 0u : 1u);
-        auto u = q.drv->pop_used();
-        ASSERT_TRUE(u);   // returned either way
-        EXPECT_EQ(u->len, 0u);
-        EXPECT_FALSE(q.vq.broken());
-    }
-}
-
-TEST(IndirectDesc, ReceiveOnlyWhenNegotiated) {
-    for (bool negotiated : {false, true}) {
-        Queue q(64, kV1 | (negotiated ? kIndirect : 0), 0);
-        uint64_t buf = q.mem.alloc(2048);
-        const Segment segs[] = {{buf, 1000, true}, {buf + 1000, 1000, true}};
-        ASSERT_GE(q.drv->add_indirect(segs), 0);
-        std::vector<uint8_t> f(1500, 3);
-        nvh_packet p{};
-        p.data = f.data();
-        p.len = 1500;
-        // Not negotiated: the only chain is invalid, so the ring is then
-        // empty and the packet is not taken.
-        EXPECT_EQ(net_enqueue_burst(q.vq, &p, 1), negotiated ? 1u : 0u);
-        EXPECT_EQ(q.vq.counters().packets.load(), negotiated ? 1u : 0u);
-        EXPECT_EQ(q.vq.counters().invalid_descriptors.load(), negotiated ? 0u : 1u);
-        auto u = q.drv->pop_used();
-        ASSERT_TRUE(u);
-        EXPECT_EQ(u->len, negotiated ? 1512u : 0u);
-        if (negotiated) {
-            auto got = q.drv->read_used(*u);
-            EXPECT_EQ(std::vector<uint8_t>(got.begin() + 12, got.end()), f);
-        }
-    }
-}
-
 }  // namespace
-}  // namespace nvh
+}  // namespace nvh::test

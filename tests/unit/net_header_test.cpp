@@ -1,30 +1,22 @@
 // The virtio-net header's offload fields: parsing, the transmit rules
 // (virtio 1.2, 5.1.6.2.1 / 5.1.6.2.2), the receive header (5.1.6.4.1), and
-// the same through a driver-built split ring.
+// the same through driver-built split and packed rings.
 #include "net/net_header.h"
 
 #include <gtest/gtest.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <array>
-#include <cstdlib>
-#include <optional>
 #include <vector>
 
-#include "frontend/guest_memory_fixture.h"
-#include "frontend/split_ring_driver.h"
-#include "net/virtio_net.h"
 #include "base/virtio_spec.h"
+#include "net/virtio_net.h"
+#include "ring_harness.h"
 
-namespace nvh {
+namespace nvh::test {
 namespace {
 
-using test::GuestMemoryFixture;
-using test::SplitRingDriver;
 using virtio::bit;
 
-constexpr uint64_t kV1 = bit(virtio::kFVersion1);
 constexpr uint64_t kCsum = bit(virtio::kNetFCsum);
 constexpr uint64_t kTso4 = bit(virtio::kNetFHostTso4);
 constexpr uint64_t kTso6 = bit(virtio::kNetFHostTso6);
@@ -241,42 +233,15 @@ TEST(NetHeaderRx, NoEcnOrUdp) {
     EXPECT_EQ(h[1], virtio::kNetHdrGsoNone);
 }
 
-// ---- Through a split ring ----------------------------------------------
+// ---- Through split and packed rings ------------------------------------
 
-constexpr uint64_t kMiB = 1 << 20;
-
-class Ring {
-public:
-    explicit Ring(uint64_t features) {
-        mem.add_region(0, 16 * kMiB);
-        drv.emplace(mem, 64, 16384);
-        auto g = mem.create_memory();
-        if (!g.ok()) {
-            std::abort();
-        }
-        memory = std::move(g.value());
-        if (!drv->configure(vq)) {
-            std::abort();
-        }
-        call = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        vq.set_call_fd(UniqueFd(::dup(call)));
-        if (!vq.start(memory, features).ok()) {
-            std::abort();
-        }
-        vq.set_enabled(true);
-    }
-    ~Ring() { ::close(call); }
-
-    GuestMemoryFixture mem;
-    std::optional<SplitRingDriver> drv;
-    GuestMemory memory;
-    Virtqueue vq;
-    int call = -1;
-};
+template <typename R>
+class NetHeaderRing : public RingTest<R> {};
+TYPED_TEST_SUITE(NetHeaderRing, RingTypes, RingTypeNames);
 
 std::vector<uint8_t> header(uint8_t flags, uint8_t gso_type, uint16_t gso_size,
                             uint16_t csum_start, uint16_t csum_offset) {
-    std::vector<uint8_t> h = SplitRingDriver::net_header(12);
+    std::vector<uint8_t> h(12, 0);
     h[0] = flags;
     h[1] = gso_type;
     h[4] = static_cast<uint8_t>(gso_size);
@@ -288,27 +253,14 @@ std::vector<uint8_t> header(uint8_t flags, uint8_t gso_type, uint16_t gso_size,
     return h;
 }
 
-struct Buffers {
-    Buffers() {
-        for (size_t i = 0; i < NVH_MAX_BURST; i++) {
-            storage[i].resize(9000);
-            pkts[i] = {};
-            pkts[i].data = storage[i].data();
-            pkts[i].capacity = 9000;
-        }
-    }
-    std::array<std::vector<uint8_t>, NVH_MAX_BURST> storage;
-    std::array<nvh_packet, NVH_MAX_BURST> pkts;
-};
-
-TEST(NetHeaderRing, TransmitChecksumAndTsoDeliveredOrDropped) {
-    Ring ring(kV1 | kCsum | kTso4);
+TYPED_TEST(NetHeaderRing, TransmitChecksumAndTsoDeliveredOrDropped) {
+    RingQueue<TypeParam> ring(64, kV1 | kCsum | kTso4);
     std::vector<uint8_t> f(4000, 0x5a);
     ring.drv->add_tx(header(kNeedsCsum, virtio::kNetHdrGsoTcpv4, 1448, 34, 16), f);
     ring.drv->add_tx(header(kNeedsCsum, virtio::kNetHdrGsoTcpv6, 1448, 54, 16), f);
     ring.drv->add_tx(header(kNeedsCsum, 0, 0, 3990, 16), f);   // Past the end.
     ring.drv->add_tx(header(kNeedsCsum, 0, 0, 34, 6), f);
-    Buffers b;
+    TxBuffers b(9000);
     ASSERT_EQ(net_dequeue_burst(ring.vq, b.pkts.data(), NVH_MAX_BURST), 2u);
     EXPECT_EQ(b.pkts[0].len, 4000u);
     EXPECT_EQ(b.pkts[0].offload.flags, kNeedsCsum);
@@ -319,37 +271,33 @@ TEST(NetHeaderRing, TransmitChecksumAndTsoDeliveredOrDropped) {
     EXPECT_EQ(b.pkts[1].offload.csum_offset, 6);
     EXPECT_EQ(ring.vq.counters().invalid_descriptors.load(), 2u);
     // Every chain, dropped or not, went back to the driver.
-    int used = 0;
-    while (ring.drv->pop_used()) {
-        used++;
-    }
-    EXPECT_EQ(used, 4);
+    EXPECT_EQ(ring.pop_all().size(), 4u);
 }
 
-TEST(NetHeaderRing, TransmitOffloadRefusedWhenNotNegotiated) {
+TYPED_TEST(NetHeaderRing, TransmitOffloadRefusedWhenNotNegotiated) {
     // HOST_TSO4 without CSUM (a driver that breaks virtio 1.2, 5.1.3.1):
     // headers are read, and NEEDS_CSUM without CSUM is refused.
-    Ring ring(kV1 | kTso4);
+    RingQueue<TypeParam> ring(64, kV1 | kTso4);
     std::vector<uint8_t> f(100, 0x11);
     ring.drv->add_tx(header(kNeedsCsum, 0, 0, 34, 16), f);
     ring.drv->add_tx(header(0, 0, 0, 0, 0), f);
-    Buffers b;
+    TxBuffers b(9000);
     ASSERT_EQ(net_dequeue_burst(ring.vq, b.pkts.data(), NVH_MAX_BURST), 1u);
     EXPECT_EQ(b.pkts[0].offload.flags, 0);
     EXPECT_EQ(ring.vq.counters().invalid_descriptors.load(), 1u);
 }
 
-TEST(NetHeaderRing, TransmitHeaderIgnoredWithoutTransmitOffloads) {
+TYPED_TEST(NetHeaderRing, TransmitHeaderIgnoredWithoutTransmitOffloads) {
     // No CSUM and no HOST_* segmentation feature: the header can carry
     // nothing (virtio 1.2, 5.1.6.2.1), so it is not read at all; whatever
     // the driver put there, the frame goes through without offload fields.
-    Ring ring(kV1);
+    RingQueue<TypeParam> ring(64, kV1);
     std::vector<uint8_t> f(100, 0x11);
     ring.drv->add_tx(header(kNeedsCsum | virtio::kNetHdrFDataValid, virtio::kNetHdrGsoTcpv6,
                             1400, 34, 16),
                      f);
     ring.drv->add_tx(header(0, 0, 0, 0, 0), f);
-    Buffers b;
+    TxBuffers b(9000);
     ASSERT_EQ(net_dequeue_burst(ring.vq, b.pkts.data(), NVH_MAX_BURST), 2u);
     for (int i = 0; i < 2; i++) {
         EXPECT_EQ(b.pkts[i].len, f.size());
@@ -361,8 +309,9 @@ TEST(NetHeaderRing, TransmitHeaderIgnoredWithoutTransmitOffloads) {
     EXPECT_EQ(ring.vq.counters().invalid_descriptors.load(), 0u);
 }
 
+template <typename R>
 std::vector<uint8_t> receive(uint64_t features, const nvh_offload& o) {
-    Ring ring(features);
+    RingQueue<R> ring(64, features);
     ring.drv->add_rx({2048});
     std::vector<uint8_t> f(200, 0x33);
     nvh_packet p{};
@@ -372,18 +321,18 @@ std::vector<uint8_t> receive(uint64_t features, const nvh_offload& o) {
     if (net_enqueue_burst(ring.vq, &p, 1) != 1) {
         return {};
     }
-    auto u = ring.drv->pop_used();
-    return u ? ring.drv->read_used(*u) : std::vector<uint8_t>{};
+    auto u = ring.pop();
+    return u ? u->bytes : std::vector<uint8_t>{};
 }
 
-TEST(NetHeaderRing, ReceiveHeaderAsNegotiated) {
+TYPED_TEST(NetHeaderRing, ReceiveHeaderAsNegotiated) {
     nvh_offload o = tso(virtio::kNetHdrGsoTcpv4, 1448);
-    auto with = receive(kV1 | kGuestCsum | kGuestTso4, o);
+    auto with = receive<TypeParam>(kV1 | kGuestCsum | kGuestTso4, o);
     ASSERT_EQ(with.size(), 212u);
     EXPECT_EQ(std::vector<uint8_t>(with.begin(), with.begin() + 12),
               (std::vector<uint8_t>{kNeedsCsum, virtio::kNetHdrGsoTcpv4, 66, 0, 0xa8,
                                     0x05, 34, 0, 16, 0, 1, 0}));
-    auto without = receive(kV1, o);
+    auto without = receive<TypeParam>(kV1, o);
     ASSERT_EQ(without.size(), 212u);
     EXPECT_EQ(std::vector<uint8_t>(without.begin(), without.begin() + 12),
               (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}));
@@ -391,4 +340,4 @@ TEST(NetHeaderRing, ReceiveHeaderAsNegotiated) {
 }
 
 }  // namespace
-}  // namespace nvh
+}  // namespace nvh::test

@@ -3,41 +3,55 @@
 // since the connection was made, and a reconnect on request.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "device_fixture.h"
-#include "frontend/guest_memory_fixture.h"
-#include "frontend/packed_ring_driver.h"
-#include "frontend/split_ring_driver.h"
-#include "net/tally.h"
-#include "netdev-vhost-counters.h"
-#include "net/virtio_net.h"
 #include "base/virtio_spec.h"
+#include "device_fixture.h"
+#include "net/virtio_net.h"
+#include "netdev-vhost-counters.h"
+#include "ring_harness.h"
 
 namespace nvh::test {
 namespace {
 
-constexpr uint64_t kV1 = virtio::bit(virtio::kFVersion1);
+template <typename R>
+class FrameClasses : public RingTest<R> {};
+TYPED_TEST_SUITE(FrameClasses, RingTypes, RingTypeNames);
 
 // ---- Size bins: DPDK's vhost statistics bins --------------------------------
 
-TEST(SizeBins, BoundariesMatchDpdkVhostBins) {
-    using net::Tally;
+// Frames of each boundary length, sent to the guest and taken from it: the
+// bin each one lands in.
+TYPED_TEST(FrameClasses, SizeBinBoundariesMatchDpdkVhostBins) {
     const struct {
         uint32_t len;
         uint32_t bin;
     } cases[] = {
-        {0, 0},    {14, 0},   {63, 0},   {64, 1},    {65, 2},    {127, 2},
-        {128, 3},  {255, 3},  {256, 4},  {511, 4},   {512, 5},   {1023, 5},
-        {1024, 6}, {1518, 6}, {1519, 7}, {9000, 7},  {65535, 7},
+        {14, 0},   {63, 0},   {64, 1},   {65, 2},    {127, 2},   {128, 3},
+        {255, 3},  {256, 4},  {511, 4},  {512, 5},   {1023, 5},  {1024, 6},
+        {1518, 6}, {1519, 7}, {9000, 7},
     };
     for (const auto& c : cases) {
-        EXPECT_EQ(Tally::size_bin(c.len), c.bin) << "length " << c.len;
+        RingQueue<TypeParam> q(8, kV1);
+        auto f = frame(c.len);
+        ASSERT_GE(q.post_rx({16384}), 0);
+        ASSERT_EQ(q.enqueue({rx_packet(f)}), 1u);
+        ASSERT_GE(q.post_tx(f), 0);
+        TxBuffers b(9216);
+        ASSERT_EQ(q.dequeue(b), 1u);
+        for (uint32_t i = 0; i < NVH_SIZE_BINS; i++) {
+            EXPECT_EQ(q.c().size_bins[i].load(), i == c.bin ? 2u : 0u)
+                << "length " << c.len << " bin " << i;
+        }
     }
+    // The largest frame, to the guest only (it needs one large buffer).
+    RingQueue<TypeParam> q(8, kV1);
+    auto f = frame(65535);
+    ASSERT_GE(q.post_buffer(12 + 65535, true), 0);
+    ASSERT_EQ(q.enqueue({rx_packet(f)}), 1u);
+    EXPECT_EQ(q.c().size_bins[7].load(), 1u);
 }
 
 // One frame of `len` bytes whose destination MAC starts with `first`.
@@ -74,101 +88,31 @@ struct Sample {
     }
 };
 
-class SplitQueue {
-public:
-    SplitQueue() {
-        mem.add_region(0, 4 << 20);
-        drv.emplace(mem, 64, 2048);
-        auto g = mem.create_memory();
-        if (!g.ok()) {
-            std::abort();
-        }
-        memory = std::move(g.value());
-        if (!drv->configure(vq, drv->avail_idx()) || !vq.start(memory, kV1).ok()) {
-            std::abort();
-        }
-        vq.set_enabled(true);
-    }
-    GuestMemoryFixture mem;
-    std::optional<SplitRingDriver> drv;
-    GuestMemory memory;
-    Virtqueue vq;
-};
-
-TEST(FrameClasses, CountedOnTheGuestReceiveqSplit) {
-    SplitQueue q;
+TYPED_TEST(FrameClasses, CountedOnTheGuestReceiveq) {
+    RingQueue<TypeParam> q(64, kV1, 2048);
     Sample s;
-    std::vector<nvh_packet> pkts(s.frames.size());
     for (size_t i = 0; i < s.frames.size(); i++) {
-        ASSERT_GE(q.drv->add_rx({2048}), 0);
-        pkts[i].data = s.frames[i].data();
-        pkts[i].len = static_cast<uint32_t>(s.frames[i].size());
+        ASSERT_GE(q.post_rx({2048}), 0);
     }
     // One more frame with no buffer left: not delivered, not classified.
-    std::vector<uint8_t> extra = frame_to(0, 64, true);
-    pkts.push_back({extra.data(), 64, 0, {}, nullptr});
-    net_enqueue_burst(q.vq, pkts.data(), static_cast<uint32_t>(pkts.size()));
-    Sample::expect_counted(q.vq.counters());
+    s.frames.push_back(frame_to(0, 64, true));
+    q.enqueue(s.frames);
+    Sample::expect_counted(q.c());
 }
 
-TEST(FrameClasses, CountedOnTheGuestTransmitqSplit) {
-    SplitQueue q;
+TYPED_TEST(FrameClasses, CountedOnTheGuestTransmitq) {
+    RingQueue<TypeParam> q(64, kV1, 2048);
     Sample s;
     for (const auto& f : s.frames) {
-        ASSERT_GE(q.drv->add_tx(SplitRingDriver::net_header(12), f), 0);
+        ASSERT_GE(q.post_tx(f), 0);
     }
-    std::vector<std::vector<uint8_t>> buffers(s.frames.size(), std::vector<uint8_t>(2048));
-    std::vector<nvh_packet> pkts(s.frames.size());
-    for (size_t i = 0; i < pkts.size(); i++) {
-        pkts[i].data = buffers[i].data();
-        pkts[i].capacity = 2048;
-    }
-    ASSERT_EQ(net_dequeue_burst(q.vq, pkts.data(), static_cast<uint32_t>(pkts.size())),
-              s.frames.size());
-    Sample::expect_counted(q.vq.counters());
-}
-
-TEST(FrameClasses, CountedOnPackedRings) {
-    GuestMemoryFixture mem;
-    mem.add_region(0, 4 << 20);
-    PackedRingDriver rx(mem, 64, 2048), tx(mem, 64, 2048);
-    auto g = mem.create_memory();
-    ASSERT_TRUE(g.ok());
-    GuestMemory memory = std::move(g.value());
-    const uint64_t features = kV1 | virtio::bit(virtio::kFRingPacked);
-    Virtqueue rvq, tvq;
-    ASSERT_TRUE(rx.configure(rvq));
-    ASSERT_TRUE(tx.configure(tvq));
-    ASSERT_TRUE(rvq.start(memory, features).ok());
-    ASSERT_TRUE(tvq.start(memory, features).ok());
-    rvq.set_enabled(true);
-    tvq.set_enabled(true);
-
-    Sample s;
-    std::vector<nvh_packet> out(s.frames.size());
-    for (size_t i = 0; i < s.frames.size(); i++) {
-        ASSERT_GE(rx.add_rx({2048}), 0);
-        ASSERT_GE(tx.add_tx(SplitRingDriver::net_header(12), s.frames[i]), 0);
-        out[i].data = s.frames[i].data();
-        out[i].len = static_cast<uint32_t>(s.frames[i].size());
-    }
-    ASSERT_EQ(net_enqueue_burst(rvq, out.data(), static_cast<uint32_t>(out.size())),
-              out.size());
-    Sample::expect_counted(rvq.counters());
-
-    std::vector<std::vector<uint8_t>> buffers(s.frames.size(), std::vector<uint8_t>(2048));
-    std::vector<nvh_packet> in(s.frames.size());
-    for (size_t i = 0; i < in.size(); i++) {
-        in[i].data = buffers[i].data();
-        in[i].capacity = 2048;
-    }
-    ASSERT_EQ(net_dequeue_burst(tvq, in.data(), static_cast<uint32_t>(in.size())),
-              in.size());
-    Sample::expect_counted(tvq.counters());
+    TxBuffers b;
+    ASSERT_EQ(q.dequeue(b), s.frames.size());
+    Sample::expect_counted(q.c());
 }
 
 // The glue sums the classes per OVS direction (netdev-vhost-counters.h).
-TEST(FrameClasses, SummedPerDirectionByTheGlue) {
+TEST(FrameClassTotals, SummedPerDirectionByTheGlue) {
     nvh_vring_stats rxq{}, txq{};
     rxq.multicast = 1;
     rxq.broadcast = 2;
@@ -193,7 +137,7 @@ TEST(FrameClasses, SummedPerDirectionByTheGlue) {
 
 // ---- Through the C ABI ---------------------------------------------------------
 
-constexpr uint64_t kFeatures = virtio::bit(virtio::kFVersion1) |
+constexpr uint64_t kFeatures = kV1 |
                                virtio::bit(virtio::kNetFMrgRxbuf) |
                                virtio::bit(virtio::kFProtocolFeatures);
 constexpr uint64_t kProtocolFeatures =

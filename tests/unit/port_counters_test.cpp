@@ -3,49 +3,27 @@
 // (datapath-glue/netdev-vhost-counters.h) are made of them.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <optional>
 #include <vector>
 
-#include "frontend/guest_memory_fixture.h"
-#include "frontend/split_ring_driver.h"
-#include "netdev-vhost-counters.h"
-#include "net/virtio_net.h"
 #include "base/virtio_spec.h"
+#include "net/virtio_net.h"
+#include "netdev-vhost-counters.h"
+#include "ring_harness.h"
 
-namespace nvh {
+namespace nvh::test {
 namespace {
-
-using test::GuestMemoryFixture;
-using test::SplitRingDriver;
-
-constexpr uint64_t kV1 = virtio::bit(virtio::kFVersion1);
 
 // ---- Core: counts only delivered frames, keeps counting over resets ---------
 
-class Queue {
+// A split queue that a reset (a disconnect) can start again where the
+// driver's ring stands.
+class Queue : public RingQueue<Split> {
 public:
-    Queue() {
-        mem.add_region(0, 4 << 20);
-        drv.emplace(mem, 64, 2048);
-        auto g = mem.create_memory();
-        if (!g.ok()) {
-            std::abort();
-        }
-        memory = std::move(g.value());
-        start();
+    Queue() : RingQueue<Split>(QueueConfig{.num = 64, .buffer_size = 2048}) {}
+    void restart() {
+        ASSERT_TRUE(drv->configure(vq, drv->avail_idx()));
+        ASSERT_TRUE(start());
     }
-    void start() {
-        if (!drv->configure(vq, drv->avail_idx()) ||
-            !vq.start(memory, kV1).ok()) {
-            std::abort();
-        }
-        vq.set_enabled(true);
-    }
-    GuestMemoryFixture mem;
-    std::optional<SplitRingDriver> drv;
-    GuestMemory memory;
-    Virtqueue vq;
 };
 
 TEST(CoreCounters, ReceiveCountsOnlyFramesPlacedInGuestBuffers) {
@@ -76,7 +54,7 @@ TEST(CoreCounters, SurviveAReset) {
     q.vq.reset();
     EXPECT_EQ(q.vq.counters().packets.load(), 1u);
     EXPECT_EQ(q.vq.counters().bytes.load(), 60u);
-    q.start();
+    q.restart();
     q.drv->add_rx({2048});
     ASSERT_EQ(net_enqueue_burst(q.vq, &p, 1), 1u);
     EXPECT_EQ(q.vq.counters().packets.load(), 2u);
@@ -134,4 +112,4 @@ TEST(PortCounters, GuestRuleBreakingFramesAreReceiveErrors) {
 }
 
 }  // namespace
-}  // namespace nvh
+}  // namespace nvh::test

@@ -4,45 +4,28 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <optional>
+#include <string>
 #include <vector>
 
-#include "frontend/guest_memory_fixture.h"
-#include "frontend/split_ring_driver.h"
 #include "net/virtio_net.h"
 #include "ring/virtqueue.h"
+#include "ring_harness.h"
 
-namespace nvh {
+namespace nvh::test {
 namespace {
 
-using test::GuestMemoryFixture;
-using test::SplitRingDriver;
 using Segment = SplitRingDriver::Segment;
 using virtio::kDescFIndirect;
 using virtio::kDescFNext;
 using virtio::kDescFWrite;
 
-constexpr uint64_t kMiB = 1 << 20;
-constexpr uint64_t kV1 = virtio::bit(virtio::kFVersion1);
-constexpr uint64_t kIndirect = virtio::bit(virtio::kFIndirectDesc);
-
 // A started ring of `num` entries in 4 MiB of guest memory.
-class Ring {
+class Ring : public RingQueue<Split> {
 public:
-    explicit Ring(uint16_t num) {
-        mem.add_region(0, 4 * kMiB);
-        drv.emplace(mem, num, 4096);
-        auto g = mem.create_memory();
-        if (!g.ok()) {
-            std::abort();
-        }
-        memory = std::move(g.value());
-        if (!drv->configure(vq) || !vq.start(memory, kV1 | kIndirect).ok()) {
-            std::abort();
-        }
-        vq.set_enabled(true);
-    }
+    explicit Ring(uint16_t num)
+        : RingQueue<Split>(QueueConfig{.num = num, .features = kV1 | kIndirect,
+                                       .buffer_size = 4096, .memory = 4 * kMiB,
+                                       .adjacent_region = false}) {}
     SplitRing& ring() { return vq.split_ring(); }
 
     // Walks the chain at `head`: the buffers, and whether it ended validly.
@@ -67,11 +50,6 @@ public:
                            reinterpret_cast<const uint8_t*>(descs.data()),
                            16 * descs.size()));
     }
-
-    GuestMemoryFixture mem;
-    std::optional<SplitRingDriver> drv;
-    GuestMemory memory;
-    Virtqueue vq;
 };
 
 // ---- Virtqueue configuration -----------------------------------------------
@@ -338,4 +316,4 @@ TEST(SplitRingTest, HeadOutOfRangeBreaksTheQueue) {
 }
 
 }  // namespace
-}  // namespace nvh
+}  // namespace nvh::test

@@ -6,17 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
+
+#include "frontend/failure.h"
 
 namespace nvh::test {
 namespace {
 
-[[noreturn]] void die(const char* what) {
-    std::fprintf(stderr, "guest_memory_fixture: %s\n", what);
-    std::abort();
-}
+void fail(const char* what) { report_failure("guest_memory_fixture", what); }
 
 }  // namespace
 
@@ -31,10 +28,12 @@ GuestMemoryFixture::~GuestMemoryFixture() {
 UniqueFd GuestMemoryFixture::make_memfd(uint64_t size) {
     UniqueFd fd(::memfd_create("nvh-test-guest", MFD_CLOEXEC));
     if (!fd.valid()) {
-        die("memfd_create failed");
+        fail("memfd_create failed");
+        return fd;
     }
     if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-        die("ftruncate failed");
+        fail("ftruncate failed");
+        return UniqueFd();
     }
     return fd;
 }
@@ -47,11 +46,15 @@ size_t GuestMemoryFixture::add_region(uint64_t gpa, uint64_t size, uint64_t uva,
     Region r;
     r.spec = {gpa, size, uva, fd_offset};
     r.fd = make_memfd(fd_offset + size);
+    if (!r.fd.valid()) {
+        return kNoRegion;
+    }
     r.map_len = static_cast<size_t>(fd_offset + size);
     void* p = ::mmap(nullptr, r.map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
                      r.fd.get(), 0);
     if (p == MAP_FAILED) {
-        die("mmap failed");
+        fail("mmap failed");
+        return kNoRegion;
     }
     r.map = static_cast<uint8_t*>(p);
     regions_.push_back(std::move(r));
@@ -71,7 +74,7 @@ std::vector<UniqueFd> GuestMemoryFixture::dup_fds() const {
     for (const Region& r : regions_) {
         UniqueFd fd(::fcntl(r.fd.get(), F_DUPFD_CLOEXEC, 0));
         if (!fd.valid()) {
-            die("dup failed");
+            fail("dup failed");   // GuestMemory::create refuses the table.
         }
         out.push_back(std::move(fd));
     }
@@ -105,7 +108,8 @@ uint8_t* GuestMemoryFixture::host(uint64_t gpa) const {
 uint64_t GuestMemoryFixture::gpa_to_uva(uint64_t gpa) const {
     const Region* r = region_of(gpa);
     if (!r) {
-        die("gpa_to_uva: address not in a region");
+        fail("gpa_to_uva: address not in a region");
+        return kNoAddress;
     }
     return r->spec.userspace_addr + (gpa - r->spec.guest_phys_addr);
 }
@@ -115,7 +119,8 @@ void GuestMemoryFixture::write(uint64_t gpa, std::span<const uint8_t> bytes) con
     while (done < bytes.size()) {
         const Region* r = region_of(gpa + done);
         if (!r) {
-            die("write: address not in a region");
+            fail("write: address not in a region");
+            return;
         }
         uint64_t left = r->spec.memory_size - (gpa + done - r->spec.guest_phys_addr);
         size_t n = std::min<uint64_t>(left, bytes.size() - done);
@@ -129,7 +134,8 @@ void GuestMemoryFixture::read(uint64_t gpa, std::span<uint8_t> out) const {
     while (done < out.size()) {
         const Region* r = region_of(gpa + done);
         if (!r) {
-            die("read: address not in a region");
+            fail("read: address not in a region");
+            return;
         }
         uint64_t left = r->spec.memory_size - (gpa + done - r->spec.guest_phys_addr);
         size_t n = std::min<uint64_t>(left, out.size() - done);
@@ -145,12 +151,17 @@ std::vector<uint8_t> GuestMemoryFixture::read(uint64_t gpa, size_t len) const {
 }
 
 uint64_t GuestMemoryFixture::alloc_in(size_t region, uint64_t size, uint64_t align) {
-    Region& r = regions_.at(region);
+    if (region >= regions_.size()) {
+        fail("alloc: no such region");
+        return kNoAddress;
+    }
+    Region& r = regions_[region];
     uint64_t gpa = r.spec.guest_phys_addr + r.next_free;
     gpa = (gpa + align - 1) & ~(align - 1);
     uint64_t off = gpa - r.spec.guest_phys_addr;
     if (off > r.spec.memory_size || size > r.spec.memory_size - off) {
-        die("alloc: region full");
+        fail("alloc: region full");
+        return kNoAddress;
     }
     r.next_free = off + size;
     return gpa;
@@ -165,7 +176,8 @@ uint64_t GuestMemoryFixture::alloc(uint64_t size, uint64_t align) {
             return alloc_in(i, size, align);
         }
     }
-    die("alloc: no region has room");
+    fail("alloc: no region has room");
+    return kNoAddress;
 }
 
 }  // namespace nvh::test

@@ -32,6 +32,10 @@ public:
     // Default distance between a region's frontend-virtual and guest-physical
     // addresses, so tests notice when one is used for the other.
     static constexpr uint64_t kUvaOffset = 0x7f0000000000;
+    // What alloc() and gpa_to_uva() return when they fail, and add_region()
+    // (kNoRegion); every failure is reported through frontend/failure.h.
+    static constexpr uint64_t kNoAddress = ~uint64_t{0};
+    static constexpr size_t kNoRegion = ~size_t{0};
 
     GuestMemoryFixture() = default;
     ~GuestMemoryFixture();
@@ -41,7 +45,7 @@ public:
     // Adds a region of `size` bytes at guest-physical `gpa` and
     // frontend-virtual `uva` (default gpa + kUvaOffset), backed by a new memfd
     // in which the region starts at `fd_offset` (the file is fd_offset + size
-    // bytes long).  Returns the region index.  Aborts the test binary if the
+    // bytes long).  Returns the region index, or kNoRegion (reported) if the
     // memfd cannot be created or mapped.
     size_t add_region(uint64_t gpa, uint64_t size, uint64_t uva = ~uint64_t{0},
                       uint64_t fd_offset = 0);
@@ -61,23 +65,24 @@ public:
     // The fixture's host pointer for guest-physical gpa (nullptr if not in a
     // region).  Contiguous up to the end of that region only.
     uint8_t* host(uint64_t gpa) const;
-    // Frontend-virtual address of gpa (for ring addresses); aborts if gpa is
-    // not in a region.
+    // Frontend-virtual address of gpa (for ring addresses); kNoAddress
+    // (reported) if gpa is not in a region.
     uint64_t gpa_to_uva(uint64_t gpa) const;
 
     // Copies bytes to / from guest-physical memory; the range may cross
-    // adjacent regions.  Aborts if some byte is not in a region.
+    // adjacent regions.  A byte in no region is reported and ends the copy.
     void write(uint64_t gpa, std::span<const uint8_t> bytes) const;
     void read(uint64_t gpa, std::span<uint8_t> out) const;
     std::vector<uint8_t> read(uint64_t gpa, size_t len) const;
 
     // Bump allocator: `size` bytes aligned to `align` inside one region (the
     // first with room, or region `region` if given).  Memory is zeroed (new
-    // memfd pages).  Aborts when out of room.
+    // memfd pages).  kNoAddress (reported) when out of room.
     uint64_t alloc(uint64_t size, uint64_t align = 64);
     uint64_t alloc_in(size_t region, uint64_t size, uint64_t align = 64);
 
-    // A memfd of `size` bytes, for tests that build odd tables by hand.
+    // A memfd of `size` bytes, for tests that build odd tables by hand
+    // (invalid, reported, if it cannot be made).
     static UniqueFd make_memfd(uint64_t size);
 
 private:

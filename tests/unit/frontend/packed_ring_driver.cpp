@@ -1,64 +1,61 @@
 // packed_ring_driver.cpp: driver side of a packed virtqueue, for tests.
 #include "frontend/packed_ring_driver.h"
 
-#include <atomic>
-#include <cstdio>
-#include <cstdlib>
+#include <algorithm>
 #include <cstring>
+
+#include "frontend/failure.h"
+#include "frontend/ring_driver_common.h"
 
 namespace nvh::test {
 namespace {
 
-[[noreturn]] void die(const char* what) {
-    std::fprintf(stderr, "packed_ring_driver: %s\n", what);
-    std::abort();
-}
+using ring_driver::load_acquire;
+using ring_driver::store_release;
 
-template <typename T>
-void store_release(uint8_t* p, T v) {
-    std::atomic_ref<T>(*reinterpret_cast<T*>(p)).store(v, std::memory_order_release);
-}
-
-template <typename T>
-T load_acquire(const uint8_t* p) {
-    return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
-        .load(std::memory_order_acquire);
-}
+void fail(const char* what) { report_failure("packed_ring_driver", what); }
 
 }  // namespace
 
 PackedRingDriver::PackedRingDriver(GuestMemoryFixture& mem, uint16_t num,
                                    uint32_t buffer_size)
-    : mem_(mem), num_(num), buffer_size_(buffer_size), free_slots_(num) {
+    : mem_(mem), num_(num == 0 ? 1 : num), buffer_size_(buffer_size), free_slots_(num_) {
     if (num == 0 || (num & (num - 1)) != 0) {
-        die("queue size must be a power of two");
+        fail("queue size must be a power of two");
     }
-    desc_gpa_ = mem_.alloc(16 * uint64_t{num}, 4096);
+    desc_gpa_ = mem_.alloc(16 * uint64_t{num_}, 4096);
     driver_event_gpa_ = mem_.alloc(4, 64);
     device_event_gpa_ = mem_.alloc(4, 64);
-    pool_ = mem_.alloc(uint64_t{num} * buffer_size, 4096);
-    for (int i = num - 1; i >= 0; i--) {
+    pool_ = mem_.alloc(uint64_t{num_} * buffer_size, 4096);
+    id_slots_.resize(num_);
+    id_segs_.resize(num_);
+    for (uint64_t gpa : {desc_gpa_, driver_event_gpa_, device_event_gpa_, pool_}) {
+        if (gpa == GuestMemoryFixture::kNoAddress) {
+            // Reported by alloc: the ring lives in scratch memory the
+            // device never sees, and no chain can be added.
+            scratch_.assign(16 * size_t{num_}, 0);
+            free_slots_ = 0;
+            return;
+        }
+    }
+    for (int i = num_ - 1; i >= 0; i--) {
         free_ids_.push_back(static_cast<uint16_t>(i));
     }
-    id_slots_.resize(num);
-    id_segs_.resize(num);
+}
+
+uint8_t* PackedRingDriver::host(uint64_t gpa, size_t off) const {
+    if (!scratch_.empty()) {
+        return const_cast<uint8_t*>(scratch_.data()) + off % scratch_.size();
+    }
+    return mem_.host(gpa) + off;
 }
 
 VringAddresses PackedRingDriver::addresses() const {
-    VringAddresses a;
-    a.desc_user_addr = mem_.gpa_to_uva(desc_gpa_);
-    a.avail_user_addr = mem_.gpa_to_uva(driver_event_gpa_);
-    a.used_user_addr = mem_.gpa_to_uva(device_event_gpa_);
-    return a;
+    return ring_driver::ring_addresses(mem_, desc_gpa_, driver_event_gpa_, device_event_gpa_);
 }
 
 bool PackedRingDriver::configure(Virtqueue& vq, uint32_t base) const {
-    if (!vq.set_num(num_).ok()) {
-        return false;
-    }
-    vq.set_addresses(addresses());
-    vq.set_base(base);
-    return true;
+    return ring_driver::configure(vq, num_, addresses(), base);
 }
 
 int PackedRingDriver::alloc_id() {
@@ -80,7 +77,7 @@ int PackedRingDriver::link_chain(std::span<const Segment> segments, bool indirec
     if (id < 0) {
         return -1;
     }
-    uint8_t* ring = mem_.host(desc_gpa_);
+    uint8_t* ring = host(desc_gpa_, 0);
     uint16_t head = next_avail_;
     uint16_t head_flags = 0;
     for (size_t i = 0; i < n; i++) {
@@ -125,30 +122,18 @@ int PackedRingDriver::add_chain(std::span<const Segment> segments) {
 
 int PackedRingDriver::add_tx(std::span<const uint8_t> header, std::span<const uint8_t> frame,
                              std::span<const uint32_t> split) {
-    std::vector<uint8_t> bytes(header.begin(), header.end());
-    bytes.insert(bytes.end(), frame.begin(), frame.end());
-    std::vector<uint32_t> sizes;
-    size_t used = 0;
-    for (uint32_t s : split) {
-        if (used + s > bytes.size()) {
-            break;
-        }
-        sizes.push_back(s);
-        used += s;
-    }
-    if (used < bytes.size() || sizes.empty()) {
-        sizes.push_back(static_cast<uint32_t>(bytes.size() - used));
-    }
+    std::vector<uint8_t> bytes = ring_driver::join(header, frame);
+    std::vector<uint32_t> sizes = ring_driver::piece_sizes(bytes.size(), split);
     if (sizes.size() > free_slots_) {
+        return -1;
+    }
+    if (!fits_pool(sizes, "add_tx: piece larger than buffer_size")) {
         return -1;
     }
     std::vector<Segment> segs;
     size_t off = 0;
     uint16_t slot = next_avail_;
     for (uint32_t s : sizes) {
-        if (s > buffer_size_) {
-            die("add_tx: piece larger than buffer_size");
-        }
         segs.push_back({pool_buffer(slot), s, false});
         mem_.write(pool_buffer(slot), std::span<const uint8_t>(bytes).subspan(off, s));
         off += s;
@@ -157,16 +142,20 @@ int PackedRingDriver::add_tx(std::span<const uint8_t> header, std::span<const ui
     return add_chain(segs);
 }
 
+bool PackedRingDriver::fits_pool(std::span<const uint32_t> sizes, const char* what) const {
+    return ring_driver::fit_pool(sizes, buffer_size_, "packed_ring_driver", what);
+}
+
 int PackedRingDriver::add_rx(std::span<const uint32_t> sizes) {
     if (sizes.empty() || sizes.size() > free_slots_) {
+        return -1;
+    }
+    if (!fits_pool(sizes, "add_rx: buffer larger than buffer_size")) {
         return -1;
     }
     std::vector<Segment> segs;
     uint16_t slot = next_avail_;
     for (uint32_t s : sizes) {
-        if (s > buffer_size_) {
-            die("add_rx: buffer larger than buffer_size");
-        }
         segs.push_back({pool_buffer(slot), s, true});
         slot = static_cast<uint16_t>((slot + 1) % num_);
     }
@@ -178,6 +167,9 @@ int PackedRingDriver::add_indirect(std::span<const Segment> segments) {
         return -1;
     }
     uint64_t table = mem_.alloc(16 * segments.size(), 16);
+    if (table == GuestMemoryFixture::kNoAddress) {
+        return -1;
+    }
     for (size_t i = 0; i < segments.size(); i++) {
         virtio::PackedDesc d{};
         d.addr = segments[i].gpa;
@@ -189,11 +181,12 @@ int PackedRingDriver::add_indirect(std::span<const Segment> segments) {
     return link_chain(segments, true, table);
 }
 
-void PackedRingDriver::add_raw(std::span<const virtio::PackedDesc> descs) {
+bool PackedRingDriver::add_raw(std::span<const virtio::PackedDesc> descs) {
     if (descs.empty() || descs.size() > free_slots_) {
-        die("add_raw: no room");
+        fail("add_raw: no room");
+        return false;
     }
-    uint8_t* ring = mem_.host(desc_gpa_);
+    uint8_t* ring = host(desc_gpa_, 0);
     uint16_t head = next_avail_;
     uint16_t head_flags = 0;
     for (size_t i = 0; i < descs.size(); i++) {
@@ -226,10 +219,11 @@ void PackedRingDriver::add_raw(std::span<const virtio::PackedDesc> descs) {
     }
     free_slots_ = static_cast<uint16_t>(free_slots_ - descs.size());
     store_release<uint16_t>(ring + 16 * size_t(head) + 14, head_flags);
+    return true;
 }
 
 std::optional<PackedRingDriver::Used> PackedRingDriver::pop_used() {
-    uint8_t* slot = mem_.host(desc_gpa_) + 16 * size_t(next_used_);
+    uint8_t* slot = host(desc_gpa_, 16 * size_t(next_used_));
     uint16_t flags = load_acquire<uint16_t>(slot + 14);
     bool avail = (flags & virtio::kPackedDescFAvail) != 0;
     bool used = (flags & virtio::kPackedDescFUsed) != 0;
@@ -241,7 +235,8 @@ std::optional<PackedRingDriver::Used> PackedRingDriver::pop_used() {
     std::memcpy(&u.id, slot + 12, 2);
     u.flags = flags;
     if (u.id >= num_ || id_slots_[u.id] == 0) {
-        die("pop_used: device returned an id that is not outstanding");
+        fail("pop_used: device returned an id that is not outstanding");
+        return std::nullopt;
     }
     u.segments = id_segs_[u.id];
     release(u.id);
@@ -252,7 +247,7 @@ std::vector<PackedRingDriver::Used> PackedRingDriver::pop_used_in_order() {
     std::vector<Used> batch;
     std::optional<Used> last;
     {
-        uint8_t* slot = mem_.host(desc_gpa_) + 16 * size_t(next_used_);
+        uint8_t* slot = host(desc_gpa_, 16 * size_t(next_used_));
         uint16_t flags = load_acquire<uint16_t>(slot + 14);
         bool avail = (flags & virtio::kPackedDescFAvail) != 0;
         bool used = (flags & virtio::kPackedDescFUsed) != 0;
@@ -265,7 +260,8 @@ std::vector<PackedRingDriver::Used> PackedRingDriver::pop_used_in_order() {
         last->flags = flags;
     }
     if (last->id >= num_ || id_slots_[last->id] == 0) {
-        die("pop_used_in_order: device returned an id that is not outstanding");
+        fail("pop_used_in_order: device returned an id that is not outstanding");
+        return batch;
     }
     for (;;) {
         uint16_t id = avail_order_.front();
@@ -299,32 +295,21 @@ void PackedRingDriver::release(uint16_t id) {
 }
 
 uint16_t PackedRingDriver::slot_flags(uint16_t slot) const {
-    return load_acquire<uint16_t>(mem_.host(desc_gpa_) + 16 * size_t(slot) + 14);
+    return load_acquire<uint16_t>(host(desc_gpa_, 16 * size_t(slot % num_) + 14));
 }
 
 std::vector<uint8_t> PackedRingDriver::read_used(const Used& used) const {
-    std::vector<uint8_t> out;
-    uint32_t left = used.len;
-    for (const Segment& s : used.segments) {
-        uint32_t n = std::min(left, s.len);
-        const uint8_t* p = mem_.host(s.gpa);
-        out.insert(out.end(), p, p + n);
-        left -= n;
-        if (left == 0) {
-            break;
-        }
-    }
-    return out;
+    return ring_driver::read_written(mem_, std::span<const Segment>(used.segments), used.len);
 }
 
 void PackedRingDriver::set_driver_event(uint16_t flags, uint16_t off_wrap) {
-    uint8_t* p = mem_.host(driver_event_gpa_);
+    uint8_t* p = host(driver_event_gpa_, 0);
     store_release<uint16_t>(p, off_wrap);
     store_release<uint16_t>(p + 2, flags);
 }
 
 uint16_t PackedRingDriver::device_event_flags() const {
-    return load_acquire<uint16_t>(mem_.host(device_event_gpa_) + 2);
+    return load_acquire<uint16_t>(host(device_event_gpa_, 2));
 }
 
 }  // namespace nvh::test

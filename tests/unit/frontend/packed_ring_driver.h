@@ -13,7 +13,9 @@
 // (with the wrap counter flipping at the end of the ring); each slot has a
 // pool buffer of buffer_size bytes.  The head's flags are stored last, with
 // release (virtio 1.2, 2.8.21.1), so the device sees the chain at once.
-// Buffer ids come from a free list.  add_raw builds broken chains.
+// Buffer ids come from a free list.  add_raw builds broken chains.  A misuse
+// (a piece larger than buffer_size, no room) is reported through
+// frontend/failure.h and the call returns its error value.
 #pragma once
 
 #include <cstdint>
@@ -66,8 +68,9 @@ public:
     int add_indirect(std::span<const Segment> segments);
     // Writes `descs` as they are into consecutive slots (only the AVAIL/USED
     // bits are set by the driver), head last; pop_used() frees descs.size()
-    // slots for the id of the last one.  For broken chains.
-    void add_raw(std::span<const virtio::PackedDesc> descs);
+    // slots for the id of the last one.  For broken chains.  False (and
+    // reported) if the ring has no room.
+    [[nodiscard]] bool add_raw(std::span<const virtio::PackedDesc> descs);
 
     // ---- Reaping -----------------------------------------------------------
     // The next used descriptor, if the device wrote it (flags read with
@@ -97,6 +100,10 @@ public:
     uint32_t buffer_size() const { return buffer_size_; }
 
 private:
+    // Host address of a ring part (scratch memory if the ring has none).
+    uint8_t* host(uint64_t gpa, size_t off) const;
+    // Whether every size fits a pool buffer; reports `what` if not.
+    bool fits_pool(std::span<const uint32_t> sizes, const char* what) const;
     // Writes a chain at next_avail_; returns the id or -1.
     int link_chain(std::span<const Segment> segments, bool indirect_table, uint64_t table);
     int alloc_id();
@@ -116,6 +123,7 @@ private:
     std::vector<uint16_t> id_slots_;                // Slots of each id's chain.
     std::vector<std::vector<Segment>> id_segs_;     // By id.
     std::deque<uint16_t> avail_order_;              // Outstanding ids, oldest first.
+    std::vector<uint8_t> scratch_;   // The ring, when guest memory had no room.
 };
 
 }  // namespace nvh::test

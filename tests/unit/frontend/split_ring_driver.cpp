@@ -1,72 +1,67 @@
 // split_ring_driver.cpp: driver side of a split virtqueue, for tests.
 #include "frontend/split_ring_driver.h"
 
-#include <atomic>
-#include <cstdio>
-#include <cstdlib>
+#include <algorithm>
 #include <cstring>
+
+#include "frontend/failure.h"
+#include "frontend/ring_driver_common.h"
 
 namespace nvh::test {
 namespace {
 
-[[noreturn]] void die(const char* what) {
-    std::fprintf(stderr, "split_ring_driver: %s\n", what);
-    std::abort();
-}
+using ring_driver::load_acquire;
+using ring_driver::store_release;
 
-template <typename T>
-void store_release(uint8_t* p, T v) {
-    std::atomic_ref<T>(*reinterpret_cast<T*>(p)).store(v, std::memory_order_release);
-}
-
-template <typename T>
-T load_acquire(const uint8_t* p) {
-    return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
-        .load(std::memory_order_acquire);
-}
+void fail(const char* what) { report_failure("split_ring_driver", what); }
 
 }  // namespace
 
 SplitRingDriver::SplitRingDriver(GuestMemoryFixture& mem, uint16_t num,
                                  uint32_t buffer_size)
-    : mem_(mem), num_(num), buffer_size_(buffer_size) {
+    : mem_(mem), num_(num == 0 ? 1 : num), buffer_size_(buffer_size) {
     if (num == 0 || (num & (num - 1)) != 0) {
-        die("queue size must be a power of two");
+        fail("queue size must be a power of two");
     }
-    desc_gpa_ = mem_.alloc(virtio::split_desc_bytes(num), 4096);
-    avail_gpa_ = mem_.alloc(virtio::split_avail_bytes(num), 64);
-    used_gpa_ = mem_.alloc(virtio::split_used_bytes(num), 64);
-    pool_ = mem_.alloc(uint64_t{num} * buffer_size, 4096);
-    for (int i = num - 1; i >= 0; i--) {
+    desc_gpa_ = mem_.alloc(virtio::split_desc_bytes(num_), 4096);
+    avail_gpa_ = mem_.alloc(virtio::split_avail_bytes(num_), 64);
+    used_gpa_ = mem_.alloc(virtio::split_used_bytes(num_), 64);
+    pool_ = mem_.alloc(uint64_t{num_} * buffer_size, 4096);
+    chain_descs_.resize(num_);
+    chain_segs_.resize(num_);
+    for (uint64_t gpa : {desc_gpa_, avail_gpa_, used_gpa_, pool_}) {
+        if (gpa == GuestMemoryFixture::kNoAddress) {
+            // Reported by alloc: the ring lives in scratch memory the
+            // device never sees, and no chain can be added.
+            scratch_.assign(virtio::split_desc_bytes(num_) + 64, 0);
+            return;
+        }
+    }
+    for (int i = num_ - 1; i >= 0; i--) {
         free_.push_back(static_cast<uint16_t>(i));
     }
-    chain_descs_.resize(num);
-    chain_segs_.resize(num);
 }
 
 VringAddresses SplitRingDriver::addresses() const {
-    VringAddresses a;
-    a.desc_user_addr = mem_.gpa_to_uva(desc_gpa_);
-    a.avail_user_addr = mem_.gpa_to_uva(avail_gpa_);
-    a.used_user_addr = mem_.gpa_to_uva(used_gpa_);
-    return a;
+    return ring_driver::ring_addresses(mem_, desc_gpa_, avail_gpa_, used_gpa_);
 }
 
 bool SplitRingDriver::configure(Virtqueue& vq, uint16_t base) const {
-    if (!vq.set_num(num_).ok()) {
-        return false;
-    }
-    vq.set_addresses(addresses());
-    vq.set_base(base);
-    return true;
+    return ring_driver::configure(vq, num_, addresses(), base);
 }
 
 std::vector<uint8_t> SplitRingDriver::net_header(uint32_t hdr_len) {
     return std::vector<uint8_t>(hdr_len, 0);
 }
 
-uint8_t* SplitRingDriver::avail_host(size_t off) const { return mem_.host(avail_gpa_) + off; }
-uint8_t* SplitRingDriver::used_host(size_t off) const { return mem_.host(used_gpa_) + off; }
+uint8_t* SplitRingDriver::host(uint64_t gpa, size_t off) const {
+    if (!scratch_.empty()) {
+        return const_cast<uint8_t*>(scratch_.data()) + off;
+    }
+    return mem_.host(gpa) + off;
+}
+uint8_t* SplitRingDriver::avail_host(size_t off) const { return host(avail_gpa_, off); }
+uint8_t* SplitRingDriver::used_host(size_t off) const { return host(used_gpa_, off); }
 
 int SplitRingDriver::alloc_desc() {
     if (free_.empty()) {
@@ -78,7 +73,11 @@ int SplitRingDriver::alloc_desc() {
 }
 
 void SplitRingDriver::write_desc(uint16_t index, const virtio::SplitDesc& desc) {
-    std::memcpy(mem_.host(desc_gpa_) + 16 * size_t(index), &desc, sizeof desc);
+    if (index >= num_) {
+        fail("write_desc: index past the table");
+        return;
+    }
+    std::memcpy(host(desc_gpa_, 16 * size_t(index)), &desc, sizeof desc);
 }
 
 void SplitRingDriver::make_available(uint16_t head) {
@@ -155,30 +154,18 @@ int SplitRingDriver::add_chain(std::span<const Segment> segments) {
 int SplitRingDriver::add_tx(std::span<const uint8_t> header,
                             std::span<const uint8_t> frame,
                             std::span<const uint32_t> split) {
-    std::vector<uint8_t> bytes(header.begin(), header.end());
-    bytes.insert(bytes.end(), frame.begin(), frame.end());
-    std::vector<uint32_t> sizes;
-    size_t used = 0;
-    for (uint32_t s : split) {
-        if (used + s > bytes.size()) {
-            break;
-        }
-        sizes.push_back(s);
-        used += s;
-    }
-    if (used < bytes.size() || sizes.empty()) {
-        sizes.push_back(static_cast<uint32_t>(bytes.size() - used));
-    }
+    std::vector<uint8_t> bytes = ring_driver::join(header, frame);
+    std::vector<uint32_t> sizes = ring_driver::piece_sizes(bytes.size(), split);
     if (free_.size() < sizes.size()) {
+        return -1;
+    }
+    if (!fits_pool(sizes, "add_tx: piece larger than buffer_size")) {
         return -1;
     }
     std::vector<uint16_t> descs;
     std::vector<Segment> segs;
     size_t off = 0;
     for (uint32_t s : sizes) {
-        if (s > buffer_size_) {
-            die("add_tx: piece larger than buffer_size");
-        }
         uint16_t d = static_cast<uint16_t>(alloc_desc());
         descs.push_back(d);
         segs.push_back({pool_buffer(d), s, false});
@@ -188,16 +175,20 @@ int SplitRingDriver::add_tx(std::span<const uint8_t> header,
     return link_chain(segs, &descs);
 }
 
+bool SplitRingDriver::fits_pool(std::span<const uint32_t> sizes, const char* what) const {
+    return ring_driver::fit_pool(sizes, buffer_size_, "split_ring_driver", what);
+}
+
 int SplitRingDriver::add_rx(std::span<const uint32_t> sizes) {
     if (sizes.empty() || free_.size() < sizes.size()) {
+        return -1;
+    }
+    if (!fits_pool(sizes, "add_rx: buffer larger than buffer_size")) {
         return -1;
     }
     std::vector<uint16_t> descs;
     std::vector<Segment> segs;
     for (uint32_t s : sizes) {
-        if (s > buffer_size_) {
-            die("add_rx: buffer larger than buffer_size");
-        }
         uint16_t d = static_cast<uint16_t>(alloc_desc());
         descs.push_back(d);
         segs.push_back({pool_buffer(d), s, true});
@@ -211,6 +202,10 @@ int SplitRingDriver::add_indirect(std::span<const Segment> segments) {
         return -1;
     }
     uint64_t table = mem_.alloc(16 * segments.size(), 16);
+    if (table == GuestMemoryFixture::kNoAddress) {
+        free_.push_back(static_cast<uint16_t>(head));
+        return -1;
+    }
     for (size_t i = 0; i < segments.size(); i++) {
         bool last = i + 1 == segments.size();
         virtio::SplitDesc d{};
@@ -252,18 +247,7 @@ std::optional<SplitRingDriver::Used> SplitRingDriver::pop_used() {
 }
 
 std::vector<uint8_t> SplitRingDriver::read_used(const Used& used) const {
-    std::vector<uint8_t> out;
-    uint32_t left = used.len;
-    for (const Segment& s : used.segments) {
-        uint32_t n = std::min(left, s.len);
-        std::vector<uint8_t> part = mem_.read(s.gpa, n);
-        out.insert(out.end(), part.begin(), part.end());
-        left -= n;
-        if (left == 0) {
-            break;
-        }
-    }
-    return out;
+    return ring_driver::read_written(mem_, std::span<const Segment>(used.segments), used.len);
 }
 
 }  // namespace nvh::test

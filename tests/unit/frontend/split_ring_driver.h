@@ -19,7 +19,9 @@
 // buffers from a per-descriptor pool (buffer_size bytes per descriptor), so a
 // small ring can carry any number of packets.  Chains are made available at
 // once (avail->idx is published with a release store).  The raw helpers
-// (write_desc, make_available, set_avail_idx) build broken rings.
+// (write_desc, make_available, set_avail_idx) build broken rings.  A misuse
+// (a piece larger than buffer_size, no room for the ring) is reported
+// through frontend/failure.h and the call returns its error value.
 #pragma once
 
 #include <cstdint>
@@ -122,9 +124,13 @@ public:
     uint32_t buffer_size() const { return buffer_size_; }
 
 private:
+    // Host address of a ring part (scratch memory if the ring has none).
+    uint8_t* host(uint64_t gpa, size_t off) const;
     uint8_t* avail_host(size_t off) const;
     uint8_t* used_host(size_t off) const;
     int link_chain(std::span<const Segment> segments, std::vector<uint16_t>* descs);
+    // Whether every size fits a pool buffer; reports `what` if not.
+    bool fits_pool(std::span<const uint32_t> sizes, const char* what) const;
 
     GuestMemoryFixture& mem_;
     uint16_t num_;
@@ -135,6 +141,7 @@ private:
     std::vector<uint16_t> free_;                       // Free descriptors.
     std::vector<std::vector<uint16_t>> chain_descs_;   // By head.
     std::vector<std::vector<Segment>> chain_segs_;     // By head.
+    std::vector<uint8_t> scratch_;   // The ring, when guest memory had no room.
 };
 
 }  // namespace nvh::test

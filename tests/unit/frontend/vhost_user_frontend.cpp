@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/virtio_spec.h"
+#include "ring/packed_ring.h"
 
 namespace nvh::test {
 namespace {
@@ -292,17 +293,30 @@ bool VhostUserFrontend::negotiate(uint64_t features, uint64_t protocol_features)
     return true;
 }
 
-bool VhostUserFrontend::setup_vring(uint32_t index, const SplitRingDriver& ring,
-                                    int kick_fd, int call_fd) {
-    bool ok = set_vring_state(Request::kSetVringNum, index, ring.num()) &&
-              set_vring_state(Request::kSetVringBase, index, 0) &&
-              set_vring_addr(index, ring.addresses()) &&
+bool VhostUserFrontend::setup_vring(uint32_t index, uint16_t num, uint32_t base,
+                                    const VringAddresses& addresses, int kick_fd,
+                                    int call_fd) {
+    bool ok = set_vring_state(Request::kSetVringNum, index, num) &&
+              set_vring_state(Request::kSetVringBase, index, base) &&
+              set_vring_addr(index, addresses) &&
               set_vring_fd(Request::kSetVringCall, index, call_fd) &&
               set_vring_fd(Request::kSetVringKick, index, kick_fd);
     if (ok && virtio::has(features_, virtio::kFProtocolFeatures)) {
         ok = set_vring_state(Request::kSetVringEnable, index, 1);
     }
     return ok;
+}
+
+bool VhostUserFrontend::setup_vring(uint32_t index, const SplitRingDriver& ring,
+                                    int kick_fd, int call_fd) {
+    return setup_vring(index, ring.num(), 0, ring.addresses(), kick_fd, call_fd);
+}
+
+bool VhostUserFrontend::setup_vring(uint32_t index, const PackedRingDriver& ring,
+                                    int kick_fd, int call_fd) {
+    const PackedBase fresh{0, true, 0, true};   // virtio 1.2, 2.8.1
+    return setup_vring(index, ring.num(), fresh.encode(), ring.addresses(), kick_fd,
+                       call_fd);
 }
 
 }  // namespace nvh::test

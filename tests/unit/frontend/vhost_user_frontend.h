@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "frontend/guest_memory_fixture.h"
+#include "frontend/packed_ring_driver.h"
 #include "frontend/split_ring_driver.h"
 #include "base/unique_fd.h"
 #include "vhost_user/vhost_user_message.h"
@@ -87,12 +88,22 @@ public:
     // negotiated.  call_fd/kick_fd < 0 send the "no fd" flag.
     bool setup_vring(uint32_t index, const SplitRingDriver& ring, int kick_fd,
                      int call_fd);
+    // The same for a packed ring (VIRTIO_F_RING_PACKED negotiated):
+    // SET_VRING_BASE carries avail index 0 with wrap counter 1 and the used
+    // index and wrap counter the same (vhost-user.rst, PackedBase in
+    // ring/packed_ring.h), SET_VRING_ADDR the descriptor ring and the driver
+    // and device event areas (virtio 1.2, 2.8.10) in its desc, avail and
+    // used fields.
+    bool setup_vring(uint32_t index, const PackedRingDriver& ring, int kick_fd,
+                     int call_fd);
 
     uint64_t offered_features() const { return offered_features_; }
     uint64_t offered_protocol_features() const { return offered_protocol_features_; }
     uint64_t queue_num() const { return queue_num_; }
 
 private:
+    bool setup_vring(uint32_t index, uint16_t num, uint32_t base,
+                     const VringAddresses& addresses, int kick_fd, int call_fd);
     // Sends, and if REPLY_ACK is negotiated waits for the ack.
     bool send_set(uint32_t request, std::span<const uint8_t> payload,
                   std::span<const int> fds = {});
