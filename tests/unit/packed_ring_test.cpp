@@ -99,6 +99,7 @@ TEST(PackedRingRx, UsedDescriptorsOfReceiveChains) {
         std::array<D, 2>{D{buf, 1024, 0, virtio::kDescFNext}, D{buf + 1024, 1024, 3, 0}}));
     net.post_rx({2048});
     auto f = frame(200, 8);
+    ASSERT_EQ(net.enqueue({rx_packet(f)}), 0u);   // The invalid chain ends the burst.
     ASSERT_EQ(net.enqueue({rx_packet(f)}), 1u);
     auto bad = net.drv->pop_used();
     ASSERT_TRUE(bad);

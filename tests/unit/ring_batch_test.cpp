@@ -178,7 +178,8 @@ TYPED_TEST(RingBatch, SmallReceiveBufferInABatchStaysForASmallerPacket) {
 }
 
 // virtio 1.2, 5.1.6.3: a read-only receive buffer in a batch goes back
-// empty and counted; its packet takes the next buffer.
+// empty and counted and ends the burst; its packet takes the next buffer in
+// the next burst.
 TYPED_TEST(RingBatch, ReadOnlyReceiveBufferInABatchIsInvalid) {
     RingQueue<TypeParam> q(64, kMrg, 2048);
     for (int i = 0; i < 5; i++) {
@@ -188,14 +189,21 @@ TYPED_TEST(RingBatch, ReadOnlyReceiveBufferInABatchIsInvalid) {
     for (int i = 0; i < 4; i++) {
         frames.push_back(frame(300, uint8_t(10 + i)));
     }
-    ASSERT_EQ(q.enqueue(frames), 4u);
+    ASSERT_EQ(q.enqueue(frames), 2u);   // Up to the read-only buffer.
+    EXPECT_EQ(q.c().invalid_descriptors.load(), 1u);
+    std::vector<std::vector<uint8_t>> rest(frames.begin() + 2, frames.end());
+    ASSERT_EQ(q.enqueue(rest), 2u);
     std::vector<std::vector<uint8_t>> got;
+    uint32_t empty = 0;
     for (const UsedChain& u : q.pop_all()) {
-        if (u.len != 0) {   // the read-only buffer comes back empty
+        if (u.len == 0) {   // the read-only buffer comes back empty
+            empty++;
+        } else {
             got.push_back(payload(u.bytes));
         }
     }
     EXPECT_EQ(got, frames);
+    EXPECT_EQ(empty, 1u);
     EXPECT_EQ(q.c().invalid_descriptors.load(), 1u);
 }
 

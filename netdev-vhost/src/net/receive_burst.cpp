@@ -25,10 +25,16 @@
 //     capacity is remembered for the rest of the burst: later packets that
 //     need more are dropped without walking them again, later packets that
 //     fit walk them once more and take them.
-//   - An invalid chain is returned with len 0 and counted; the chains
-//     already taken for the packet are returned with len 0 as well (so a
-//     give-back never steps over a returned chain), and the packet starts
-//     over at the next chain.
+//   - An invalid chain is returned with len 0 and counted, with the chains
+//     already taken for the packet (so a give-back never steps over a
+//     returned chain), and the burst ends there, as DPDK's vhost library's
+//     does: the packet is not handled, and the guest's next burst starts at
+//     the next chain.  Walking on would let one packet consume every chain
+//     of the ring, and a packed driver that re-arms the slots keep the
+//     burst going for ever.
+//   - Bounded work (virtio_net.h): at most as many chains per burst as the
+//     queue has slots, and no new chain once the descriptor budget is
+//     spent; either ends the burst as a full ring does.
 //
 // No allocation, no system call except the call-eventfd write in
 // Virtqueue::publish_and_notify(); counters are updated once per burst.
@@ -78,17 +84,12 @@ struct PacketChains {
     uint64_t capacity = 0;
 
     // Returns the gathered chains and `invalid` empty (virtio 1.2, 2.7.9
-    // with IN_ORDER: in the order they were made available) and starts over
-    // at the next chain.
-    void return_empty(Chains& ring, const TakenChain& invalid) {
+    // with IN_ORDER: in the order they were made available).
+    void return_empty(Chains& ring, const TakenChain& invalid) const {
         for (uint32_t c = 0; c < n; c++) {
             ring.put_used(chains[c].taken, 0);
         }
         ring.put_used(invalid, 0);
-        start = ring.mark();
-        n = 0;
-        budget = RxBudget{};
-        capacity = 0;
     }
 
     // Returns the chains a packet of `need` bytes (header + frame) fills,
@@ -122,6 +123,12 @@ public:
     void finish() { pass_.write(t_); }
 
 private:
+    // Whether another chain may be taken in this burst (virtio_net.h,
+    // "Bounded work"): `pending` are taken for the packet being placed.
+    bool chain_allowed(uint32_t pending) const {
+        return burst_chains_ + pending < chains_.num() && t_.descs < kBurstDescriptorBudget;
+    }
+
     Gathered gather(uint64_t need, BufferPiece* pieces, PacketChains<Chains>& p);
 
     Chains& chains_;
@@ -133,6 +140,7 @@ private:
     // them too small; valid until chains are consumed.
     bool head_cap_known_ = false;
     uint64_t head_cap_ = 0;
+    uint32_t burst_chains_ = 0;   // Chains consumed by this burst so far.
 };
 
 // The batch path: places pkts[0..4) into the four one-descriptor chains of
@@ -143,7 +151,7 @@ private:
 template <typename Chains>
 uint32_t RxBurst<Chains>::place_batch(const nvh_packet* pkts) {
     ChainBatch batch;
-    if (!chains_.take_batch(&batch)) {
+    if (!chain_allowed(ChainBatch::kSize - 1) || !chains_.take_batch(&batch)) {
         return 0;
     }
     uint32_t placed = 0;
@@ -166,6 +174,7 @@ uint32_t RxBurst<Chains>::place_batch(const nvh_packet* pkts) {
         pass_.add(pkts[placed], budget.n_pieces, 1);
     }
     chains_.untake_batch(placed);
+    burst_chains_ += placed;
     return placed;
 }
 
@@ -177,7 +186,7 @@ Gathered RxBurst<Chains>::gather(uint64_t need, BufferPiece* pieces, PacketChain
         if (p.budget.full() || (!mrg_ && p.n == 1) || p.n == chains_.num()) {
             return Gathered::kTooSmall;
         }
-        if (!chains_.has_chain()) {
+        if (!chains_.has_chain() || !chain_allowed(p.n)) {
             chains_.rewind(p.start);
             t_.ring_full++;
             return Gathered::kStop;
@@ -201,9 +210,11 @@ Gathered RxBurst<Chains>::gather(uint64_t need, BufferPiece* pieces, PacketChain
             return Gathered::kStop;
         }
         if (r == Collect::kInvalid || room == 0) {
+            // virtio 1.2, 5.1.6.3 / 2.7.5: see the top of this file.
             p.return_empty(chains_, taken);
+            burst_chains_ += p.n + 1;
             t_.invalid++;
-            continue;
+            return Gathered::kStop;
         }
         p.chains[p.n++] = {taken, room};
         p.capacity += room;
@@ -236,6 +247,7 @@ Placed RxBurst<Chains>::place(const nvh_packet& pkt) {
         break;
     }
     head_cap_known_ = false;   // The chains at the head are consumed.
+    burst_chains_ += p.n;
     p.return_filled(chains_, need);
     pass_.add(pkt, p.budget.n_pieces, p.n);
     return Placed::kPlaced;

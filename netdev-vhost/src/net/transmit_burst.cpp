@@ -68,16 +68,17 @@ bool gather_one(Chains& chains, TxBurst& b) {
     return true;
 }
 
-// Up to min(n, NVH_MAX_BURST) frames from the queue's transmit chains into
-// pkts[0..): whole batches of four one-buffer chains where the ring holds
-// them, chains one by one otherwise.  Every chain taken is returned; the
-// invalid ones (counted) carry no frame.
+// Up to min(n, NVH_MAX_BURST, queue size) frames from the queue's transmit
+// chains into pkts[0..): whole batches of four one-buffer chains where the
+// ring holds them, chains one by one otherwise, until the descriptor budget
+// is spent (virtio_net.h, "Bounded work").  Every chain taken is returned;
+// the invalid ones (counted) carry no frame.
 template <typename Chains>
 uint32_t transmit_burst(Chains chains, Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
     if (!chains.usable()) {
         return 0;
     }
-    const uint32_t max = std::min<uint32_t>(n, NVH_MAX_BURST);
+    const uint32_t max = std::min<uint32_t>({n, NVH_MAX_BURST, chains.num()});
     TxBurst b{pkts, TxPass(vq.header_len(), vq.features()), Tally{}};
     if (!chains.begin_transmit(max)) {
         b.t.invalid++;   // The avail index jumped (SplitRing::avail_count).
@@ -85,7 +86,8 @@ uint32_t transmit_burst(Chains chains, Virtqueue& vq, nvh_packet* pkts, uint32_t
         return 0;
     }
     ChainBatch batch;
-    for (uint32_t taken = 0; taken < max && chains.has_chain(); taken++) {
+    for (uint32_t taken = 0;
+         taken < max && b.t.descs < kBurstDescriptorBudget && chains.has_chain(); taken++) {
         if (max - taken >= ChainBatch::kSize && chains.take_batch(&batch)) {
             gather_batch(chains, batch, b);
             taken += ChainBatch::kSize - 1;

@@ -8,9 +8,29 @@
 #include <cstdint>
 
 #include "netdev-vhost/nvh.h"
+#include "ring/chain.h"
 #include "ring/virtqueue.h"
 
 namespace nvh {
+
+// ---- Bounded work (docs/security.md, "Bounded work per burst") -----------
+// Whatever the guest writes into its rings, and however it rewrites them
+// while a burst runs, one burst:
+//   - takes at most min(NVH_MAX_BURST, queue size) chains on transmit; on
+//     receive, one packet takes at most kMaxPacketPieces buffers, and the
+//     burst at most as many chains as the queue has slots, so a packed
+//     driver that re-arms the slots it sees used cannot keep a burst going;
+//   - ends at the first invalid receive chain (it is returned empty and
+//     counted), as DPDK's vhost library does, instead of walking on;
+//   - takes no new chain once it has read kBurstDescriptorBudget
+//     descriptors.  One chain reads at most kMaxChainBuffers buffers plus
+//     its indirect descriptor and, on a packed ring, as many ring slots
+//     again to find its end (PackedChainWalker::skip_rest), so a burst
+//     reads at most kBurstDescriptorBudget + kMaxChainDescriptorReads
+//     descriptors.  A well-behaved virtio-net driver never comes near: 32
+//     packets of at most MAX_SKB_FRAGS + 2 descriptors each.
+inline constexpr uint64_t kMaxChainDescriptorReads = 2 * uint64_t{kMaxChainBuffers} + 2;
+inline constexpr uint64_t kBurstDescriptorBudget = uint64_t{NVH_MAX_BURST} * (kMaxChainBuffers + 2);
 
 // The burst functions run once per burst of up to 32 frames and call the
 // ring walker, the address translation and the used-ring writes several
