@@ -426,15 +426,65 @@ nvh_wait_status() {
     }
 }
 
+# nvh_status_key MAP KEY: the value of KEY in a map column as ovs-vsctl
+# prints it ({a=b, c="d, e"}), unquoted; empty if KEY is absent.
+nvh_status_key() {
+    printf '%s\n' "$1" | awk -v want="$2" '
+        # word(): a bare or quoted word starting at i, up to one of "stop".
+        function word(stop,    w, c) {
+            w = ""
+            if (substr(s, i, 1) == "\"") {
+                for (i++; i <= n && (c = substr(s, i, 1)) != "\""; i++) {
+                    if (c == "\\") { i++; c = substr(s, i, 1) }
+                    w = w c
+                }
+                i++
+            } else {
+                for (; i <= n && index(stop, substr(s, i, 1)) == 0; i++)
+                    w = w substr(s, i, 1)
+            }
+            return w
+        }
+        {
+            s = $0; sub(/^\{/, "", s); sub(/\}$/, "", s); n = length(s); i = 1
+            while (i <= n) {
+                while (substr(s, i, 1) == " " || substr(s, i, 1) == ",") i++
+                k = word("=")
+                i++
+                v = word(",")
+                if (k == want) { print v; exit }
+            }
+        }'
+}
+
+declare -A NVH_READY_STATUS=()
+
+# nvh__port_ready_now PORT: one read of PORT's status column; true if it shows
+# the port ready, and then that read is kept in NVH_READY_STATUS[PORT].
+nvh__port_ready_now() {
+    local map key=state want=ready
+    [ "$NVH_PORT_TYPE" = vhostuserclient ] || { key=status; want=connected; }
+    map=$(vsctl --if-exists get Interface "$1" status 2>/dev/null) || return 1
+    [ "$(nvh_status_key "$map" "$key")" = "$want" ] || return 1
+    NVH_READY_STATUS[$1]=$map
+}
+
 # nvh_wait_port_ready PORT [TIMEOUT]: the port can carry traffic.
 #   vhostuserclient:     status:state = ready
 #   dpdkvhostuserclient: status:status = connected (set once vrings are ready)
+# The status read that showed it ready stays available (nvh_ready_status).
 nvh_wait_port_ready() {
-    case "$NVH_PORT_TYPE" in
-        vhostuserclient) nvh_wait_status "$1" state ready "${2:-30}" ;;
-        *)               nvh_wait_status "$1" status connected "${2:-30}" ;;
-    esac
+    nvh_wait_for "${2:-30}" "$1 to be ready" nvh__port_ready_now "$1" || {
+        nvh_log "$1 status: $(vsctl get Interface "$1" status 2>&1)"
+        return 1
+    }
 }
+
+# nvh_ready_status PORT KEY: status:KEY as it was when nvh_wait_port_ready
+# last saw PORT ready, in the same read as the ready state.  The frontend
+# may have gone since (a guest that has done its work powers off), and with
+# it every key that describes the connection.
+nvh_ready_status() { nvh_status_key "${NVH_READY_STATUS[$1]:-}" "$2"; }
 
 # nvh_wait_port_down PORT [TIMEOUT]: the frontend is gone.
 nvh_wait_port_down() {
