@@ -11,6 +11,17 @@
 
 declare -A NVH_GUEST_PID=() NVH_GUEST_CONSOLE=()
 
+# nvh_setup_guest_test: the start of a test with QEMU guests: work directory
+# and clean-up (nvh_init), root, QEMU, hugepages for NVH_SOCKET_MEM (set it
+# first to change it), and the guest image (nvh_guest_build).
+nvh_setup_guest_test() {
+    nvh_init
+    nvh_require_root
+    nvh_require_cmd qemu-system-x86_64
+    nvh_require_hugepages "$NVH_SOCKET_MEM"
+    nvh_guest_build
+}
+
 # nvh_guest_build: builds (or finds cached) the guest kernel and initramfs.
 nvh_guest_build() {
     nvh_require_cmd qemu-system-x86_64 cpio dpkg-deb

@@ -155,6 +155,20 @@ nvh_add_port() {
         nvh_fail "cannot add port $2 ($NVH_PORT_TYPE, $3)"
 }
 
+# nvh_two_port_bridge [FLOW...]: the usual pair of ports under test on a
+# running OVS: bridge br0 with vhu0 (OpenFlow port 1) and vhu1 (port 2) of
+# type $NVH_PORT_TYPE on the sockets $(nvh_sock vhu0) and $(nvh_sock vhu1),
+# and the FLOWs (default: each port forwards to the other).
+nvh_two_port_bridge() {
+    nvh_add_bridge br0
+    nvh_add_port br0 vhu0 "$(nvh_sock vhu0)" 1
+    nvh_add_port br0 vhu1 "$(nvh_sock vhu1)" 2
+    if [ $# -eq 0 ]; then
+        set -- "in_port=1,actions=output:2" "in_port=2,actions=output:1"
+    fi
+    nvh_flows br0 "$@"
+}
+
 # nvh_iface_get PORT COLUMN[:KEY]: prints the value, unquoted.
 nvh_iface_get() {
     local v

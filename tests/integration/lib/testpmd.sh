@@ -16,6 +16,16 @@
 
 declare -A NVH_TP_FD=() NVH_TP_LOG=() NVH_TP_PID=()
 
+# nvh_setup_testpmd_test: the start of a test with testpmd frontends: work
+# directory and clean-up (nvh_init), root, dpdk-testpmd, and hugepages for
+# NVH_SOCKET_MEM (set it first to change it).
+nvh_setup_testpmd_test() {
+    nvh_init
+    nvh_require_root
+    nvh_require_cmd dpdk-testpmd
+    nvh_require_hugepages "$NVH_SOCKET_MEM"
+}
+
 # nvh_tp_start NAME SOCKET[,DEVARGS]... [-- EXTRA-TESTPMD-ARGS]: one
 # virtio_user port per socket (DEVARGS: more virtio_user arguments such as
 # mac=02:00:00:00:00:01) (server=1: testpmd listens; the OVS port connects to it).  testpmd
@@ -179,4 +189,35 @@ nvh_tp_exchange() {
         nvh_check_eq "testpmd port $p RX-packets ($size B)" "$n" "${rxp:-?}"
         nvh_check_eq "testpmd port $p RX-bytes ($size B)" "$((n * size))" "${rxb:-?}"
     done
+}
+
+# nvh_tp_start_wait NAME SOCKET[,DEVARGS]... [-- EXTRA-TESTPMD-ARGS]: starts
+# testpmd NAME as nvh_tp_start does, waits until it has connected all its
+# ports, then until the OVS port on each socket is ready; the sockets are
+# the ports' own (nvh_sock PORT), so each port is named after its socket.
+nvh_tp_start_wait() {
+    local name=$1 a port
+    nvh_tp_start "$@"
+    nvh_tp_sync "$name" 60
+    shift
+    for a in "$@"; do
+        [ "$a" = -- ] && break
+        port=${a%%,*}
+        port=${port##*/}
+        port=${port%.sock}
+        nvh_wait_port_ready "$port" || nvh_fail "$port not ready"
+    done
+}
+
+# nvh_two_port_testpmd NAME [-- EXTRA-TESTPMD-ARGS]: the usual testpmd set-up
+# on a running OVS: the two ports of nvh_two_port_bridge (crossed flows) and
+# testpmd NAME with one virtio_user port on each (port 0 on vhu0, port 1 on
+# vhu1, both with the devargs in NVH_TP_DEVARGS, e.g. ",packed_vq=1");
+# returns when both ports are ready.
+nvh_two_port_testpmd() {
+    local name=$1
+    shift
+    nvh_two_port_bridge
+    nvh_tp_start_wait "$name" "$(nvh_sock vhu0)${NVH_TP_DEVARGS:-}" \
+        "$(nvh_sock vhu1)${NVH_TP_DEVARGS:-}" "$@"
 }
