@@ -22,21 +22,14 @@ GUEST_OFFLOADS=$(( (1 << 1) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) ))
 HOST_OFFLOADS=$(( (1 << 0) | (1 << 11) | (1 << 12) ))
 CSUM=1
 
-nvh_init
-nvh_require_root
-nvh_require_cmd qemu-system-x86_64
 # TSO ports use 64 kB mbufs.
 [ "$TSO" = true ] && NVH_SOCKET_MEM=${NVH_TSO_SOCKET_MEM:-1024}
-nvh_require_hugepages "$NVH_SOCKET_MEM"
-nvh_guest_build
+nvh_setup_guest_test
 
 nvh_ovs_start "userspace-tso-enable=$TSO"
-nvh_add_bridge br0
+nvh_two_port_bridge "actions=NORMAL"
 s1=$(nvh_sock vhu0)
 s2=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s1" 1
-nvh_add_port br0 vhu1 "$s2" 2
-nvh_flows br0 "actions=NORMAL"
 
 timeout=$((BOOT_TIMEOUT * 3))
 nvh_guest_start recv "$s2" 52:54:00:00:00:02 \
