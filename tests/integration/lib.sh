@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash source-path=SCRIPTDIR
 # Integration-test library for netdev-vhost.  Sourced by the test scripts in
 # this directory (and by scripts/demo.sh); the one file they source.
 #

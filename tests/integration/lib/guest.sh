@@ -25,6 +25,7 @@ nvh_setup_guest_test() {
 # nvh_guest_build: builds (or finds cached) the guest kernel and initramfs.
 nvh_guest_build() {
     nvh_require_cmd qemu-system-x86_64 cpio dpkg-deb
+    # shellcheck disable=SC2153  # NVH_GUEST_DIR: set in lib.sh.
     "$NVH_REPO/scripts/build-guest.sh" "$NVH_GUEST_DIR" >"$NVH_WORK/build-guest.log" 2>&1 || {
         tail -n 20 "$NVH_WORK/build-guest.log"
         nvh_fail "scripts/build-guest.sh failed"
