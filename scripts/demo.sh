@@ -45,27 +45,18 @@ N=$((BURSTS * 32))
 
 section() { echo; echo "=== $*"; }
 
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 section "starting ovs-vswitchd (sandbox in $NVH_WORK/ovs)"
 nvh_ovs_start
-nvh_add_bridge br0
+nvh_two_port_bridge
 s0=$(nvh_sock vhu0)
 s1=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
-nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
 echo "ports are waiting for their frontends:"
 for p in vhu0 vhu1; do echo "  $p: $(vsctl get Interface $p status)"; done
 
 section "starting testpmd: virtio_user0 on $s0, virtio_user1 on $s1"
-nvh_tp_start tp "$s0" "$s1"
-nvh_tp_sync tp 60
-nvh_wait_port_ready vhu0 || nvh_fail "vhu0 did not connect"
-nvh_wait_port_ready vhu1 || nvh_fail "vhu1 did not connect"
+nvh_tp_start_wait tp "$s0" "$s1"
 vsctl show
 
 ok=1

@@ -21,22 +21,10 @@ fi
 ours=0
 [ "$NVH_PORT_TYPE" = vhostuserclient ] && ours=1
 
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 nvh_ovs_start
-nvh_add_bridge br0
-s0=$(nvh_sock vhu0)
-s1=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
-nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
-nvh_tp_start tp "$s0" "$s1"
-nvh_tp_sync tp 60
-nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
-nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+nvh_two_port_testpmd tp
 
 long=$NVH_WORK/$(printf 'x%.0s' $(seq 1 200))
 long=${long:0:200}

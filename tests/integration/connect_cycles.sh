@@ -40,10 +40,7 @@ MAP_SLACK=${NVH_MAP_SLACK:-4}
 RSS_SLACK_KB=${NVH_RSS_SLACK_KB:-8192}
 
 nvh_require_port_type vhostuserclient
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 TOOL=$NVH_BUILD_DIR/tests/tools/vhost_user_cycles
 [ -x "$TOOL" ] || nvh_fail "$TOOL missing (build the tests)"

@@ -13,17 +13,10 @@ N=$((BURSTS * 32))
 MAC_A=02:00:00:00:00:0a
 MAC_B=02:00:00:00:00:0b
 
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 nvh_ovs_start
-nvh_add_bridge br0
-s0=$(nvh_sock vhu0)
-s1=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
+nvh_two_port_bridge
 # net_ring loops tx queue i to rx queue i.  OVS gives a DPDK port one tx queue
 # per PMD thread plus one for the main thread, and each thread sends on its
 # own: poll as many rx queues so that no looped frame is stranded.
@@ -41,10 +34,7 @@ nvh_flows br0 \
     "in_port=3,dl_src=$MAC_A,actions=output:2" \
     "in_port=3,dl_src=$MAC_B,actions=output:1"
 
-nvh_tp_start tp "$s0,mac=$MAC_A" "$s1,mac=$MAC_B"
-nvh_tp_sync tp 60
-nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
-nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+nvh_tp_start_wait tp "$(nvh_sock vhu0),mac=$MAC_A" "$(nvh_sock vhu1),mac=$MAC_B"
 
 total_pkts=0
 total_bytes=0

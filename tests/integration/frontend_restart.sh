@@ -9,19 +9,13 @@ source "$(dirname "$0")/lib.sh"
 BURSTS=${NVH_BURSTS:-4}
 N=$((BURSTS * 32))
 
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 nvh_ovs_start
-nvh_add_bridge br0
 s0=$(nvh_sock vhu0)
 s1=$(nvh_sock vhu1)
 rm -f "$s0" "$s1"
-nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
-nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
+nvh_two_port_bridge
 
 # Before any frontend exists the ports wait (and keep waiting).
 sleep 2
@@ -39,10 +33,7 @@ done
 # round LABEL: starts testpmd, checks forwarding both ways with exact counts.
 round() {
     local label=$1 stats p
-    nvh_tp_start "tp-$label" "$s0" "$s1"
-    nvh_tp_sync "tp-$label" 60
-    nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready ($label)"
-    nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready ($label)"
+    nvh_tp_start_wait "tp-$label" "$s0" "$s1"
     nvh_tp_send "tp-$label" "$BURSTS" 64
     nvh_tp_wait_rx "tp-$label" 1 "$N" >/dev/null
     nvh_tp_wait_rx "tp-$label" 0 "$N" >/dev/null

@@ -43,11 +43,8 @@ MAP_SLACK=${NVH_MAP_SLACK:-4}
 RSS_SLACK_KB=${NVH_RSS_SLACK_KB:-4096}
 
 nvh_require_port_type vhostuserclient
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
 [ "$TSO" = true ] && NVH_SOCKET_MEM=${NVH_TSO_SOCKET_MEM:-1024}
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 TOOL=$NVH_BUILD_DIR/tests/tools/vhost_user_attack
 [ -x "$TOOL" ] || nvh_fail "$TOOL missing (build the tests)"
@@ -65,10 +62,7 @@ nvh_add_port br0 good1 "$s1" 2
 nvh_add_port br0 victim "$vsock" 3
 nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1" \
     "in_port=3,actions=in_port"
-nvh_tp_start tp "$s0" "$s1"
-nvh_tp_sync tp 60
-nvh_wait_port_ready good0 || nvh_fail "good0 not ready"
-nvh_wait_port_ready good1 || nvh_fail "good1 not ready"
+nvh_tp_start_wait tp "$s0" "$s1"
 
 # own_rss_kb: RSS without the /memfd: mappings, i.e. without the frontends'
 # guest memory (testpmd's, mapped for good0 and good1, grows as the data

@@ -20,20 +20,14 @@ source "$(dirname "$0")/lib.sh"
 
 BURSTS=${NVH_BURSTS:-4}
 
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 ours=0
 [ "$NVH_PORT_TYPE" = vhostuserclient ] && ours=1
 
 nvh_ovs_start
-nvh_add_bridge br0
+nvh_two_port_bridge
 a=$(nvh_sock vhu0)
 b=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$a" 1
-nvh_add_port br0 vhu1 "$b" 2
-nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
 
 # forwarding TP LABEL: both ports ready, exact counts both ways.
 forwarding() {

@@ -32,19 +32,12 @@ GUEST_LIFETIME=900
 IP1=198.18.0.1
 IP2=198.18.0.2
 
-nvh_init
-nvh_require_root
-nvh_require_cmd qemu-system-x86_64
-nvh_require_hugepages "$NVH_SOCKET_MEM"
-nvh_guest_build
+nvh_setup_guest_test
 
 nvh_ovs_start
-nvh_add_bridge br0
+nvh_two_port_bridge "actions=NORMAL"
 s0=$(nvh_sock vhu0)
 s1=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
-nvh_flows br0 "actions=NORMAL"
 
 # replies_seen GUEST: the sequence numbers of GUEST's answered pings so far.
 replies_seen() {

@@ -34,23 +34,10 @@ BURST_KB=100                    # ingress_policing_burst
 CIR=125000                      # egress: bytes/s
 CBS=15000                       # egress: bytes
 
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 nvh_ovs_start
-nvh_add_bridge br0
-s0=$(nvh_sock vhu0)
-s1=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
-nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
-
-nvh_tp_start tp "$s0" "$s1"
-nvh_tp_sync tp 60
-nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
-nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+nvh_two_port_testpmd tp
 
 types=$(appctl qos/show-types vhu1)
 for t in egress-policer trtcm-policer; do
@@ -196,12 +183,8 @@ BURST2_KB=1000
 cir2=$((RATE2_KBPS * 1000 / 8))
 cbs2=$((BURST2_KB * 1000 / 8))
 nvh_tp_stop tp
-nvh_tp_start tpa "$s0"
-nvh_tp_start tpb "$s1"
-nvh_tp_sync tpa 60
-nvh_tp_sync tpb 60
-nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready again"
-nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready again"
+nvh_tp_start_wait tpa "$(nvh_sock vhu0)"
+nvh_tp_start_wait tpb "$(nvh_sock vhu1)"
 vsctl set Interface vhu0 ingress_policing_rate=$RATE2_KBPS \
     ingress_policing_burst=$BURST2_KB || nvh_fail "cannot set policing"
 base_read

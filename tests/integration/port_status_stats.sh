@@ -21,25 +21,14 @@ N=$((BURSTS * 32))
 OURS=false
 [ "$NVH_PORT_TYPE" = vhostuserclient ] && OURS=true
 
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 nvh_ovs_start
-nvh_add_bridge br0
+nvh_two_port_bridge
 s0=$(nvh_sock vhu0)
 s1=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
-nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
-
-nvh_tp_start tpa "$s0,mac=02:00:00:00:00:0a"
-nvh_tp_sync tpa 60
-nvh_tp_start tpb "$s1,mac=02:00:00:00:00:0b"
-nvh_tp_sync tpb 60
-nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
-nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+nvh_tp_start_wait tpa "$s0,mac=02:00:00:00:00:0a"
+nvh_tp_start_wait tpb "$s1,mac=02:00:00:00:00:0b"
 
 # ---- Status ------------------------------------------------------------
 status=$(vsctl get Interface vhu0 status)
@@ -169,9 +158,7 @@ link_is() { [ "$(nvh_iface_get vhu1 link_state)" = "$1" ]; }
 nvh_wait_for 15 "vhu1 link_state down" link_is down
 nvh_check_eq "vhu1 link_state without frontend" down "$(nvh_iface_get vhu1 link_state)"
 nvh_check_eq "vhu1 status:status without frontend" disconnected "$(nvh_iface_status vhu1 status)"
-nvh_tp_start tpb "$s1,mac=02:00:00:00:00:0b"
-nvh_tp_sync tpb 60
-nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready after the restart"
+nvh_tp_start_wait tpb "$s1,mac=02:00:00:00:00:0b"
 nvh_wait_for 15 "vhu1 link_state up" link_is up
 nvh_check_eq "vhu1 link_state after the restart" up "$(nvh_iface_get vhu1 link_state)"
 # netdev-dpdk counts link changes of ethdev ports only.

@@ -38,12 +38,8 @@ IP2=198.18.0.2
 MAC1=52:54:00:00:00:01
 MAC2=52:54:00:00:00:02
 
-nvh_init
-nvh_require_root
-nvh_require_cmd qemu-system-x86_64
 [ -x /usr/bin/python3 ] || nvh_skip "/usr/bin/python3 missing (QMP client)"
-nvh_require_hugepages "$NVH_SOCKET_MEM"
-nvh_guest_build
+nvh_setup_guest_test
 
 nvh_ovs_start
 nvh_add_bridge br0

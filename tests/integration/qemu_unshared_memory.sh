@@ -11,20 +11,13 @@ IP1=198.18.0.1
 IP2=198.18.0.2
 WARNING='guest memory not shared*share=on*'
 
-nvh_init
-nvh_require_root
 nvh_require_port_type vhostuserclient
-nvh_require_cmd qemu-system-x86_64
-nvh_require_hugepages "$NVH_SOCKET_MEM"
-nvh_guest_build
+nvh_setup_guest_test
 
 nvh_ovs_start
-nvh_add_bridge br0
+nvh_two_port_bridge
 s1=$(nvh_sock vhu0)
 s2=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s1" 1
-nvh_add_port br0 vhu1 "$s2" 2
-nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
 
 # Both guests keep trying to reach the other (ARP requests, echo requests),
 # so both transmit: the unshared one into memory the switch never sees.

@@ -16,11 +16,8 @@ source "$(dirname "$0")/lib.sh"
 ROUNDS=${NVH_ROUNDS:-5}
 QEMU_ROUNDS=${NVH_QEMU_ROUNDS:-3}
 
-nvh_init
-nvh_require_root
 nvh_require_port_type vhostuserclient
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 nvh_ovs_start
 nvh_add_bridge br0

@@ -15,23 +15,10 @@ source "$(dirname "$0")/lib.sh"
 BURSTS=${NVH_BURSTS:-4}
 QUEUES=4
 
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 nvh_ovs_start
-nvh_add_bridge br0
-s0=$(nvh_sock vhu0)
-s1=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
-nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
-
-NVH_TP_QUEUES=$QUEUES nvh_tp_start tp "$s0" "$s1" -- --rxq=$QUEUES --txq=$QUEUES
-nvh_tp_sync tp 60
-nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
-nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+NVH_TP_QUEUES=$QUEUES nvh_two_port_testpmd tp -- --rxq=$QUEUES --txq=$QUEUES
 
 # n_queues: rxqs of PORT listed by pmd-rxq-show.
 n_rxqs() {

@@ -31,33 +31,23 @@ BURSTS=${NVH_BURSTS:-8}         # per queue and round; 2 x 8 x 32 = 512 frames
 SIZES=${NVH_SIZES:-"64 64 64 1518"}
 NVH_PMD_MASK=0x3
 
-nvh_init
-nvh_require_root
-nvh_require_cmd dpdk-testpmd
-nvh_require_hugepages "$NVH_SOCKET_MEM"
+nvh_setup_testpmd_test
 
 nvh_ovs_start
-nvh_add_bridge br0
+nvh_two_port_bridge
 s0=$(nvh_sock vhu0)
 s1=$(nvh_sock vhu1)
-nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
 # Every rxq pinned: the pinned PMD threads are isolated, so an unpinned rxq
 # would not be polled at all.
 vsctl set Interface vhu0 other_config:pmd-rxq-affinity="0:0,1:1" ||
     nvh_fail "cannot pin vhu0's rxqs"
 vsctl set Interface vhu1 other_config:pmd-rxq-affinity="0:1" ||
     nvh_fail "cannot pin vhu1's rxq"
-nvh_flows br0 "in_port=1,actions=output:2" "in_port=2,actions=output:1"
 
 # Two testpmd processes: testpmd configures the same number of queues on all
 # its ports.  The virtio_user ports get different MAC addresses.
-NVH_TP_QUEUES=2 nvh_tp_start tpa "$s0,mac=02:00:00:00:00:0a" -- --rxq=2 --txq=2
-nvh_tp_sync tpa 60
-NVH_TP_QUEUES=1 nvh_tp_start tpb "$s1,mac=02:00:00:00:00:0b"
-nvh_tp_sync tpb 60
-nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready"
-nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready"
+NVH_TP_QUEUES=2 nvh_tp_start_wait tpa "$s0,mac=02:00:00:00:00:0a" -- --rxq=2 --txq=2
+NVH_TP_QUEUES=1 nvh_tp_start_wait tpb "$s1,mac=02:00:00:00:00:0b"
 
 # rxq_cores PORT: "QUEUE:CORE" per rxq of PORT in pmd-rxq-show.
 rxq_cores() {

@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+# Integration-test library, the guest part: QEMU guests with a virtio-net
+# device on a vhost-user socket, and their image.
+# Sourced by ../lib.sh (which the test scripts source), not on its own.
+
+# ---------------------------------------------------------------------------
+# QEMU guests (stock Debian kernel, busybox initramfs: see
+# scripts/build-guest.sh and tests/integration/guest/init)
+# ---------------------------------------------------------------------------
+
+declare -A NVH_GUEST_PID=() NVH_GUEST_CONSOLE=()
+
+# nvh_setup_guest_test: the start of a test with QEMU guests: work directory
+# and clean-up (nvh_init), root, QEMU, hugepages for NVH_SOCKET_MEM (set it
+# first to change it), and the guest image (nvh_guest_build).
+nvh_setup_guest_test() {
+    nvh_init
+    nvh_require_root
+    nvh_require_cmd qemu-system-x86_64
+    nvh_require_hugepages "$NVH_SOCKET_MEM"
+    nvh_guest_build
+}
+
+# nvh_guest_build: builds (or finds cached) the guest kernel and initramfs.
+nvh_guest_build() {
+    nvh_require_cmd qemu-system-x86_64 cpio dpkg-deb
+    # shellcheck disable=SC2153  # NVH_GUEST_DIR: set in lib.sh.
+    "$NVH_REPO/scripts/build-guest.sh" "$NVH_GUEST_DIR" >"$NVH_WORK/build-guest.log" 2>&1 || {
+        tail -n 20 "$NVH_WORK/build-guest.log"
+        nvh_fail "scripts/build-guest.sh failed"
+    }
+}
+
+# nvh_guest_start NAME SOCKET MAC KERNEL-ARGS...: QEMU (TCG) with one
+# virtio-net device on a vhost-user socket that QEMU serves (server=on,
+# wait=on: QEMU waits for the port to connect before starting the guest).
+# KERNEL-ARGS are nvh.* parameters of the guest init.
+# NVH_GUEST_QUEUES=N (in the environment of the call) gives the device N
+# queue pairs (mq=on) and the guest N CPUs, so that Linux enables all N.
+# NVH_GUEST_DEVICE_ARGS: more virtio-net-pci properties (",host_mtu=9000").
+# NVH_GUEST_SHARE=off (in the environment of the call) sets share=off on
+# the guest memory backend (memfd's default is on): a misconfigured guest
+# whose memory the switch maps but never sees change.
+# NVH_GUEST_QEMU_ARGS: more QEMU arguments (words), e.g. "-incoming defer".
+# Every guest has a QMP monitor on $NVH_WORK/NAME.qmp (see nvh_qmp).
+nvh_guest_start() {
+    local name=$1 sock=$2 mac=$3 pid console mem=${NVH_GUEST_MEM:-256M}
+    local extra=()
+    read -r -a extra <<<"${NVH_GUEST_QEMU_ARGS:-}"
+    local share=on
+    [ "${NVH_GUEST_SHARE:-on}" = off ] && share=off
+    local queues=${NVH_GUEST_QUEUES:-1} mq=()
+    [ "$queues" -gt 1 ] && mq=(-smp "$queues")
+    shift 3
+    console=$NVH_WORK/$name.console
+    rm -f "$sock" "$console"
+    qemu-system-x86_64 -accel tcg -nodefaults -display none -no-reboot \
+        -name "$name" -m "$mem" "${mq[@]}" \
+        -object memory-backend-memfd,id=mem,size="$mem",share=$share \
+        -machine pc,memory-backend=mem \
+        -kernel "$NVH_GUEST_DIR/vmlinuz" -initrd "$NVH_GUEST_DIR/initramfs.img" \
+        -append "console=ttyS0 quiet panic=-1 $*" \
+        -serial "file:$console" \
+        -chardev "socket,id=c0,path=$sock,server=on,wait=on" \
+        -netdev "type=vhost-user,id=n0,chardev=c0,queues=$queues" \
+        -device "virtio-net-pci,netdev=n0,mac=$mac,vectors=0,mq=$([ "$queues" -gt 1 ] && echo on || echo off)${NVH_GUEST_DEVICE_ARGS:-}" \
+        -qmp "unix:$NVH_WORK/$name.qmp,server=on,wait=off" "${extra[@]}" \
+        >"$NVH_WORK/$name.qemu.log" 2>&1 &
+    pid=$!
+    nvh_register_pid "qemu-$name" "$pid"
+    NVH_GUEST_PID[$name]=$pid
+    NVH_GUEST_CONSOLE[$name]=$console
+    nvh_log "guest $name started (pid $pid, $sock, $mac, memory share=$share, $*)"
+}
+
+nvh__console_has() {
+    grep -qE "$2" "${NVH_GUEST_CONSOLE[$1]}" 2>/dev/null && return 0
+    if ! nvh_alive "${NVH_GUEST_PID[$1]}"; then
+        grep -qE "$2" "${NVH_GUEST_CONSOLE[$1]}" 2>/dev/null && return 0
+        nvh_log "guest $1 exited without printing /$2/"
+        return 2
+    fi
+    return 1
+}
+
+# nvh_guest_wait NAME EXTENDED-REGEX [TIMEOUT]: waits for a console line;
+# prints the first matching line.
+nvh_guest_wait() {
+    local name=$1 re=$2 timeout=${3:-60} deadline rc
+    deadline=$((SECONDS + timeout))
+    while true; do
+        nvh__console_has "$name" "$re"
+        rc=$?
+        [ $rc -eq 0 ] && break
+        if [ $rc -eq 2 ] || [ $SECONDS -ge $deadline ]; then
+            nvh_log "guest $name: no /$re/ on the console after ${timeout}s"
+            return 1
+        fi
+        sleep 0.2
+    done
+    grep -m1 -E "$re" "${NVH_GUEST_CONSOLE[$name]}" | tr -d '\r'
+}
+
+# nvh_qmp NAME COMMAND [ARGUMENTS-JSON] [--field KEY]: runs one QMP command
+# on guest NAME's monitor and prints its return value (tests/integration/
+# qmp.py).  The system python: its standard library is all it needs.
+nvh_qmp() {
+    local name=$1
+    shift
+    /usr/bin/python3 "$NVH_REPO/tests/integration/qmp.py" "$NVH_WORK/$name.qmp" "$@"
+}
+
+# nvh_guest_stop NAME: ends QEMU (the guest may already have powered off).
+nvh_guest_stop() {
+    nvh_stop_pid "qemu-$1" "${NVH_GUEST_PID[$1]}" 5
+}
