@@ -152,6 +152,7 @@ netdev_vhost_apply_path(struct netdev_vhost *dev)
         .state_changed = netdev_vhost_state_changed,
         .aux = dev,
         .offloads = dev->offloads,
+        .max_guest_memory = dev->max_guest_memory,
     };
     char err[256] = "";
     int error;

@@ -7,6 +7,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -50,6 +51,23 @@ netdev_vhost_config_error(char **errp, int error, const char *format, ...)
     return error;
 }
 
+/* Bounds the guest memory the port maps (0: the core's default); the core
+ * applies it from the frontend's next memory table on. */
+static void
+netdev_vhost_set_max_guest_memory(struct netdev_vhost *dev, uint64_t bytes)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (bytes != dev->max_guest_memory) {
+        dev->max_guest_memory = bytes;
+        if (dev->core) {
+            nvh_device_set_max_guest_memory(dev->core, bytes);
+        }
+        VLOG_INFO("%s: max-guest-memory-mb %s %"PRIu64,
+                  netdev_get_name(&dev->up), bytes ? "set to" : "back to its default,",
+                  (bytes ? bytes : NVH_DEFAULT_MAX_GUEST_MEMORY) >> 20);
+    }
+}
+
 /* Checks everything before changing anything, so that an invalid
  * configuration leaves the previous one in place. */
 int
@@ -59,6 +77,7 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
     struct netdev_vhost *dev = netdev_vhost_cast(netdev);
     const char *name = netdev_get_name(netdev);
     int tx_retries = NETDEV_VHOST_TX_RETRIES_DEF;
+    unsigned long long int max_memory_mb = 0;
     const char *path, *s;
     int cur_retries;
 
@@ -91,7 +110,19 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
             NETDEV_VHOST_TX_RETRIES_MAX);
     }
 
+    s = smap_get(args, "max-guest-memory-mb");
+    if (s && (!str_to_ullong(s, 10, &max_memory_mb)
+              || max_memory_mb < NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MIN
+              || max_memory_mb > NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MAX)) {
+        return netdev_vhost_config_error(
+            errp, EINVAL, "%s: max-guest-memory-mb \"%s\" is not an integer "
+            "between %d and %"PRIu64, name, s,
+            NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MIN,
+            NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MAX);
+    }
+
     ovs_mutex_lock(&dev->mutex);
+    netdev_vhost_set_max_guest_memory(dev, (uint64_t) max_memory_mb << 20);
     if (!nullable_string_is_equal(path, dev->requested_path)) {
         free(dev->requested_path);
         dev->requested_path = xstrdup(path);

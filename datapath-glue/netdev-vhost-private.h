@@ -45,6 +45,10 @@ extern struct vlog_module *VLM_netdev_vhost;
 /* "tx-retries-max": same range and default as dpdkvhostuserclient. */
 #define NETDEV_VHOST_TX_RETRIES_MIN 0
 #define NETDEV_VHOST_TX_RETRIES_MAX 32
+/* "max-guest-memory-mb": from 64 MB to 64 TiB (x86-64 user space holds 128
+ * TiB); the core's default, NVH_DEFAULT_MAX_GUEST_MEMORY, is 1 TiB. */
+#define NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MIN 64
+#define NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MAX (UINT64_C(64) << 20)
 #define NETDEV_VHOST_TX_RETRIES_DEF 8
 
 /* The glue's own counters of one transmit queue: only what the glue drops
@@ -105,6 +109,8 @@ struct netdev_vhost {
     /* Configuration, protected by 'mutex'. */
     char *path OVS_GUARDED;               /* Path 'core' connects to. */
     char *requested_path OVS_GUARDED;     /* From "vhost-server-path". */
+    uint64_t max_guest_memory OVS_GUARDED; /* From "max-guest-memory-mb", in
+                                            * bytes; 0: the core's default. */
     int mtu OVS_GUARDED;
     int requested_mtu OVS_GUARDED;
     struct eth_addr hwaddr OVS_GUARDED;

@@ -81,7 +81,18 @@ struct nvh_device_config {
      * refuses to reconnect to a backend that offers fewer features.  false
      * (zero): none of them is offered. */
     bool offloads;
+    /* The most guest memory, in bytes, the device maps for one memory table
+     * (the sum of its regions); a larger table is refused and the
+     * connection closed.  The dirty log is bounded by what such a guest
+     * needs.  A frontend may otherwise ask for any amount of address space
+     * (a sparse file maps without error) and leave the process none.  0:
+     * NVH_DEFAULT_MAX_GUEST_MEMORY.  nvh_device_set_max_guest_memory()
+     * changes it later. */
+    uint64_t max_guest_memory;
 };
+
+/* 1 TiB. */
+#define NVH_DEFAULT_MAX_GUEST_MEMORY (UINT64_C(1) << 40)
 
 /* Creates a device and starts connecting to config->socket_path (the socket
  * need not exist yet: the core keeps trying until it appears, and again after
@@ -95,6 +106,10 @@ int nvh_device_create(const struct nvh_device_config *config,
  * control thread no longer touches the device and state_changed will not be
  * called again.  The caller must have stopped the data path on it. */
 void nvh_device_destroy(struct nvh_device *);
+
+/* Sets the device's max_guest_memory (0: the default); it applies from the
+ * frontend's next memory table or dirty log on.  Any thread. */
+void nvh_device_set_max_guest_memory(struct nvh_device *, uint64_t bytes);
 
 /* ---- State, for status and reconfiguration ----------------------------- */
 

@@ -47,6 +47,10 @@ NVH_EXPORT void nvh_device_destroy(struct nvh_device* dev) {
     delete dev;   // ~Device detaches from the control thread.
 }
 
+NVH_EXPORT void nvh_device_set_max_guest_memory(struct nvh_device* dev, uint64_t bytes) {
+    dev->device->set_max_guest_memory(bytes);
+}
+
 NVH_EXPORT void nvh_device_get_info(struct nvh_device* dev,
                                     struct nvh_device_info* info) {
     dev->device->get_info(info);

@@ -97,6 +97,7 @@ Device::Device(const nvh_device_config& config, uint32_t max_queue_pairs)
       state_changed_(config.state_changed),
       aux_(config.aux),
       offered_features_(device_offered_features(config.offloads)) {
+    handler_.set_max_guest_memory(config.max_guest_memory);
     std::lock_guard<std::mutex> guard(info_mutex_);
     fill_info(&info_);
 }

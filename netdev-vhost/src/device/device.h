@@ -72,6 +72,10 @@ public:
     // thread and connects again at once.  True if one was dropped.
     bool reconnect();
 
+    // nvh_device_set_max_guest_memory: the next memory table and dirty log
+    // are bounded by it.
+    void set_max_guest_memory(uint64_t bytes) { handler_.set_max_guest_memory(bytes); }
+
     // ---- Data path: no allocation, no system call of its own. ------------
     uint32_t dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n);
     uint32_t enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n);

@@ -7,12 +7,13 @@
 
 namespace nvh {
 
-Result<DirtyLog> DirtyLog::map(UniqueFd fd, uint64_t size, uint64_t offset) {
+Result<DirtyLog> DirtyLog::map(UniqueFd fd, uint64_t size, uint64_t offset,
+                               uint64_t max_size) {
     if (!fd.valid()) {
         return Error{EBADF, "dirty log without a file descriptor"};
     }
-    if (size == 0 || size > kMaxSize) {
-        return Error{EINVAL, "dirty log size outside 1..2^37 bytes"};
+    if (size == 0 || size > max_size) {
+        return Error{E2BIG, "dirty log size 0 or larger than the device's max-guest-memory needs"};
     }
     // The same rule as for memory regions: the bitmap must lie inside the
     // file, or the first write to it raises SIGBUS.  Only the bitmap's own

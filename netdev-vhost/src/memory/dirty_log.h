@@ -38,7 +38,15 @@ public:
     // offset + size overflows, or if the fd is shorter than offset + size
     // (mapping past the end of a file would raise SIGBUS on first write).
     // Only [offset, offset + size) is mapped (memory/file_mapping.h).
-    static Result<DirtyLog> map(UniqueFd fd, uint64_t size, uint64_t offset);
+    static Result<DirtyLog> map(UniqueFd fd, uint64_t size, uint64_t offset,
+                                uint64_t max_size = kMaxSize);
+    // The largest log a guest of at most `max_guest_memory` bytes needs: a
+    // bit per page, twice over for the holes of a guest-physical layout,
+    // and never less than 1 MiB or more than kMaxSize.
+    static uint64_t max_size_for(uint64_t max_guest_memory) {
+        const uint64_t bytes = max_guest_memory / (kPageSize * 8) * 2;
+        return bytes < (uint64_t{1} << 20) ? uint64_t{1} << 20 : bytes > kMaxSize ? kMaxSize : bytes;
+    }
 
     uint64_t size() const { return size_; }
     // Sets the bits of every page of guest-physical [gpa, gpa + len).

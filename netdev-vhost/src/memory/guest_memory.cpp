@@ -74,7 +74,7 @@ Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec, UniqueFd fd
 // ---- GuestMemory ------------------------------------------------------------
 
 Result<GuestMemory> GuestMemory::create(const MemoryRegionSpec* specs,
-                                        UniqueFd* fds, size_t count) {
+                                        UniqueFd* fds, size_t count, uint64_t max_bytes) {
     // Every fd is closed on every path: fds we do not map are reset here.
     auto close_all = [&]() {
         for (size_t i = 0; i < count; i++) {
@@ -110,6 +110,15 @@ Result<GuestMemory> GuestMemory::create(const MemoryRegionSpec* specs,
                 close_all();
                 return Error{EINVAL, "memory regions overlap (frontend-virtual)"};
             }
+        }
+    }
+    // Checked before anything is mapped; each size is below 2^64 and there
+    // are at most kMaxRegions, so the sum is taken without overflow.
+    uint64_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (__builtin_add_overflow(total, specs[i].memory_size, &total) || total > max_bytes) {
+            close_all();
+            return Error{E2BIG, "memory table larger than the device's max-guest-memory"};
         }
     }
     GuestMemory mem;

@@ -13,9 +13,14 @@
 
 #include "base/result.h"
 #include "memory/file_mapping.h"
+#include "netdev-vhost/nvh.h"
 #include "base/unique_fd.h"
 
 namespace nvh {
+
+// Guest memory one device maps at most unless configured otherwise
+// (nvh_device_config.max_guest_memory).
+inline constexpr uint64_t kDefaultMaxGuestMemory = NVH_DEFAULT_MAX_GUEST_MEMORY;
 
 // One region as described by the frontend (vhost-user.rst, "Memory region
 // description"), before validation.
@@ -65,8 +70,12 @@ public:
     // guest-physical and frontend-virtual space) and maps every region.
     // fds[i] belongs to specs[i].  On failure nothing stays mapped and every
     // fd is closed.
+    // `max_bytes` bounds the regions' total size (a frontend may ask for any
+    // amount of address space: a sparse file of 100 TiB maps without error
+    // and leaves the process none; NVH_DEFAULT_MAX_GUEST_MEMORY in nvh.h).
     static Result<GuestMemory> create(const MemoryRegionSpec* specs,
-                                      UniqueFd* fds, size_t count);
+                                      UniqueFd* fds, size_t count,
+                                      uint64_t max_bytes = kDefaultMaxGuestMemory);
 
     size_t region_count() const { return count_; }
     const MappedRegion& region(size_t i) const { return regions_[i]; }

@@ -7,6 +7,7 @@
 // memory, and each check below cites the rule it enforces.
 #include "vhost_user/message_handler.h"
 
+#include <cerrno>
 #include <utility>
 
 #include "base/log.h"
@@ -251,12 +252,15 @@ HandleOutcome MessageHandler::set_mem_table(vhost_user::MemoryTablePayload& tabl
     // GuestMemory::create validates every region (vhost-user.rst, "Memory
     // regions description": sizes, overflow, overlap, fd size) before
     // mapping; on failure every fd is closed.
-    Result<GuestMemory> created =
-        GuestMemory::create(table.regions.data(), table.fds.data(), table.count);
+    Result<GuestMemory> created = GuestMemory::create(
+        table.regions.data(), table.fds.data(), table.count, max_guest_memory());
     if (!created) {
         log_message(NVH_LOG_WARN, "SET_MEM_TABLE refused: %s",
                     created.error().what);
-        return fatal("SET_MEM_TABLE with an invalid region");
+        // The operator can raise the bound (nvh.h, max_guest_memory): say so.
+        return fatal(created.error().errno_value == E2BIG
+                         ? "memory table larger than max-guest-memory-mb"
+                         : "SET_MEM_TABLE with an invalid region");
     }
     auto next = std::make_unique<GuestMemory>(std::move(created).value());
 
@@ -299,12 +303,13 @@ HandleOutcome MessageHandler::set_log_base(uint32_t request,
     if (!protocol_negotiated(vhost_user::kProtocolFLogShmfd)) {
         return refused("SET_LOG_BASE without VHOST_USER_PROTOCOL_F_LOG_SHMFD");
     }
-    // DirtyLog::map refuses a size of 0 or larger than any guest needs, an
-    // overflowing offset and an fd shorter than offset + size.  A log that
-    // cannot be written would let a migration copy stale pages, so the
-    // connection is closed instead.
+    // DirtyLog::map refuses a size of 0 or larger than a guest of at most
+    // max_guest_memory() bytes needs, an overflowing offset and an fd
+    // shorter than offset + size.  A log that cannot be written would let a
+    // migration copy stale pages, so the connection is closed instead.
     Result<DirtyLog> mapped =
-        DirtyLog::map(std::move(payload.fd), payload.mmap_size, payload.mmap_offset);
+        DirtyLog::map(std::move(payload.fd), payload.mmap_size, payload.mmap_offset,
+                      DirtyLog::max_size_for(max_guest_memory()));
     if (!mapped) {
         log_message(NVH_LOG_WARN, "SET_LOG_BASE refused: %s", mapped.error().what);
         return fatal("SET_LOG_BASE with an invalid log");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -104,6 +105,14 @@ public:
     uint32_t vring_count() const { return 2 * max_queue_pairs_; }
     uint64_t features() const { return features_; }
     uint64_t offered_features() const { return offered_features_; }
+    // The most guest memory (the regions of one memory table) the device
+    // maps; the dirty log is bounded by what such a guest needs
+    // (DirtyLog::max_size_for).  Takes effect at the next SET_MEM_TABLE or
+    // SET_LOG_BASE.  Set from any thread.
+    void set_max_guest_memory(uint64_t bytes) {
+        max_guest_memory_.store(bytes ? bytes : kDefaultMaxGuestMemory, std::memory_order_relaxed);
+    }
+    uint64_t max_guest_memory() const { return max_guest_memory_.load(std::memory_order_relaxed); }
     uint64_t protocol_features() const { return protocol_features_; }
     // The current memory table, or nullptr.
     const GuestMemory* memory() const { return memory_.get(); }
@@ -183,6 +192,7 @@ private:
     QueueArray& queues_;
     const uint32_t max_queue_pairs_;
     const uint64_t offered_features_;
+    std::atomic<uint64_t> max_guest_memory_{kDefaultMaxGuestMemory};
     std::array<RingSetup, NVH_MAX_VRINGS> setup_{};
     uint64_t features_ = 0;
     uint64_t protocol_features_ = 0;
