@@ -137,7 +137,28 @@ nvh_wait_for() {
 # ---------------------------------------------------------------------------
 
 # nvh_init: creates the work directory and installs the clean-up trap.
+# Two userspace datapaths on one host collide on the kernel tap
+# "ovs-netdev", and PMD threads and hugepages are shared: tests (and
+# benchmark runs) that start ovs-vswitchd must never overlap.  nvh_init takes
+# an exclusive lock on NVH_LOCK_FILE, held until the test's process and the
+# daemons it started (which inherit the lock's fd) are gone; another run
+# waits for it, up to NVH_LOCK_WAIT seconds (default 3600).  A run started
+# by one that holds the lock (bench_smoke runs bench/chain.sh) inherits it:
+# NVH_LOCK_HELD in its environment.
+nvh__lock() {
+    local file=${NVH_LOCK_FILE:-/tmp/netdev-vhost-integration.lock}
+    [ -z "${NVH_LOCK_HELD:-}" ] || return 0
+    exec {NVH_LOCK_FD}>>"$file" || nvh_fail "cannot open the lock file $file"
+    if ! flock -n "$NVH_LOCK_FD"; then
+        nvh_log "waiting for another run that started ovs-vswitchd ($file)"
+        flock -w "${NVH_LOCK_WAIT:-3600}" "$NVH_LOCK_FD" ||
+            nvh_fail "another run held $file for ${NVH_LOCK_WAIT:-3600} s"
+    fi
+    export NVH_LOCK_HELD=$$
+}
+
 nvh_init() {
+    nvh__lock
     mkdir -p "$NVH_TMPDIR"
     NVH_WORK=$(mktemp -d "$NVH_TMPDIR/nvh-XXXXXX") || nvh_fail "mktemp failed"
     trap nvh_cleanup EXIT
