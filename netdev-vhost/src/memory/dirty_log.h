@@ -37,8 +37,11 @@ public:
     // `fd` (closed once mapped).  Fails if size is 0 or above kMaxSize, if
     // offset + size overflows, or if the fd is shorter than offset + size
     // (mapping past the end of a file would raise SIGBUS on first write).
-    // Only [offset, offset + size) is mapped (memory/file_mapping.h).
-    static Result<DirtyLog> map(UniqueFd fd, uint64_t size, uint64_t offset);
+    // Only [offset, offset + size) is mapped (memory/file_mapping.h).  A
+    // later SIGBUS in the log (the frontend truncated it) sets *fault_flag
+    // (if not null; memory/fault_guard.h), which must outlive the log.
+    static Result<DirtyLog> map(UniqueFd fd, uint64_t size, uint64_t offset,
+                                FaultFlag* fault_flag = nullptr);
 
     uint64_t size() const { return size_; }
     // Sets the bits of every page of guest-physical [gpa, gpa + len).

@@ -44,10 +44,11 @@ private:
 }  // namespace
 
 MessageHandler::MessageHandler(QueueArray& queues, uint32_t max_queue_pairs,
-                               uint64_t offered_features)
+                               uint64_t offered_features, FaultFlag* fault_flag)
     : queues_(queues),
       max_queue_pairs_(max_queue_pairs),
-      offered_features_(offered_features) {}
+      offered_features_(offered_features),
+      fault_flag_(fault_flag) {}
 
 MessageHandler::~MessageHandler() { reset(); }
 
@@ -252,7 +253,7 @@ HandleOutcome MessageHandler::set_mem_table(vhost_user::MemoryTablePayload& tabl
     // regions description": sizes, overflow, overlap, fd size) before
     // mapping; on failure every fd is closed.
     Result<GuestMemory> created =
-        GuestMemory::create(table.regions.data(), table.fds.data(), table.count);
+        GuestMemory::create(table.regions.data(), table.fds.data(), table.count, fault_flag_);
     if (!created) {
         log_message(NVH_LOG_WARN, "SET_MEM_TABLE refused: %s",
                     created.error().what);
@@ -304,7 +305,7 @@ HandleOutcome MessageHandler::set_log_base(uint32_t request,
     // cannot be written would let a migration copy stale pages, so the
     // connection is closed instead.
     Result<DirtyLog> mapped =
-        DirtyLog::map(std::move(payload.fd), payload.mmap_size, payload.mmap_offset);
+        DirtyLog::map(std::move(payload.fd), payload.mmap_size, payload.mmap_offset, fault_flag_);
     if (!mapped) {
         log_message(NVH_LOG_WARN, "SET_LOG_BASE refused: %s", mapped.error().what);
         return fatal("SET_LOG_BASE with an invalid log");
