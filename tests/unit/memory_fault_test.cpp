@@ -237,6 +237,27 @@ GuestMemory guarded_memory(FaultFlag* faulted) {
     std::exit(faulted.load() ? 22 : 0);   // Not reached if the fault kills.
 }
 
+// A handler installed before the first guest mapping (an SA_SIGINFO one, as
+// a sanitizer's) gets the SIGBUS that is not in guest memory.
+[[noreturn]] void raise_sigbus_with_a_previous_handler() {
+    struct sigaction previous{};
+    previous.sa_sigaction = [](int, siginfo_t*, void*) { ::_exit(42); };
+    previous.sa_flags = SA_SIGINFO;
+    sigemptyset(&previous.sa_mask);
+    if (::sigaction(SIGBUS, &previous, nullptr) != 0) {
+        std::exit(23);
+    }
+    FaultFlag faulted{false};
+    GuestMemory memory = guarded_memory(&faulted);
+    ::raise(SIGBUS);
+    std::exit(0);
+}
+
+TEST(MemoryFaultDeathTest, SigbusOutsideGuestMemoryGoesToThePreviousHandler) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(raise_sigbus_with_a_previous_handler(), ::testing::ExitedWithCode(42), "");
+}
+
 TEST(MemoryFaultDeathTest, RaisedSigbusStillKills) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     EXPECT_EXIT(raise_sigbus_with_guest_memory_mapped(), ::testing::KilledBySignal(SIGBUS),
