@@ -77,13 +77,13 @@ void write_slot(Slot& slot, uintptr_t start, size_t length, size_t page_size,
                 FaultFlag* owner) {
     const uint32_t seq = slot.seq.load(std::memory_order_relaxed);
     slot.seq.store(seq + 1, std::memory_order_relaxed);
-    // The odd seq is visible before any field changes.
-    std::atomic_thread_fence(std::memory_order_release);
-    slot.start.store(start, std::memory_order_relaxed);
-    slot.length.store(length, std::memory_order_relaxed);
-    slot.page_size.store(page_size, std::memory_order_relaxed);
-    slot.owner.store(owner, std::memory_order_relaxed);
-    // The fields are visible before the even seq.
+    // Release: a reader that sees a new field value (acquire) also sees the
+    // odd seq, and so a changed seq when it reads it again.
+    slot.start.store(start, std::memory_order_release);
+    slot.length.store(length, std::memory_order_release);
+    slot.page_size.store(page_size, std::memory_order_release);
+    slot.owner.store(owner, std::memory_order_release);
+    // Release: the fields are visible before the even seq.
     slot.seq.store(seq + 2, std::memory_order_release);
 }
 
@@ -96,12 +96,13 @@ bool replace_faulting_page(uintptr_t addr) {
     const size_t used = g_slots_used.load(std::memory_order_acquire);
     for (size_t i = 0; i < used; i++) {
         Slot& slot = g_slots[i];
+        // Acquire on every load: the fields match the seq read before them,
+        // and the second seq load cannot move before the field loads.
         const uint32_t seq = slot.seq.load(std::memory_order_acquire);
-        const uintptr_t start = slot.start.load(std::memory_order_relaxed);
-        const size_t length = slot.length.load(std::memory_order_relaxed);
-        const size_t page = slot.page_size.load(std::memory_order_relaxed);
-        FaultFlag* owner = slot.owner.load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
+        const uintptr_t start = slot.start.load(std::memory_order_acquire);
+        const size_t length = slot.length.load(std::memory_order_acquire);
+        const size_t page = slot.page_size.load(std::memory_order_acquire);
+        FaultFlag* owner = slot.owner.load(std::memory_order_acquire);
         if ((seq & 1) != 0 || slot.seq.load(std::memory_order_relaxed) != seq ||
             length == 0 || addr - start >= length) {
             continue;   // In flux, free, or not this one (addr < start wraps).
