@@ -123,6 +123,8 @@ struct netdev_vhost {
     long long int carrier_resets OVS_GUARDED;
     /* Broken vrings already logged (netdev_vhost_get_stats). */
     uint64_t broken_rings_reported OVS_GUARDED;
+    /* Guest memory faults already logged (netdev_vhost_get_stats). */
+    uint64_t memory_faults_reported OVS_GUARDED;
     char *create_error OVS_GUARDED;       /* Why nvh_device_create failed. */
 
     /* Ingress policing and egress QoS (netdev-vhost-qos.c): replaced under

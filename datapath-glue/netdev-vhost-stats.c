@@ -89,6 +89,31 @@ netdev_vhost_report_broken_rings(struct netdev_vhost *dev,
     }
 }
 
+/* The core survives a SIGBUS in the guest memory or dirty log the frontend
+ * shared (its file truncated, a hole punched in it, its filesystem full)
+ * and closes that connection, counting it; the statistics update logs each
+ * new one, rate-limited. */
+static void
+netdev_vhost_report_memory_faults(struct netdev_vhost *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 60);
+    struct nvh_device_info info;
+
+    if (!dev->core) {
+        return;
+    }
+    netdev_vhost_get_info(dev->core, &info);
+    if (OVS_UNLIKELY(info.memory_faults > dev->memory_faults_reported)) {
+        VLOG_WARN_RL(&rl, "%s: the guest memory the frontend shared faulted "
+                     "(%"PRIu64" times so far): the connection was closed, "
+                     "the switch keeps running; see ovs-appctl "
+                     "vhostuserclient/show %s", netdev_get_name(&dev->up),
+                     info.memory_faults, netdev_get_name(&dev->up));
+        dev->memory_faults_reported = info.memory_faults;
+    }
+}
+
 void
 netdev_vhost_retire_core_stats(struct netdev_vhost *dev)
     OVS_REQUIRES(dev->mutex)
@@ -187,6 +212,8 @@ netdev_vhost_status_core(struct nvh_device *core, struct smap *args)
              info.state == NVH_STATE_WAITING ? "disconnected" : "connected");
     smap_add(args, "state", netdev_vhost_state_name(info.state));
     smap_add_format(args, "connects", "%"PRIu64, info.n_connects);
+    /* Connections closed because the guest memory faulted (SIGBUS). */
+    smap_add_format(args, "memory_faults", "%"PRIu64, info.memory_faults);
     if (info.state != NVH_STATE_WAITING) {
         netdev_vhost_status_negotiated(&info, args);
     }
@@ -234,6 +261,7 @@ netdev_vhost_get_stats(const struct netdev *netdev,
     netdev_vhost_sum_sw(dev, &sw);
     netdev_vhost_sum_core(dev, &core);
     netdev_vhost_report_broken_rings(dev, &core);
+    netdev_vhost_report_memory_faults(dev);
     ovs_mutex_unlock(&dev->mutex);
 
     netdev_vhost_port_counters_get(&core, sw.tx_dropped, &port);
@@ -348,7 +376,8 @@ netdev_vhost_sum_queue_pairs(const struct netdev_vhost *dev,
     CSTAT("tx_guest_buffer_too_small", core.tx.rx_buffer_too_small)         \
     CSTAT("tx_guest_ring_full", core.tx.ring_full)                          \
     CSTAT("tx_guest_notifications", core.tx.guest_notifications)            \
-    CSTAT("tx_broken_rings", core.tx.broken_rings)
+    CSTAT("tx_broken_rings", core.tx.broken_rings)                          \
+    CSTAT("memory_faults", info.memory_faults)
 
 int
 netdev_vhost_get_custom_stats(const struct netdev *netdev,
@@ -358,12 +387,16 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
     struct netdev_vhost_core_totals core;
     struct netdev_vhost_sw_totals sw;
     struct nvh_vring_stats per_vring[NVH_MAX_VRINGS];
+    struct nvh_device_info info = { .memory_faults = 0 };
     uint32_t n_qp;
 
     ovs_mutex_lock(&dev->mutex);
     netdev_vhost_sum_sw(dev, &sw);
     netdev_vhost_sum_core(dev, &core);
     n_qp = netdev_vhost_sum_queue_pairs(dev, per_vring);
+    if (dev->core) {
+        netdev_vhost_get_info(dev->core, &info);
+    }
     ovs_mutex_unlock(&dev->mutex);
 
 #define CSTAT(NAME, VALUE) + 1

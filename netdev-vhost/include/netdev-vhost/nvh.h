@@ -142,6 +142,13 @@ struct nvh_device_info {
                                     * guest kicks but its rings never change
                                     * in the core's mapping of its memory.
                                     * Cleared by the next connection. */
+    uint64_t memory_faults;        /* Connections closed because the guest
+                                    * memory or dirty log the frontend shared
+                                    * faulted (SIGBUS: its file truncated, a
+                                    * hole punched in it, or its filesystem
+                                    * out of space).  The switch survives the
+                                    * fault; last_error says "guest memory
+                                    * faulted (SIGBUS): ...". */
 };
 
 /* Fills *info with a consistent snapshot.  Never blocks on the frontend. */

@@ -53,6 +53,10 @@ const char kMemoryNotSharedWarning[] =
     "guest memory not shared: start QEMU with share=on on the guest memory "
     "backend";
 
+const char kMemoryFaultReason[] =
+    "guest memory faulted (SIGBUS): region truncated, hole punched or out of "
+    "space";
+
 bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b) {
     // VHOST_F_LOG_ALL comes and goes during a migration: nothing the glue
     // reconfigures depends on it (status reads the latest features anyway).
@@ -174,6 +178,7 @@ void Device::try_connect() {
         connected_at_ = std::chrono::steady_clock::now();
     }
     log_message(NVH_LOG_INFO, "%s: connected to the frontend", socket_path_.c_str());
+    control_->arm_timer(this, kMemoryFaultCheckInterval);
     publish();
 }
 
@@ -185,6 +190,8 @@ void Device::disconnect(const char* reason) {
     // before the reset closes them.
     kicks_.unwatch_all();
     handler_.reset();
+    // Nothing of this connection is mapped any more: a fault in it is over.
+    memory_faulted_.store(false, std::memory_order_relaxed);
     announce_.store(0, std::memory_order_relaxed);
     driver_ok_.store(handler_.driver_ok(), std::memory_order_relaxed);
     control_->unwatch(session_.fd());
@@ -214,11 +221,31 @@ void Device::on_path_changed() {
     try_connect();
 }
 
-void Device::on_timer() { try_connect(); }
+void Device::on_timer() {
+    if (connected_) {
+        check_memory_fault();
+    } else {
+        try_connect();
+    }
+}
+
+void Device::check_memory_fault() {
+    // Acquire: pairs with the handler's release (fault_guard.cpp).
+    if (memory_faulted_.load(std::memory_order_acquire)) {
+        memory_faults_++;
+        disconnect(kMemoryFaultReason);   // Arms the reconnect timer.
+        return;
+    }
+    control_->arm_timer(this, kMemoryFaultCheckInterval);
+}
 
 void Device::on_fd_event(uint32_t) {
     if (!session_.connected()) {
         return;   // A stale event for a socket already closed.
+    }
+    if (memory_faulted_.load(std::memory_order_acquire)) {
+        check_memory_fault();   // No message is applied to faulted memory.
+        return;
     }
     failure_[0] = '\0';
     Status received = session_.receive(*this);
@@ -310,6 +337,7 @@ void Device::fill_info(nvh_device_info* info) const {
     info->mtu = handler_.mtu();
     info->numa_node = numa_node_;
     info->n_connects = n_connects_;
+    info->memory_faults = memory_faults_;
     std::snprintf(info->last_error, sizeof info->last_error, "%s", last_error_);
     if (kicks_.memory_not_shared()) {
         std::snprintf(info->warning, sizeof info->warning, "%s",
@@ -382,8 +410,7 @@ uint32_t Device::dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n) {
     }
     Virtqueue& vq = queues_[2 * qp + 1];   // transmitqN (virtio 1.2, 5.1.2)
     BurstLock lock(vq);
-    if (!lock.held() || !vq.ready() ||
-        !driver_ok_.load(std::memory_order_relaxed)) {
+    if (!lock.held() || !vq.ready() || !serving()) {
         return 0;
     }
     n = n < NVH_MAX_BURST ? n : NVH_MAX_BURST;
@@ -411,8 +438,7 @@ uint32_t Device::enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n) 
     }
     Virtqueue& vq = queues_[2 * qp];       // receiveqN (virtio 1.2, 5.1.2)
     BurstLock lock(vq);
-    if (!lock.held() || !vq.ready() ||
-        !driver_ok_.load(std::memory_order_relaxed)) {
+    if (!lock.held() || !vq.ready() || !serving()) {
         return 0;
     }
     return net_enqueue_burst(vq, pkts, n < NVH_MAX_BURST ? n : NVH_MAX_BURST);

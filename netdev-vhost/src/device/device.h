@@ -12,6 +12,7 @@
 #include <string>
 
 #include "device/control_thread.h"
+#include "memory/fault_guard.h"
 #include "device/path_watcher.h"
 #include "device/kick_monitor.h"
 #include "vhost_user/message_handler.h"
@@ -51,6 +52,13 @@ inline constexpr std::chrono::milliseconds kQuickReconnectInterval{100};
 // attempts may be refused; they are retried this often, this many times.
 inline constexpr std::chrono::milliseconds kFastRetryInterval{2};
 inline constexpr int kFastRetries = 25;
+// How often a connected device checks whether its guest memory faulted
+// (memory/fault_guard.h): the data path stops at once, the connection is
+// closed within this.
+inline constexpr std::chrono::milliseconds kMemoryFaultCheckInterval{500};
+
+// nvh_device_info.last_error after guest memory faulted.
+extern const char kMemoryFaultReason[];
 
 class Device final : private ControlClient, private MessageSink,
                      private KickListener, private PathListener {
@@ -104,9 +112,20 @@ private:
     // (at most `poll` from now).
     void wait_for_frontend(std::chrono::milliseconds poll);
     void disconnect(const char* reason);
+    // Closes the connection if its guest memory or dirty log faulted;
+    // otherwise checks again kMemoryFaultCheckInterval from now.
+    void check_memory_fault();
     // Recomputes the snapshot; calls state_changed if it changed.
     void publish();
     void fill_info(nvh_device_info* info) const;
+    // Whether a burst may touch guest memory (data path): the driver may be
+    // served and the memory has not faulted.  Relaxed: a burst that misses
+    // a fault just set reads zeros, which are as harmless as anything a
+    // guest can write, and the next one stops.
+    bool serving() const {
+        return driver_ok_.load(std::memory_order_relaxed) &&
+               !memory_faulted_.load(std::memory_order_relaxed);
+    }
 
     const std::string socket_path_;
     const uint32_t max_queue_pairs_;
@@ -116,13 +135,15 @@ private:
     ControlThread* control_ = nullptr;
     MessageHandler::QueueArray queues_;
     const uint64_t offered_features_;   // Before handler_, which uses it.
-    MessageHandler handler_{queues_, max_queue_pairs_, offered_features_};
+    MessageHandler handler_{queues_, max_queue_pairs_, offered_features_,
+                            &memory_faulted_};
     KickMonitor kicks_{queues_, *this};
     Session session_;
 
     // Control thread only.
     bool connected_ = false;
     uint64_t n_connects_ = 0;
+    uint64_t memory_faults_ = 0;   // Connections closed for a SIGBUS.
     char last_error_[sizeof(nvh_device_info::last_error)] = "";
     char failure_[sizeof(nvh_device_info::last_error)] = "";   // This event's.
     int last_connect_errno_ = 0;
@@ -137,6 +158,11 @@ private:
     std::atomic<bool> driver_ok_{true};
     // The MAC of a RARP to inject before the next dequeued frame, or 0.
     std::atomic<uint64_t> announce_{0};
+    // Set by the SIGBUS handler when the guest memory or dirty log of this
+    // connection faulted (fault_guard.h); cleared once they are unmapped.
+    // Every mapping of handler_ points here; ~Device unmaps them all
+    // (handler_.reset()) before any member is destroyed.
+    FaultFlag memory_faulted_{false};
 
     mutable std::mutex info_mutex_;
     nvh_device_info info_{};   // Guarded by info_mutex_.

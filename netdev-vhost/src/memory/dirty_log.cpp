@@ -8,7 +8,7 @@
 namespace nvh {
 
 Result<DirtyLog> DirtyLog::map(UniqueFd fd, uint64_t size, uint64_t offset,
-                               uint64_t max_size) {
+                               uint64_t max_size, FaultFlag* fault_flag) {
     if (!fd.valid()) {
         return Error{EBADF, "dirty log without a file descriptor"};
     }
@@ -16,9 +16,11 @@ Result<DirtyLog> DirtyLog::map(UniqueFd fd, uint64_t size, uint64_t offset,
         return Error{E2BIG, "dirty log size 0 or larger than the device's max-guest-memory needs"};
     }
     // The same rule as for memory regions: the bitmap must lie inside the
-    // file, or the first write to it raises SIGBUS.  Only the bitmap's own
-    // range is mapped, whatever the offset (QEMU sends 0).
-    Result<FileMapping> m = FileMapping::map(fd.get(), offset, size, MappedFile::kDirtyLog);
+    // file, or the first write to it raises SIGBUS (and if the frontend
+    // truncates it later, the SIGBUS guard takes the fault).  Only the
+    // bitmap's own range is mapped, whatever the offset (QEMU sends 0).
+    Result<FileMapping> m =
+        FileMapping::map(fd.get(), offset, size, MappedFile::kDirtyLog, fault_flag);
     if (!m) {
         return m.error();
     }

@@ -37,9 +37,11 @@ public:
     // `fd` (closed once mapped).  Fails if size is 0 or above kMaxSize, if
     // offset + size overflows, or if the fd is shorter than offset + size
     // (mapping past the end of a file would raise SIGBUS on first write).
-    // Only [offset, offset + size) is mapped (memory/file_mapping.h).
+    // Only [offset, offset + size) is mapped (memory/file_mapping.h).  A
+    // later SIGBUS in the log (the frontend truncated it) sets *fault_flag
+    // (if not null; memory/fault_guard.h), which must outlive the log.
     static Result<DirtyLog> map(UniqueFd fd, uint64_t size, uint64_t offset,
-                                uint64_t max_size = kMaxSize);
+                                uint64_t max_size = kMaxSize, FaultFlag* fault_flag = nullptr);
     // The largest log a guest of at most `max_guest_memory` bytes needs: a
     // bit per page, twice over for the holes of a guest-physical layout,
     // and never less than 1 MiB or more than kMaxSize.

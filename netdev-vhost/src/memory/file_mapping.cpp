@@ -45,7 +45,8 @@ Error fail(int err, MappedFile what, Failure why) {
 FileMapping::FileMapping(FileMapping&& other) noexcept
     : mapping_(std::exchange(other.mapping_, nullptr)),
       mapping_len_(std::exchange(other.mapping_len_, 0)),
-      data_(std::exchange(other.data_, nullptr)) {}
+      data_(std::exchange(other.data_, nullptr)),
+      guard_(std::move(other.guard_)) {}
 
 FileMapping& FileMapping::operator=(FileMapping&& other) noexcept {
     if (this != &other) {
@@ -53,12 +54,14 @@ FileMapping& FileMapping::operator=(FileMapping&& other) noexcept {
         mapping_ = std::exchange(other.mapping_, nullptr);
         mapping_len_ = std::exchange(other.mapping_len_, 0);
         data_ = std::exchange(other.data_, nullptr);
+        guard_ = std::move(other.guard_);
     }
     return *this;
 }
 
 void FileMapping::unmap() {
     if (mapping_ != nullptr) {
+        guard_.release();   // Before the range can be mapped to anything else.
         ::munmap(mapping_, mapping_len_);
         mapping_ = nullptr;
         mapping_len_ = 0;
@@ -66,7 +69,8 @@ void FileMapping::unmap() {
     }
 }
 
-Result<FileMapping> FileMapping::map(int fd, uint64_t offset, uint64_t len, MappedFile what) {
+Result<FileMapping> FileMapping::map(int fd, uint64_t offset, uint64_t len, MappedFile what,
+                                     FaultFlag* fault_flag) {
     uint64_t end;
     if (len == 0 || __builtin_add_overflow(offset, len, &end) ||
         end > static_cast<uint64_t>(INT64_MAX)) {
@@ -99,6 +103,14 @@ Result<FileMapping> FileMapping::map(int fd, uint64_t offset, uint64_t len, Mapp
     m.mapping_ = p;
     m.mapping_len_ = static_cast<size_t>(map_len);
     m.data_ = static_cast<uint8_t*>(p) + (offset - start);
+    // The size checked above holds only until the frontend changes the file
+    // (docs/security.md, "Guest memory may vanish or fault at any time").
+    Result<FaultGuard> guard = FaultGuard::watch(p, m.mapping_len_, static_cast<size_t>(page),
+                                                 fault_flag);
+    if (!guard) {
+        return guard.error();   // `m` unmaps.
+    }
+    m.guard_ = std::move(guard).value();
     return m;
 }
 

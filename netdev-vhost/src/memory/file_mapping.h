@@ -7,12 +7,16 @@
 // kernel maps whole huge pages, so the mapping starts at the huge page that
 // holds `offset` and ends at a huge page boundary; munmap with a shorter
 // length would fail and leak the mapping, the file and its huge pages.
+// The frontend keeps the file and may truncate it, punch holes in it or
+// leave it without space later: every mapping is registered with the
+// SIGBUS guard (memory/fault_guard.h) for as long as it is mapped.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "base/result.h"
+#include "memory/fault_guard.h"
 
 namespace nvh {
 
@@ -29,8 +33,10 @@ public:
     FileMapping& operator=(const FileMapping&) = delete;
 
     // Maps [offset, offset + len) of `fd` (len > 0); `what` names it in
-    // errors.
-    static Result<FileMapping> map(int fd, uint64_t offset, uint64_t len, MappedFile what);
+    // errors.  A SIGBUS in the mapping sets *fault_flag (if not null) and
+    // the faulting page reads as zeros from then on (fault_guard.h).
+    static Result<FileMapping> map(int fd, uint64_t offset, uint64_t len, MappedFile what,
+                                   FaultFlag* fault_flag = nullptr);
 
     bool mapped() const { return mapping_ != nullptr; }
     // Host address of the byte at `offset`.
@@ -45,6 +51,7 @@ private:
     void* mapping_ = nullptr;   // What mmap returned.
     size_t mapping_len_ = 0;    // What the kernel mapped.
     uint8_t* data_ = nullptr;
+    FaultGuard guard_;          // Released before the munmap.
 };
 
 }  // namespace nvh

@@ -42,7 +42,8 @@ bool range_inside(uint64_t base, uint64_t size, uint64_t addr, uint64_t len,
 
 // ---- MappedRegion ---------------------------------------------------------
 
-Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec, UniqueFd fd) {
+Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec, UniqueFd fd,
+                                       FaultFlag* fault_flag) {
     if (!fd.valid()) {
         return Error{EBADF, "memory region without a file descriptor"};
     }
@@ -55,13 +56,11 @@ Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec, UniqueFd fd
         return Error{EINVAL, "memory region address + size overflows"};
     }
     // vhost-user.rst, "Memory region description": the region is mapped
-    // from the fd at mmap_offset; FileMapping checks that the file holds it.
-    //
-    // Remaining risk, for later hardening: a frontend can still truncate the
-    // file after we mapped it, and the next access then raises SIGBUS.  Only
-    // sealing (F_SEAL_SHRINK) or a SIGBUS handler would close that.
+    // from the fd at mmap_offset; FileMapping checks that the file holds it
+    // now, and registers the mapping with the SIGBUS guard for later
+    // (memory/fault_guard.h).
     Result<FileMapping> m = FileMapping::map(fd.get(), spec.mmap_offset, spec.memory_size,
-                                             MappedFile::kMemoryRegion);
+                                             MappedFile::kMemoryRegion, fault_flag);
     if (!m) {
         return m.error();
     }
@@ -74,7 +73,8 @@ Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec, UniqueFd fd
 // ---- GuestMemory ------------------------------------------------------------
 
 Result<GuestMemory> GuestMemory::create(const MemoryRegionSpec* specs,
-                                        UniqueFd* fds, size_t count, uint64_t max_bytes) {
+                                        UniqueFd* fds, size_t count, uint64_t max_bytes,
+                                        FaultFlag* fault_flag) {
     // Every fd is closed on every path: fds we do not map are reset here.
     auto close_all = [&]() {
         for (size_t i = 0; i < count; i++) {
@@ -123,7 +123,7 @@ Result<GuestMemory> GuestMemory::create(const MemoryRegionSpec* specs,
     }
     GuestMemory mem;
     for (size_t i = 0; i < count; i++) {
-        auto region = MappedRegion::map(specs[i], std::move(fds[i]));
+        auto region = MappedRegion::map(specs[i], std::move(fds[i]), fault_flag);
         if (!region) {
             close_all();
             return region.error();   // `mem` unmaps what was mapped so far.

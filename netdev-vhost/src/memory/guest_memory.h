@@ -37,7 +37,9 @@ class MappedRegion {
 public:
     // Maps `spec` from `fd` (which is closed once mapped).  Fails if the
     // sizes overflow or the fd is smaller than mmap_offset + memory_size.
-    static Result<MappedRegion> map(const MemoryRegionSpec& spec, UniqueFd fd);
+    // A later SIGBUS in the region sets *fault_flag (memory/fault_guard.h).
+    static Result<MappedRegion> map(const MemoryRegionSpec& spec, UniqueFd fd,
+                                    FaultFlag* fault_flag = nullptr);
 
     const MemoryRegionSpec& spec() const { return spec_; }
     uint8_t* host_base() const { return mapping_.data(); }   // Host address of the
@@ -69,13 +71,15 @@ public:
     // Validates (count, sizes, overflow of address + size, overlap in both
     // guest-physical and frontend-virtual space) and maps every region.
     // fds[i] belongs to specs[i].  On failure nothing stays mapped and every
-    // fd is closed.
+    // fd is closed.  A SIGBUS in any region later sets *fault_flag (if not
+    // null; memory/fault_guard.h), which must outlive the GuestMemory.
     // `max_bytes` bounds the regions' total size (a frontend may ask for any
     // amount of address space: a sparse file of 100 TiB maps without error
     // and leaves the process none; NVH_DEFAULT_MAX_GUEST_MEMORY in nvh.h).
     static Result<GuestMemory> create(const MemoryRegionSpec* specs,
                                       UniqueFd* fds, size_t count,
-                                      uint64_t max_bytes = kDefaultMaxGuestMemory);
+                                      uint64_t max_bytes = kDefaultMaxGuestMemory,
+                                      FaultFlag* fault_flag = nullptr);
 
     size_t region_count() const { return count_; }
     const MappedRegion& region(size_t i) const { return regions_[i]; }

@@ -45,10 +45,11 @@ private:
 }  // namespace
 
 MessageHandler::MessageHandler(QueueArray& queues, uint32_t max_queue_pairs,
-                               uint64_t offered_features)
+                               uint64_t offered_features, FaultFlag* fault_flag)
     : queues_(queues),
       max_queue_pairs_(max_queue_pairs),
-      offered_features_(offered_features) {}
+      offered_features_(offered_features),
+      fault_flag_(fault_flag) {}
 
 MessageHandler::~MessageHandler() { reset(); }
 
@@ -253,7 +254,7 @@ HandleOutcome MessageHandler::set_mem_table(vhost_user::MemoryTablePayload& tabl
     // regions description": sizes, overflow, overlap, fd size) before
     // mapping; on failure every fd is closed.
     Result<GuestMemory> created = GuestMemory::create(
-        table.regions.data(), table.fds.data(), table.count, max_guest_memory());
+        table.regions.data(), table.fds.data(), table.count, max_guest_memory(), fault_flag_);
     if (!created) {
         log_message(NVH_LOG_WARN, "SET_MEM_TABLE refused: %s",
                     created.error().what);
@@ -309,7 +310,7 @@ HandleOutcome MessageHandler::set_log_base(uint32_t request,
     // migration copy stale pages, so the connection is closed instead.
     Result<DirtyLog> mapped =
         DirtyLog::map(std::move(payload.fd), payload.mmap_size, payload.mmap_offset,
-                      DirtyLog::max_size_for(max_guest_memory()));
+                      DirtyLog::max_size_for(max_guest_memory()), fault_flag_);
     if (!mapped) {
         log_message(NVH_LOG_WARN, "SET_LOG_BASE refused: %s", mapped.error().what);
         return fatal("SET_LOG_BASE with an invalid log");

@@ -86,9 +86,12 @@ public:
 
     // `queues` outlive the handler; vrings >= 2 * max_queue_pairs are unused.
     // `offered_features` answer GET_FEATURES (kOfferedFeatures, plus
-    // kOffloadFeatures for a device with offloads).
+    // kOffloadFeatures for a device with offloads).  A SIGBUS in the guest
+    // memory or dirty log it maps sets *fault_flag (memory/fault_guard.h),
+    // which outlives the handler's mappings.
     MessageHandler(QueueArray& queues, uint32_t max_queue_pairs,
-                   uint64_t offered_features = kOfferedFeatures);
+                   uint64_t offered_features = kOfferedFeatures,
+                   FaultFlag* fault_flag = nullptr);
     ~MessageHandler();
     MessageHandler(const MessageHandler&) = delete;
     MessageHandler& operator=(const MessageHandler&) = delete;
@@ -193,6 +196,7 @@ private:
     const uint32_t max_queue_pairs_;
     const uint64_t offered_features_;
     std::atomic<uint64_t> max_guest_memory_{kDefaultMaxGuestMemory};
+    FaultFlag* const fault_flag_;   // Passed to every mapping; may be null.
     std::array<RingSetup, NVH_MAX_VRINGS> setup_{};
     uint64_t features_ = 0;
     uint64_t protocol_features_ = 0;
