@@ -25,12 +25,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "device/announce.h"
 #include "fuzz_input.h"
+#include "fuzz_queues.h"
 #include "vhost_user/message_handler.h"
-#include "net/net_header.h"
 #include "vhost_user/vhost_user_message.h"
-#include "net/virtio_net.h"
 
 namespace {
 
@@ -40,7 +38,6 @@ namespace vhost_user = nvh::vhost_user;
 
 constexpr uint32_t kQueuePairs = 2;
 constexpr int kMaxMessages = 64;
-constexpr uint32_t kCapacity = 2048;
 
 // Numbers of the fds made for the current input: all must be closed once
 // the handler is reset and the queues are gone (no fd leaks).
@@ -75,43 +72,6 @@ UniqueFd make_fd(FuzzInput& in) {
         __builtin_trap();
     }
     return fd;
-}
-
-// One burst on every started queue: receiveqs (even) get frames, transmitqs
-// (odd) are drained, as a PMD polls them.
-void poll_queues(nvh::MessageHandler::QueueArray& queues, uint32_t vrings,
-                 uint64_t announce_mac) {
-    static std::array<uint8_t, NVH_MAX_BURST * kCapacity> storage{};
-    nvh_packet pkts[4];
-    for (uint32_t v = 0; v < vrings; v++) {
-        nvh::Virtqueue& vq = queues[v];
-        if (!vq.access_lock().try_lock()) {
-            continue;
-        }
-        if (vq.ready()) {
-            for (uint32_t i = 0; i < 4; i++) {
-                pkts[i] = nvh_packet{};
-                pkts[i].data = storage.data() + i * kCapacity;
-                pkts[i].capacity = kCapacity;
-                pkts[i].len = 60 + 300 * i;
-            }
-            if (v % 2 == 0) {
-                if (announce_mac != 0) {
-                    nvh::build_rarp(announce_mac, pkts[0].data);
-                    pkts[0].len = nvh::kRarpFrameLen;
-                }
-                nvh::net_enqueue_burst(vq, pkts, 4);
-            } else {
-                uint32_t got = nvh::net_dequeue_burst(vq, pkts, 4);
-                for (uint32_t i = 0; i < got; i++) {
-                    if (pkts[i].len > kCapacity) {
-                        __builtin_trap();
-                    }
-                }
-            }
-        }
-        vq.access_lock().unlock();
-    }
 }
 
 // One connection: the messages of `in` until the stream ends or breaks a
@@ -149,7 +109,7 @@ void run_connection(FuzzInput& in) {
         if (outcome.verdict == nvh::HandleOutcome::Verdict::kFatal) {
             break;
         }
-        poll_queues(queues, handler.vring_count(), handler.take_announce());
+        nvh::fuzz::poll_queues(queues, handler.vring_count(), handler.take_announce());
     }
     handler.reset();
 }

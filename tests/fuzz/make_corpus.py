@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/):
 well-formed inputs the fuzzer mutates from, in each target's input format
-(see the comment at the top of each fuzz_*.cpp).
+(see the comment at the top of each fuzz_*.cpp); and the inputs of
+tests/fuzz/known-hangs/ (see its README).
 
     tests/fuzz/make_corpus.py [corpus-dir]
 
@@ -13,6 +14,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
+HANGS = os.path.join(HERE, "known-hangs")   # Not seeds: see its README.
 PAGE = 4096
 UVA_OFFSET = 0x7F0000000000   # GuestMemoryFixture::kUvaOffset
 
@@ -28,8 +30,8 @@ def bits(*ns):
     return sum(1 << n for n in ns)
 
 
-def write(target, name, data):
-    d = os.path.join(OUT, target)
+def write(target, name, data, out=OUT):
+    d = os.path.join(out, target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
@@ -176,18 +178,28 @@ MEM_PAGES = 32          # the memfd of SET_MEM_TABLE: the fuzzer's maximum
 
 
 def msg(name, payload=b"", fds=(), flags=0):
-    out = struct.pack("<BIII", len(fds), REQ[name], 1 | flags, len(payload)) + payload
-    for fd in fds:
-        out += fd
-    return out
+    """One message, as a list so streams are built with +; fds are
+    (kind, parameters) pairs, encoded by each target's format."""
+    return [(REQ[name], 1 | flags, payload, tuple(fds))]
 
 
 def eventfd():
-    return b"\x01"
+    return ("eventfd", b"")
 
 
 def memfd(pages, content=b""):
-    return struct.pack("<BBH", 0, pages - 1, len(content)) + content
+    return ("memfd", struct.pack("<BH", pages - 1, len(content)) + content)
+
+
+def stream(msgs):
+    """fuzz_vhost_user's format: fds synthesised after each payload."""
+    old_fd = {"eventfd": b"\x01", "memfd": b"\x00"}
+    out = b""
+    for request, flags, payload, fds in msgs:
+        out += struct.pack("<BIII", len(fds), request, flags, len(payload)) + payload
+        for kind, params in fds:
+            out += old_fd[kind] + params
+    return out
 
 
 def u64(v):
@@ -222,49 +234,142 @@ def vhost_user():
                     F_MQ, F_LOG_ALL, F_CSUM, F_GUEST_CSUM, F_HOST_TSO4)
     protocol = bits(0, 1, 2, 3, 4, 16)
 
-    def ring(index, base_off):
+    def ring(index, base_off, call=eventfd(), kick=eventfd()):
         addr = struct.pack("<IIQQQQ", index, 0, uva + base_off + DESC,
                            uva + base_off + DEVICE, uva + base_off + DRIVER, 0)
         return (msg("SET_VRING_NUM", state(index, 16))
                 + msg("SET_VRING_ADDR", addr)
                 + msg("SET_VRING_BASE", state(index, 0))
-                + msg("SET_VRING_CALL", u64(index), [eventfd()])
-                + msg("SET_VRING_KICK", u64(index), [eventfd()])
+                + msg("SET_VRING_CALL", u64(index), [call])
+                + msg("SET_VRING_KICK", u64(index), [kick])
                 + msg("SET_VRING_ENABLE", state(index, 1)))
 
-    start = (msg("GET_FEATURES") + msg("SET_OWNER")
-             + msg("GET_PROTOCOL_FEATURES")
-             + msg("SET_PROTOCOL_FEATURES", u64(protocol))
-             + msg("GET_QUEUE_NUM")
-             + msg("SET_FEATURES", u64(features))
-             + msg("SET_MEM_TABLE", table, [memfd(MEM_PAGES, image)], NEED_REPLY)
-             + ring(0, 0) + ring(1, SHIFT)
-             + msg("SET_STATUS", u64(0xF)))
-    write("fuzz_vhost_user", "qemu-start", start)
-    write("fuzz_vhost_user", "migration",
-          start
-          + msg("SET_FEATURES", u64(features))
-          + msg("SET_LOG_BASE", struct.pack("<QQ", PAGE, 0), [memfd(1)])
-          + msg("SET_VRING_ADDR", struct.pack("<IIQQQQ", 1, 1, uva + SHIFT,
-                                              uva + SHIFT + DEVICE,
-                                              uva + SHIFT + DRIVER,
-                                              GPA + SHIFT + DEVICE))
-          + msg("SEND_RARP", u64(0x5254001234560000 >> 16))
-          + msg("GET_VRING_BASE", state(0, 0))
-          + msg("GET_VRING_BASE", state(1, 0)))
-    write("fuzz_vhost_user", "mem-table-replaced",
+    def qemu_start(memory=memfd(MEM_PAGES, image), call=eventfd(), kick=eventfd()):
+        return (msg("GET_FEATURES") + msg("SET_OWNER")
+                + msg("GET_PROTOCOL_FEATURES")
+                + msg("SET_PROTOCOL_FEATURES", u64(protocol))
+                + msg("GET_QUEUE_NUM")
+                + msg("SET_FEATURES", u64(features))
+                + msg("SET_MEM_TABLE", table, [memory], NEED_REPLY)
+                + ring(0, 0, call, kick) + ring(1, SHIFT, call, kick)
+                + msg("SET_STATUS", u64(0xF)))
+
+    start = qemu_start()
+    write("fuzz_vhost_user", "qemu-start", stream(start))
+    migration = (start
+                 + msg("SET_FEATURES", u64(features))
+                 + msg("SET_LOG_BASE", struct.pack("<QQ", PAGE, 0), [memfd(1)])
+                 + msg("SET_VRING_ADDR", struct.pack("<IIQQQQ", 1, 1, uva + SHIFT,
+                                                     uva + SHIFT + DEVICE,
+                                                     uva + SHIFT + DRIVER,
+                                                     GPA + SHIFT + DEVICE))
+                 + msg("SEND_RARP", u64(0x5254001234560000 >> 16))
+                 + msg("GET_VRING_BASE", state(0, 0))
+                 + msg("GET_VRING_BASE", state(1, 0)))
+    write("fuzz_vhost_user", "migration", stream(migration))
+    write("fuzz_vhost_user", "mem-table-replaced", stream(
           start + msg("SET_MEM_TABLE", table, [memfd(MEM_PAGES, image)], NEED_REPLY)
-          + msg("NET_SET_MTU", u64(1500)) + msg("GET_STATUS"))
+          + msg("NET_SET_MTU", u64(1500)) + msg("GET_STATUS")))
     packed = bits(F_VERSION_1, F_PACKED, F_PROTOCOL, F_IN_ORDER)
     pimage = packed_image([[12, 60], [72]], False)
     pring = struct.pack("<IIQQQQ", 1, 0, uva + DESC, uva + DEVICE, uva + DRIVER, 0)
-    write("fuzz_vhost_user", "packed",
-          msg("GET_FEATURES") + msg("SET_FEATURES", u64(packed))
-          + msg("SET_MEM_TABLE", table, [memfd(MEM_PAGES, pimage)])
-          + msg("SET_VRING_NUM", state(1, 16)) + msg("SET_VRING_ADDR", pring)
-          + msg("SET_VRING_BASE", state(1, 0x8000))
-          + msg("SET_VRING_KICK", u64(1), [eventfd()])
-          + msg("SET_VRING_ENABLE", state(1, 1)))
+    packed_start = (msg("GET_FEATURES") + msg("SET_FEATURES", u64(packed))
+                    + msg("SET_MEM_TABLE", table, [memfd(MEM_PAGES, pimage)])
+                    + msg("SET_VRING_NUM", state(1, 16)) + msg("SET_VRING_ADDR", pring)
+                    + msg("SET_VRING_BASE", state(1, 0x8000))
+                    + msg("SET_VRING_KICK", u64(1), [eventfd()])
+                    + msg("SET_VRING_ENABLE", state(1, 1)))
+    write("fuzz_vhost_user", "packed", stream(packed_start))
+    vhost_user_socket(qemu_start, migration, packed_start, image)
+
+
+# ---- A hostile frontend at the socket ---------------------------------------
+# fuzz_vhost_user_socket's fd kinds (hostile_fds.h).
+KIND = dict(eventfd=0, blocking_eventfd=1, full_eventfd=2, pipe_read_end=3,
+            pipe_write_end=4, socket=5, memfd=6, tmp_file=7, sparse_file=8,
+            dev_null=9)
+DEVICE_WAITS, NO_REPLY_READ = 0x10, 0x20   # write op bits
+
+
+def hostile(kind, params=b""):
+    return (kind, params)
+
+
+def file_fd(kind, size_unit_minus_one, content=b""):
+    return hostile(kind, struct.pack("<BH", size_unit_minus_one, len(content)) + content)
+
+
+def wire(request, flags, payload):
+    """A message as the socket carries it (vhost-user.rst)."""
+    return struct.pack("<III", request, flags, len(payload)) + payload
+
+
+def socket_write(chunk, fds=(), op=0):
+    out = struct.pack("<BH", len(fds) | op, len(chunk)) + chunk
+    for kind, params in fds:
+        out += struct.pack("<B", KIND[kind]) + params
+    return out
+
+
+def socket_stream(msgs, pieces=1, op=0):
+    """One write per message, or each message cut into `pieces` writes
+    (the first cut mid-header), the fds with its first byte."""
+    out = b""
+    for request, flags, payload, fds in msgs:
+        data = wire(request, flags, payload)
+        cuts = sorted({0, len(data)} | {min(len(data), 5 + 9 * i) for i in range(pieces - 1)})
+        for i, (a, b) in enumerate(zip(cuts, cuts[1:])):
+            last = b == len(data)
+            out += socket_write(data[a:b], fds if i == 0 else (), 0 if last else op)
+    return out
+
+
+def socket_coalesced(msgs):
+    """Runs of messages without fds in one write each."""
+    out, run = b"", b""
+    for request, flags, payload, fds in msgs:
+        if fds:
+            out += socket_write(run) if run else b""
+            out += socket_write(wire(request, flags, payload), fds)
+            run = b""
+        else:
+            run += wire(request, flags, payload)
+    return out + (socket_write(run) if run else b"")
+
+
+def vhost_user_socket(qemu_start, migration, packed_start, image):
+    t = "fuzz_vhost_user_socket"
+    start = qemu_start()
+    write(t, "qemu-start", socket_stream(start))
+    write(t, "qemu-start-split", socket_stream(start, 3, DEVICE_WAITS))
+    write(t, "qemu-start-coalesced", socket_coalesced(start))
+    write(t, "migration", socket_stream(migration, 2, NO_REPLY_READ))
+    write(t, "packed", socket_stream(packed_start))
+    # Notification fds of every kind.  Three of these hang the current core
+    # with a switch of the target on; known-hangs/ keeps them as such.
+    for name, fd in (("blocking-eventfd", hostile("blocking_eventfd")),
+                     ("full-eventfd", hostile("full_eventfd")),
+                     ("pipe-read-end", hostile("pipe_read_end", b"\x03")),
+                     ("pipe-write-end", hostile("pipe_write_end", b"\x03")),
+                     ("pipe-write-end-no-reader", hostile("pipe_write_end", b"\x00")),
+                     ("socket", hostile("socket")), ("dev-null", hostile("dev_null"))):
+        write(t, f"call-{name}", socket_stream(qemu_start(call=fd)))
+        write(t, f"kick-{name}", socket_stream(qemu_start(kick=fd)))
+    # Guest memory in files other than a memfd.
+    for name, fd in (("tmp-file", file_fd("tmp_file", MEM_PAGES - 1, image)),
+                     ("sparse-file", file_fd("sparse_file", 3, image)),
+                     ("short-memfd", file_fd("memfd", 0, image[:PAGE])),
+                     ("dev-null", hostile("dev_null")),
+                     ("socket", hostile("socket"))):
+        write(t, f"memory-{name}", socket_stream(qemu_start(memory=fd)))
+    for name, switch, seed in (
+            ("kick-socket-rcvlowat", "NVH_FUZZ_KICK_DRAIN",
+             qemu_start(kick=hostile("socket"))),
+            ("call-full-eventfd", "NVH_FUZZ_CALL_BACKPRESSURE",
+             qemu_start(call=hostile("full_eventfd"))),
+            ("call-full-pipe", "NVH_FUZZ_CALL_BACKPRESSURE",
+             qemu_start(call=hostile("pipe_write_end", b"\x03")))):
+        write(t, f"{name}.{switch}", socket_stream(seed), HANGS)
 
 
 def net_header():
