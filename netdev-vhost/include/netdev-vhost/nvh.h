@@ -61,6 +61,11 @@ enum nvh_log_level {
 typedef void nvh_log_fn(enum nvh_log_level, const char *message);
 void nvh_set_log_handler(nvh_log_fn *);
 
+/* Receives the log lines about one device (nvh_device_config.log), with the
+ * device's 'aux'.  Called on the control thread. */
+typedef void nvh_device_log_fn(void *aux, enum nvh_log_level,
+                               const char *message);
+
 /* ---- Device lifecycle ------------------------------------------------- */
 
 /* Called on the control thread whenever the device's state changes
@@ -81,6 +86,13 @@ struct nvh_device_config {
      * refuses to reconnect to a backend that offers fewer features.  false
      * (zero): none of them is offered. */
     bool offloads;
+    /* Receives, with 'aux', every line the core logs while it serves this
+     * device (its connection, its frontend's requests, its rings) instead of
+     * the nvh_set_log_handler() handler, which keeps the lines about no one
+     * device.  A frontend can make its device log at will: a host that
+     * rate-limits log lines should do so per device here.  May be NULL
+     * (the device's lines go to the process-wide handler). */
+    nvh_device_log_fn *log;
 };
 
 /* Creates a device and starts connecting to config->socket_path (the socket
