@@ -18,6 +18,11 @@
  *     when it asked to be interrupted.
  *   - The state_changed callback runs on the core's control thread.
  *
+ * Signals: the core does not rely on SIGPIPE being ignored (ovs-vswitchd
+ * ignores it, other hosts need not).  Its one send on the vhost-user socket
+ * uses MSG_NOSIGNAL, and the only other fds it writes are eventfds (vring
+ * call fds are refused unless they are eventfds), which cannot raise it.
+ *
  * Virtqueue numbering follows virtio-net (virtio 1.2, 5.1.2): queue pair N
  * is receiveqN = vring 2N (device -> guest) and transmitqN = vring 2N+1
  * (guest -> device).
