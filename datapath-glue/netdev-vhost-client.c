@@ -52,6 +52,34 @@ netdev_vhost_state_changed(void *aux)
     netdev_request_reconfigure(&dev->up);
 }
 
+/* Runs on the core's control thread: a line the core logs about this port
+ * (nvh_device_config.log).  Its frontend can cause such lines at will
+ * (reconnects, refused requests, SEND_RARP, SET_LOG_BASE, LOG_ALL toggles),
+ * so they go through the port's own rate limits; OVS reports what a limit
+ * held back ("Dropped N log messages ..."). */
+static void
+netdev_vhost_port_log(void *aux, enum nvh_log_level level, const char *message)
+{
+    struct netdev_vhost *dev = aux;
+    const char *name = netdev_get_name(&dev->up);
+
+    switch (level) {
+    case NVH_LOG_ERR:
+        VLOG_ERR_RL(&dev->warn_rl, "%s: %s", name, message);
+        break;
+    case NVH_LOG_WARN:
+        VLOG_WARN_RL(&dev->warn_rl, "%s: %s", name, message);
+        break;
+    case NVH_LOG_INFO:
+        VLOG_INFO_RL(&dev->info_rl, "%s: %s", name, message);
+        break;
+    case NVH_LOG_DBG:
+    default:
+        VLOG_DBG_RL(&dev->info_rl, "%s: %s", name, message);
+        break;
+    }
+}
+
 static struct netdev *
 netdev_vhost_alloc(void)
 {
@@ -73,6 +101,10 @@ netdev_vhost_construct(struct netdev *netdev)
     struct netdev_vhost *dev = netdev_vhost_cast(netdev);
 
     ovs_mutex_init(&dev->mutex);
+    /* Each port's first 20 lines of each kind show; then 10 INFO and 5 WARN
+     * lines a minute. */
+    dev->info_rl = (struct vlog_rate_limit) VLOG_RATE_LIMIT_INIT(10, 20);
+    dev->warn_rl = (struct vlog_rate_limit) VLOG_RATE_LIMIT_INIT(5, 20);
     ovs_mutex_lock(&dev->mutex);
     dev->mtu = dev->requested_mtu = ETH_PAYLOAD_MAX;
     dev->max_packet_len = NETDEV_VHOST_MTU_TO_FRAME_LEN(dev->mtu);
@@ -153,6 +185,7 @@ netdev_vhost_apply_path(struct netdev_vhost *dev)
         .aux = dev,
         .offloads = dev->offloads,
         .max_guest_memory = dev->max_guest_memory,
+        .log = netdev_vhost_port_log,
     };
     char err[256] = "";
     int error;
@@ -225,10 +258,11 @@ netdev_vhost_update_mempool(struct netdev_vhost *dev,
 
     vmp = vhost_mempool_get(socket_id, mtu);
     if (!vmp) {
-        VLOG_ERR("%s: no mempool for MTU %d on socket %d: %s",
-                 netdev_get_name(&dev->up), dev->mtu, socket_id,
-                 dev->mp ? "keeping the previous one"
-                         : "the port cannot receive");
+        VLOG_ERR_RL(&dev->warn_rl,
+                    "%s: no mempool for MTU %d on socket %d: %s",
+                    netdev_get_name(&dev->up), dev->mtu, socket_id,
+                    dev->mp ? "keeping the previous one"
+                            : "the port cannot receive");
         return;
     }
     vhost_mempool_unref(dev->mp);
@@ -282,8 +316,9 @@ netdev_vhost_update_carrier(struct netdev_vhost *dev,
 {
     if (ready != dev->ready) {
         dev->carrier_resets++;
-        VLOG_INFO("%s: link %s (%d queue pair%s)", netdev_get_name(&dev->up),
-                  ready ? "up" : "down", n_qp, n_qp > 1 ? "s" : "");
+        VLOG_INFO_RL(&dev->info_rl, "%s: link %s (%d queue pair%s)",
+                     netdev_get_name(&dev->up), ready ? "up" : "down", n_qp,
+                     n_qp > 1 ? "s" : "");
     } else if (ready && info->n_connects != dev->n_connects) {
         /* Down and up again between two reconfigurations. */
         dev->carrier_resets += 2;

@@ -277,7 +277,8 @@ netdev_vhost_tx_describe(const struct netdev_vhost *dev,
         && OVS_UNLIKELY(!netdev_vhost_offload_tx(
                             packet, dev->max_packet_len - ETH_HEADER_LEN - 4,
                             &p->offload))) {
-        /* TSO without a TCP header (tx_invalid_hwol_drops). */
+        /* TSO without a TCP header, or an MTU that leaves its segments
+         * no payload (tx_invalid_hwol_drops). */
         drops->bad++;
         return false;
     }

@@ -300,7 +300,17 @@ netdev_vhost_offload_tx(struct dp_packet *packet, int mtu,
         } else {
             off->gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
         }
-        off->gso_size = mtu - l3_len - l4_len;
+        /* virtio 1.2, 5.1.6.2: gso_size is the payload of each segment,
+         * what the MTU leaves after the IP and TCP headers.  An MTU that
+         * leaves no payload (or more than the 16-bit field holds) has no
+         * valid gso_size: the packet is dropped rather than the value
+         * wrapping into a huge segment size for the guest. */
+        int gso_size = mtu - (int) l3_len - (int) l4_len;
+
+        if (gso_size <= 0 || gso_size > UINT16_MAX) {
+            return false;
+        }
+        off->gso_size = gso_size;
         off->hdr_len = l2_len + l3_len + l4_len;
     }
     return true;

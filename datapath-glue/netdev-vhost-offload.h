@@ -44,7 +44,8 @@ void netdev_vhost_offload_rx(struct dp_packet *,
 
 /* OVS -> guest: fills 'off' from the packet's offload flags, computing the
  * IPv4 header checksum of a TSO packet, with segments sized for 'mtu'.
- * Returns false if the packet must be dropped (TSO without a TCP header). */
+ * Returns false if the packet must be dropped (TSO without a TCP header, or
+ * with headers that leave no segment payload within 'mtu'). */
 bool netdev_vhost_offload_tx(struct dp_packet *, int mtu,
                              struct nvh_offload *off);
 

@@ -127,6 +127,13 @@ struct netdev_vhost {
     uint64_t memory_faults_reported OVS_GUARDED;
     char *create_error OVS_GUARDED;       /* Why nvh_device_create failed. */
 
+    /* Rate limits of the port's log lines that its frontend can cause at
+     * will (the core's lines about this port, link changes, broken rings):
+     * per port, so that one frontend can neither flood the log nor hide
+     * another port's lines behind a shared limit.  Thread-safe. */
+    struct vlog_rate_limit info_rl;       /* INFO and DBG. */
+    struct vlog_rate_limit warn_rl;       /* WARN and ERR. */
+
     /* Ingress policing and egress QoS (netdev-vhost-qos.c): replaced under
      * 'mutex', freed after an RCU grace period, read by PMD threads. */
     OVSRCU_TYPE(struct netdev_vhost_policer *) ingress_policer;

@@ -103,6 +103,19 @@ netdev_vhost_set_policing(struct netdev *netdev, unsigned int rate,
     return 0;
 }
 
+/* The bytes a meter charges for 'packet': those after its Ethernet header,
+ * as netdev-dpdk's policers and QoS count them.  A guest may send a frame
+ * shorter than an Ethernet header; it has no such bytes and is charged 0,
+ * instead of 'size - ETH_HEADER_LEN' wrapping to about 4 GB and turning the
+ * meter red for the frames that follow. */
+static inline uint32_t
+netdev_vhost_metered_len(const struct dp_packet *packet)
+{
+    uint32_t size = dp_packet_size(packet);
+
+    return size > ETH_HEADER_LEN ? size - ETH_HEADER_LEN : 0;
+}
+
 uint32_t
 netdev_vhost_policer_run(struct netdev_vhost *dev, struct dp_packet **pkts,
                          uint32_t n)
@@ -120,7 +133,7 @@ netdev_vhost_policer_run(struct netdev_vhost *dev, struct dp_packet **pkts,
     rte_spinlock_lock(&policer->lock);
     for (uint32_t i = 0; i < n; i++) {
         struct dp_packet *packet = pkts[i];
-        uint32_t len = dp_packet_size(packet) - ETH_HEADER_LEN;
+        uint32_t len = netdev_vhost_metered_len(packet);
 
         if (rte_meter_srtcm_color_blind_check(&policer->meter,
                                               &policer->profile, now, len)
@@ -153,7 +166,7 @@ netdev_vhost_qos_run(struct netdev_vhost *dev, struct dp_packet **pkts,
     now = rte_rdtsc();
     rte_spinlock_lock(&conf->lock);
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t len = dp_packet_size(pkts[i]) - ETH_HEADER_LEN;
+        uint32_t len = netdev_vhost_metered_len(pkts[i]);
 
         if (conf->ops->pass(conf, pkts[i], len, now)) {
             if (kept != i) {

@@ -75,11 +75,10 @@ netdev_vhost_report_broken_rings(struct netdev_vhost *dev,
                                  const struct netdev_vhost_core_totals *core)
     OVS_REQUIRES(dev->mutex)
 {
-    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 60);
     uint64_t rx = core->rx.broken_rings, tx = core->tx.broken_rings;
 
     if (OVS_UNLIKELY(rx + tx > dev->broken_rings_reported)) {
-        VLOG_WARN_RL(&rl, "%s: the guest broke a vring's rules (%"PRIu64
+        VLOG_WARN_RL(&dev->warn_rl, "%s: the guest broke a vring's rules (%"PRIu64
                      " transmitq, %"PRIu64" receiveq so far): the queue is "
                      "stopped until the frontend sets it up again; see "
                      "ovs-appctl vhostuserclient/show %s",

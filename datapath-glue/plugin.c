@@ -27,9 +27,8 @@ NETDEV_VHOST_PLUGIN_API const char ovs_plugin_ovs_version[] = VERSION;
 
 NETDEV_VHOST_PLUGIN_API void ovs_plugin_init(void);
 
-/* Core log lines, from any thread (often the core's control thread).  A
- * misbehaving frontend can make the core complain repeatedly, so warnings
- * and errors are rate limited. */
+/* Core log lines about no one port (a port's own lines go to
+ * netdev_vhost_port_log(), with its own rate limits), from any thread. */
 static void
 netdev_vhost_core_log(enum nvh_log_level level, const char *message)
 {

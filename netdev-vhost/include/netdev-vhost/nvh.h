@@ -18,6 +18,11 @@
  *     when it asked to be interrupted.
  *   - The state_changed callback runs on the core's control thread.
  *
+ * Signals: the core does not rely on SIGPIPE being ignored (ovs-vswitchd
+ * ignores it, other hosts need not).  Its one send on the vhost-user socket
+ * uses MSG_NOSIGNAL, and the only other fds it writes are eventfds (vring
+ * call fds are refused unless they are eventfds), which cannot raise it.
+ *
  * Virtqueue numbering follows virtio-net (virtio 1.2, 5.1.2): queue pair N
  * is receiveqN = vring 2N (device -> guest) and transmitqN = vring 2N+1
  * (guest -> device).
@@ -61,6 +66,11 @@ enum nvh_log_level {
 typedef void nvh_log_fn(enum nvh_log_level, const char *message);
 void nvh_set_log_handler(nvh_log_fn *);
 
+/* Receives the log lines about one device (nvh_device_config.log), with the
+ * device's 'aux'.  Called on the control thread. */
+typedef void nvh_device_log_fn(void *aux, enum nvh_log_level,
+                               const char *message);
+
 /* ---- Device lifecycle ------------------------------------------------- */
 
 /* Called on the control thread whenever the device's state changes
@@ -89,6 +99,13 @@ struct nvh_device_config {
      * NVH_DEFAULT_MAX_GUEST_MEMORY.  nvh_device_set_max_guest_memory()
      * changes it later. */
     uint64_t max_guest_memory;
+    /* Receives, with 'aux', every line the core logs while it serves this
+     * device (its connection, its frontend's requests, its rings) instead of
+     * the nvh_set_log_handler() handler, which keeps the lines about no one
+     * device.  A frontend can make its device log at will: a host that
+     * rate-limits log lines should do so per device here.  May be NULL
+     * (the device's lines go to the process-wide handler). */
+    nvh_device_log_fn *log;
 };
 
 /* 1 TiB. */

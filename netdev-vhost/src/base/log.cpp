@@ -9,6 +9,8 @@ namespace nvh {
 namespace {
 
 std::atomic<nvh_log_fn*> g_log_handler{nullptr};
+// The innermost DeviceLogScope of this thread, or nullptr.
+thread_local const DeviceLog* t_device_log = nullptr;
 
 const char* level_name(nvh_log_level level) {
     switch (level) {
@@ -33,6 +35,10 @@ void log_message(nvh_log_level level, const char* format, ...) {
     std::vsnprintf(line, sizeof line, format, args);
     va_end(args);
 
+    if (t_device_log && t_device_log->fn) {
+        t_device_log->fn(t_device_log->aux, level, line);
+        return;
+    }
     nvh_log_fn* handler = g_log_handler.load(std::memory_order_acquire);
     if (handler) {
         handler(level, line);
@@ -40,5 +46,11 @@ void log_message(nvh_log_level level, const char* format, ...) {
         std::fprintf(stderr, "netdev-vhost|%s|%s\n", level_name(level), line);
     }
 }
+
+DeviceLogScope::DeviceLogScope(const DeviceLog& log) : outer_(t_device_log) {
+    t_device_log = &log;
+}
+
+DeviceLogScope::~DeviceLogScope() { t_device_log = outer_; }
 
 }  // namespace nvh

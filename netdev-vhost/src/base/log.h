@@ -1,5 +1,7 @@
-// log.h: the core's log sink.  Every line goes to the handler installed with
-// nvh_set_log_handler, or to stderr when none is installed.
+// log.h: the core's log sink.  A line logged while a DeviceLogScope is open
+// on the thread goes to that device's handler (nvh_device_config.log); any
+// other line to the handler installed with nvh_set_log_handler, or to stderr
+// when none is installed.
 #pragma once
 
 #include "netdev-vhost/nvh.h"
@@ -14,5 +16,28 @@ void set_log_handler(nvh_log_fn* handler);
 // control thread; never called on the data path.
 void log_message(nvh_log_level level, const char* format, ...)
     __attribute__((format(printf, 2, 3)));
+
+// A device's own log handler (nvh_device_config.log and .aux); fn may be
+// nullptr (its lines go to the process-wide handler).
+struct DeviceLog {
+    nvh_device_log_fn* fn = nullptr;
+    void* aux = nullptr;
+};
+
+// While it lives, the lines logged on this thread are about one device and
+// go to its handler, so the host can keep each device's lines apart (and
+// rate-limit them per device: a frontend can make its device log at will).
+// Opened by the device's callbacks on the control thread.  Scopes nest: the
+// innermost one wins, the outer one is restored when it closes.
+class DeviceLogScope {
+public:
+    explicit DeviceLogScope(const DeviceLog& log);
+    ~DeviceLogScope();
+    DeviceLogScope(const DeviceLogScope&) = delete;
+    DeviceLogScope& operator=(const DeviceLogScope&) = delete;
+
+private:
+    const DeviceLog* outer_;
+};
 
 }  // namespace nvh

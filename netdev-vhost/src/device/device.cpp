@@ -89,9 +89,12 @@ Result<std::unique_ptr<Device>> Device::create(const nvh_device_config& config) 
     }
     std::unique_ptr<Device> device(new Device(config, max_queue_pairs));
     device->control_ = control.value();
-    device->kicks_.attach(device->control_);
+    device->kicks_.attach(device->control_, device->log_);
     Device* raw = device.get();
-    device->control_->run_sync([raw] { raw->try_connect(); });
+    device->control_->run_sync([raw] {
+        DeviceLogScope scope(raw->log_);
+        raw->try_connect();
+    });
     return device;
 }
 
@@ -100,6 +103,7 @@ Device::Device(const nvh_device_config& config, uint32_t max_queue_pairs)
       max_queue_pairs_(max_queue_pairs),
       state_changed_(config.state_changed),
       aux_(config.aux),
+      log_{config.log, config.aux},
       offered_features_(device_offered_features(config.offloads)) {
     handler_.set_max_guest_memory(config.max_guest_memory);
     std::lock_guard<std::mutex> guard(info_mutex_);
@@ -214,6 +218,7 @@ void Device::wait_for_frontend(std::chrono::milliseconds poll) {
 }
 
 void Device::on_path_changed() {
+    DeviceLogScope scope(log_);
     if (connected_ || detached_) {
         return;
     }
@@ -222,6 +227,7 @@ void Device::on_path_changed() {
 }
 
 void Device::on_timer() {
+    DeviceLogScope scope(log_);
     if (connected_) {
         check_memory_fault();
     } else {
@@ -240,6 +246,7 @@ void Device::check_memory_fault() {
 }
 
 void Device::on_fd_event(uint32_t) {
+    DeviceLogScope scope(log_);
     if (!session_.connected()) {
         return;   // A stale event for a socket already closed.
     }
@@ -389,6 +396,7 @@ static constexpr char kReconnectReason[] = "reconnect requested";
 bool Device::reconnect() {
     bool dropped = false;
     control_->run_sync([this, &dropped] {
+        DeviceLogScope scope(log_);
         if (detached_) {
             return;
         }

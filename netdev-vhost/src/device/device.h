@@ -18,6 +18,7 @@
 #include "vhost_user/message_handler.h"
 #include "net/net_header.h"
 #include "netdev-vhost/nvh.h"
+#include "base/log.h"
 #include "base/result.h"
 #include "vhost_user/session.h"
 #include "ring/virtqueue.h"
@@ -131,6 +132,7 @@ private:
     const uint32_t max_queue_pairs_;
     nvh_state_changed_fn* const state_changed_;
     void* const aux_;
+    const DeviceLog log_;   // Opened (DeviceLogScope) by every callback.
 
     ControlThread* control_ = nullptr;
     MessageHandler::QueueArray queues_;

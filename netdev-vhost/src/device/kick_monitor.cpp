@@ -1,32 +1,25 @@
 // kick_monitor.cpp: see kick_monitor.h.
 #include "device/kick_monitor.h"
 
-#include <poll.h>
 #include <sys/epoll.h>
-#include <unistd.h>
 
+#include "base/eventfd.h"
 #include "base/log.h"
 #include "base/virtio_spec.h"
 
 namespace nvh {
 namespace {
 
-// Reads a kick eventfd once if it is readable now.  Returns false if the fd
-// is not an eventfd (vhost-user.rst, VHOST_USER_SET_VRING_KICK: it is one,
-// and an eventfd read always returns 8 bytes).  Polls first, so a read never
-// blocks even if the frontend gave a blocking fd.
+// Reads a kick eventfd once if its counter is non-zero now.  Returns false
+// if it cannot be read that way (vhost-user.rst, VHOST_USER_SET_VRING_KICK:
+// it is an eventfd, which the handler checked; an eventfd read returns 8
+// bytes).  Never blocks, even on a blocking eventfd whose counter the
+// frontend empties concurrently or whose O_NONBLOCK it flips: see
+// base/eventfd.h (a poll() before a read() would leave that race open).
 bool drain(int fd, bool* kicked) {
-    *kicked = false;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 0) != 1 || !(p.revents & POLLIN)) {
-        return true;
-    }
-    uint64_t count;
-    if (::read(fd, &count, sizeof count) != static_cast<ssize_t>(sizeof count)) {
-        return false;
-    }
-    *kicked = true;
-    return true;
+    EventfdRead read = read_eventfd_nowait(fd);
+    *kicked = read == EventfdRead::kCounted;
+    return read != EventfdRead::kFailed;
 }
 
 }  // namespace
@@ -65,9 +58,9 @@ void KickMonitor::watch_started(uint32_t n_vrings, uint64_t features) {
         if (w.fd >= 0 || !vq.started() || vq.kick_fd() < 0) {
             continue;
         }
-        // Kicks from before the watch are not counted.  An fd that is not
-        // an eventfd, or that epoll refuses (a regular file), is simply not
-        // watched: the frontend's word is not trusted.
+        // Kicks from before the watch are not counted.  The handler let
+        // only eventfds through; one that still cannot be read without
+        // blocking, or that epoll refuses, is simply not watched.
         bool kicked;
         if (!drain(vq.kick_fd(), &kicked) || !control_->watch(vq.kick_fd(), &w)) {
             continue;
@@ -82,8 +75,8 @@ void KickMonitor::on_kick(uint32_t index, uint32_t epoll_events) {
         return;   // A stale event of a watch ended earlier in this batch.
     }
     if (epoll_events & (EPOLLERR | EPOLLHUP)) {
-        // Not an eventfd that the guest writes (a pipe whose writer is
-        // gone): level-triggered, it would report this forever.
+        // An eventfd never reports these, but if it did, level-triggered,
+        // it would report them forever.
         unwatch(w);
         return;
     }

@@ -39,6 +39,7 @@
 #include <array>
 #include <cstdint>
 
+#include "base/log.h"
 #include "device/control_thread.h"
 #include "netdev-vhost/nvh.h"
 #include "ring/virtqueue.h"
@@ -69,7 +70,11 @@ public:
     KickMonitor& operator=(const KickMonitor&) = delete;
 
     // ---- Control thread only. ---------------------------------------------
-    void attach(ControlThread* control) { control_ = control; }
+    // `log` (the device's, see base/log.h) outlives the monitor.
+    void attach(ControlThread* control, const DeviceLog& log) {
+        control_ = control;
+        log_ = &log;
+    }
     // Stops watching every kick fd (before anything may close one).
     void unwatch_all();
     // Watches the kick fd of each started ring among vrings [0, n_vrings),
@@ -86,6 +91,7 @@ public:
 private:
     struct Watch final : ControlClient {
         void on_fd_event(uint32_t epoll_events) override {
+            DeviceLogScope scope(*monitor->log_);
             monitor->on_kick(index, epoll_events);
         }
         void on_timer() override {}
@@ -101,6 +107,7 @@ private:
     std::array<Virtqueue, NVH_MAX_VRINGS>& queues_;
     KickListener& listener_;
     ControlThread* control_ = nullptr;
+    const DeviceLog* log_ = nullptr;
     std::array<Watch, NVH_MAX_VRINGS> watches_;
     uint32_t kicks_ = 0;   // Counted on this connection.
     bool not_shared_ = false;

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "base/eventfd.h"
 #include "base/log.h"
 
 namespace nvh {
@@ -434,6 +435,14 @@ HandleOutcome MessageHandler::get_vring_base(uint32_t request,
 
 HandleOutcome MessageHandler::set_vring_fd(Request request,
                                            vhost_user::VringFdPayload& payload) {
+    // vhost-user.rst, VHOST_USER_SET_VRING_KICK/_CALL/_ERR: the fd is an
+    // eventfd.  Anything else could block the control thread or raise
+    // SIGPIPE (base/eventfd.h); the "no fd" flag stays allowed.
+    if (!payload.no_fd) {
+        if (Status is_eventfd = require_eventfd(payload.fd.get()); !is_eventfd) {
+            return fatal(is_eventfd.error().what);
+        }
+    }
     Virtqueue& vq = queues_[payload.index];
     QueueLockGuard guard(vq);
     switch (request) {
