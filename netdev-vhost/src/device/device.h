@@ -14,6 +14,7 @@
 #include "device/control_thread.h"
 #include "device/path_watcher.h"
 #include "device/kick_monitor.h"
+#include "device/notifier.h"
 #include "vhost_user/message_handler.h"
 #include "net/net_header.h"
 #include "netdev-vhost/nvh.h"
@@ -72,7 +73,7 @@ public:
     // thread and connects again at once.  True if one was dropped.
     bool reconnect();
 
-    // ---- Data path: no allocation, no system call of its own. ------------
+    // ---- Data path: no allocation, no system call on a frontend's fd. ----
     uint32_t dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n);
     uint32_t enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n);
     bool vring_stats(uint32_t vring, nvh_vring_stats* stats) const;
@@ -95,6 +96,8 @@ private:
     // PathListener (control thread): the socket file changed.
     void on_path_changed() override;
 
+    // Registers every vring's interrupt path with `notifier`.
+    void attach_notifier(Notifier* notifier);
     void try_connect();
     // Waits for the next attempt: watches the socket path and arms the timer
     // (at most `poll` from now).
@@ -110,6 +113,7 @@ private:
     void* const aux_;
 
     ControlThread* control_ = nullptr;
+    Notifier* notifier_ = nullptr;   // Writes the vrings' call eventfds.
     MessageHandler::QueueArray queues_;
     const uint64_t offered_features_;   // Before handler_, which uses it.
     MessageHandler handler_{queues_, max_queue_pairs_, offered_features_};
