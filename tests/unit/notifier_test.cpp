@@ -131,7 +131,10 @@ void expect_returns_in_time(const std::function<void()>& bursts,
 
 class CallNotifier : public ::testing::Test {
 protected:
-    void SetUp() override { set_call_write_hook(&fill_between_poll_and_write); }
+    void SetUp() override {
+        g_fills.store(0);
+        set_call_write_hook(&fill_between_poll_and_write);
+    }
     void TearDown() override {
         set_call_write_hook(nullptr);
         g_hook_sleep_ms.store(0);
