@@ -50,8 +50,9 @@ netdev_vhost_show_vring(struct ds *s, const struct nvh_device_info *info,
                       pos.driver_avail_idx, pos.used_idx);
     }
     ds_put_format(s, "      packets %"PRIu64", bytes %"PRIu64
-                  ", guest notifications %"PRIu64"\n",
-                  st.packets, st.bytes, st.guest_notifications);
+                  ", guest notifications %"PRIu64", call stalls %"PRIu64"\n",
+                  st.packets, st.bytes, st.guest_notifications,
+                  st.call_stalls);
     ds_put_format(s, "      multicast %"PRIu64", broadcast %"PRIu64
                   ", sizes <64 %"PRIu64", 64 %"PRIu64", 65-127 %"PRIu64
                   ", 128-255 %"PRIu64", 256-511 %"PRIu64", 512-1023 %"PRIu64

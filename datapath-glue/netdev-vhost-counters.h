@@ -52,6 +52,7 @@ netdev_vhost_vring_stats_add(struct nvh_vring_stats *sum,
     sum->multicast += s->multicast;
     sum->broadcast += s->broadcast;
     sum->broken_rings += s->broken_rings;
+    sum->call_stalls += s->call_stalls;
     for (int i = 0; i < NVH_SIZE_BINS; i++) {
         sum->size_bins[i] += s->size_bins[i];
     }

@@ -371,11 +371,13 @@ netdev_vhost_sum_queue_pairs(const struct netdev_vhost *dev,
     CSTAT("rx_oversized_frames", core.rx.oversized_frames)                  \
     CSTAT("rx_guest_notifications", core.rx.guest_notifications)            \
     CSTAT("rx_broken_rings", core.rx.broken_rings)                          \
+    CSTAT("rx_call_stalls", core.rx.call_stalls)                            \
     CSTAT("tx_invalid_descriptors", core.tx.invalid_descriptors)            \
     CSTAT("tx_guest_buffer_too_small", core.tx.rx_buffer_too_small)         \
     CSTAT("tx_guest_ring_full", core.tx.ring_full)                          \
     CSTAT("tx_guest_notifications", core.tx.guest_notifications)            \
     CSTAT("tx_broken_rings", core.tx.broken_rings)                          \
+    CSTAT("tx_call_stalls", core.tx.call_stalls)                            \
     CSTAT("memory_faults", info.memory_faults)
 
 int

@@ -239,7 +239,8 @@ struct nvh_vring_stats {
     uint64_t undersized_frames;     /* Transmit: shorter than a header. */
     uint64_t oversized_frames;      /* Transmit: larger than the buffer. */
     uint64_t rx_buffer_too_small;   /* Receive: buffers cannot hold frame. */
-    uint64_t guest_notifications;   /* Interrupts sent (call eventfd). */
+    uint64_t guest_notifications;   /* Interrupts sent (call eventfd), or
+                                     * found pending (its counter full). */
     /* Of the frames counted in 'packets', by destination MAC (first byte's
      * group bit; broadcast is all ones and not counted as multicast) and by
      * frame length without the virtio-net header, in the bins of DPDK's
@@ -252,6 +253,10 @@ struct nvh_vring_stats {
      * index jump, a head out of range, a packed chain without end): the
      * vring is not served until the frontend sets it up again. */
     uint64_t broken_rings;
+    /* Writes of the call eventfd that blocked (the frontend filled its
+     * counter or made it blocking) and were cut short: the vring gets no
+     * interrupts until the frontend sends a new VHOST_USER_SET_VRING_CALL. */
+    uint64_t call_stalls;
 };
 
 /* Fills *stats for vring (0..NVH_MAX_VRINGS-1).  Returns false (and zeroes

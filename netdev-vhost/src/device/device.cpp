@@ -83,11 +83,17 @@ Result<std::unique_ptr<Device>> Device::create(const nvh_device_config& config) 
     if (max_queue_pairs > NVH_MAX_QUEUE_PAIRS) {
         return Error{EINVAL, "max_queue_pairs is larger than 16"};
     }
+    Result<Notifier*> notifier = Notifier::acquire();
+    if (!notifier) {
+        return notifier.error();
+    }
     Result<ControlThread*> control = ControlThread::acquire();
     if (!control) {
+        Notifier::release();
         return control.error();
     }
     std::unique_ptr<Device> device(new Device(config, max_queue_pairs));
+    device->attach_notifier(notifier.value());
     device->control_ = control.value();
     device->kicks_.attach(device->control_, device->log_);
     Device* raw = device.get();
@@ -137,6 +143,18 @@ Device::~Device() {
         handler_.reset();
     });
     ControlThread::release();
+    // Waits at most for a write in progress on one of our call fds, which
+    // kCallWriteBound ends; afterwards the notifier no longer reaches us.
+    notifier_->remove(this);
+    Notifier::release();
+}
+
+void Device::attach_notifier(Notifier* notifier) {
+    notifier_ = notifier;
+    for (uint32_t v = 0; v < 2 * max_queue_pairs_; v++) {
+        queues_[v].guest_call().set_doorbell(notifier->doorbell());
+        notifier->add(this, &queues_[v].guest_call(), socket_path_.c_str(), v);
+    }
 }
 
 void Device::try_connect() {
@@ -516,6 +534,7 @@ bool Device::vring_stats(uint32_t vring, nvh_vring_stats* stats) const {
     stats->multicast = load(c.multicast);
     stats->broadcast = load(c.broadcast);
     stats->broken_rings = load(c.broken_rings);
+    stats->call_stalls = load(c.call_stalls);
     for (uint32_t i = 0; i < NVH_SIZE_BINS; i++) {
         stats->size_bins[i] = load(c.size_bins[i]);
     }

@@ -15,6 +15,7 @@
 #include "memory/fault_guard.h"
 #include "device/path_watcher.h"
 #include "device/kick_monitor.h"
+#include "device/notifier.h"
 #include "vhost_user/message_handler.h"
 #include "net/net_header.h"
 #include "netdev-vhost/nvh.h"
@@ -85,7 +86,7 @@ public:
     // are bounded by it.
     void set_max_guest_memory(uint64_t bytes) { handler_.set_max_guest_memory(bytes); }
 
-    // ---- Data path: no allocation, no system call of its own. ------------
+    // ---- Data path: no allocation, no system call on a frontend's fd. ----
     uint32_t dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n);
     uint32_t enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n);
     bool vring_stats(uint32_t vring, nvh_vring_stats* stats) const;
@@ -108,6 +109,8 @@ private:
     // PathListener (control thread): the socket file changed.
     void on_path_changed() override;
 
+    // Registers every vring's interrupt path with `notifier`.
+    void attach_notifier(Notifier* notifier);
     void try_connect();
     // Waits for the next attempt: watches the socket path and arms the timer
     // (at most `poll` from now).
@@ -135,6 +138,7 @@ private:
     const DeviceLog log_;   // Opened (DeviceLogScope) by every callback.
 
     ControlThread* control_ = nullptr;
+    Notifier* notifier_ = nullptr;   // Writes the vrings' call eventfds.
     MessageHandler::QueueArray queues_;
     const uint64_t offered_features_;   // Before handler_, which uses it.
     MessageHandler handler_{queues_, max_queue_pairs_, offered_features_,

@@ -35,7 +35,7 @@ uint32_t Virtqueue::base() const {
 }
 
 void Virtqueue::set_kick_fd(UniqueFd fd) { kick_fd_ = std::move(fd); }
-void Virtqueue::set_call_fd(UniqueFd fd) { call_fd_ = std::move(fd); }
+void Virtqueue::set_call_fd(UniqueFd fd) { call_.set_fd(std::move(fd)); }
 void Virtqueue::set_err_fd(UniqueFd fd) { err_fd_ = std::move(fd); }
 void Virtqueue::set_enabled(bool enabled) { enabled_ = enabled; }
 
@@ -168,7 +168,7 @@ void Virtqueue::reset() {
     enabled_ = false;
     write_log_.set_log(nullptr);
     kick_fd_.reset();
-    call_fd_.reset();
+    call_.set_fd(UniqueFd());
     err_fd_.reset();
     header_len_ = 0;
     mrg_rxbuf_ = false;
@@ -177,7 +177,7 @@ void Virtqueue::reset() {
 bool Virtqueue::publish_and_notify() {
     if (packed_mode_) {
         // virtio 1.2, 2.8.10: the driver's event suppression decides.
-        if (packed_.publish_used() == 0 || !call_fd_.valid() ||
+        if (packed_.publish_used() == 0 || !call_.armed() ||
             !packed_.driver_wants_interrupt()) {
             return false;
         }
@@ -187,7 +187,7 @@ bool Virtqueue::publish_and_notify() {
     if (split_.publish_used() == 0) {
         return false;
     }
-    if (!call_fd_.valid() ||
+    if (!call_.armed() ||
         !split_.driver_wants_interrupt(old_idx, split_.last_used_idx())) {
         return false;
     }
@@ -195,12 +195,10 @@ bool Virtqueue::publish_and_notify() {
 }
 
 bool Virtqueue::signal_guest() {
-    // The one system call of the data path.  A full eventfd counter
-    // (EAGAIN) still means the guest has an interrupt pending.
-    uint64_t one = 1;
-    ssize_t r = ::write(call_fd_.get(), &one, sizeof one);
-    (void)r;
-    VringCounters::add(counters_.guest_notifications, 1);
+    // The call eventfd is written by the notifier thread, never here: the
+    // frontend can make that write block (docs/security.md, "call fd that
+    // blocks").  guest_notifications is counted there, once delivered.
+    call_.request();
     return true;
 }
 

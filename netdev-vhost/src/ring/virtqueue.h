@@ -13,6 +13,7 @@
 
 #include "memory/dirty_log.h"
 #include "memory/guest_memory.h"
+#include "ring/guest_call.h"
 #include "netdev-vhost/nvh.h"
 #include "ring/packed_ring.h"
 #include "base/result.h"
@@ -57,7 +58,9 @@ private:
 
 // Counters of one vring: written by the single thread that polls it, once
 // per burst, with relaxed load + store (no read-modify-write atomics); read
-// by anyone with relaxed loads.
+// by anyone with relaxed loads.  guest_notifications and call_stalls are
+// written the same way by the one thread that delivers interrupts (the
+// notifier, GuestCall::deliver).
 struct VringCounters {
     std::atomic<uint64_t> packets{0};
     std::atomic<uint64_t> bytes{0};
@@ -66,12 +69,16 @@ struct VringCounters {
     std::atomic<uint64_t> undersized_frames{0};
     std::atomic<uint64_t> oversized_frames{0};
     std::atomic<uint64_t> rx_buffer_too_small{0};
+    // Interrupts delivered, or found already pending (full counter).
     std::atomic<uint64_t> guest_notifications{0};
     std::atomic<uint64_t> multicast{0};
     std::atomic<uint64_t> broadcast{0};
     std::array<std::atomic<uint64_t>, NVH_SIZE_BINS> size_bins{};
     // Times the driver broke the ring (counted once per start()).
     std::atomic<uint64_t> broken_rings{0};
+    // Writes of the call eventfd that blocked and were cut short by the
+    // notifier's bound: no interrupts until the next SET_VRING_CALL.
+    std::atomic<uint64_t> call_stalls{0};
     // Descriptors the data path read from guest memory (internal: bounds the
     // work a guest can cause; not part of nvh_vring_stats).
     std::atomic<uint64_t> descriptors_read{0};
@@ -192,14 +199,18 @@ public:
         }
     }
 
-    // Publishes the used elements written by a burst and interrupts the
-    // guest through the call eventfd if it asked for it (virtio 1.2, 2.7.7).
-    // Counts guest_notifications.  Returns whether it wrote the eventfd.
+    // Publishes the used elements written by a burst and, if the driver
+    // asked for an interrupt (virtio 1.2, 2.7.7 / 2.8.10), requests one from
+    // the notifier thread (guest_call.h), which writes the call eventfd.
+    // Returns whether it requested one.
     bool publish_and_notify();
+
+    // The interrupt path: the notifier thread delivers through it.
+    GuestCall& guest_call() { return call_; }
 
 private:
     Status start_packed(const GuestMemory& memory, uint64_t features);
-    // Writes the call eventfd and counts guest_notifications.
+    // Requests an interrupt (no system call on the frontend's fd).
     bool signal_guest();
 
     AccessLock lock_;
@@ -211,7 +222,8 @@ private:
     bool started_ = false;
     bool enabled_ = false;
     UniqueFd kick_fd_;
-    UniqueFd call_fd_;
+    // The call fd lives in call_, shared with the notifier thread.
+    GuestCall call_{counters_.guest_notifications, counters_.call_stalls};
     UniqueFd err_fd_;
 
     // Data-path state, valid while started_.
