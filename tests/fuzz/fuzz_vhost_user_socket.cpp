@@ -20,14 +20,15 @@
 // Two behaviours of the current core hang on such fds; each is behind a
 // switch (CMake options, off by default) so the suite's bounded run stays
 // clean until the fix lands:
-//   NVH_FUZZ_KICK_DRAIN: run a KickMonitor on the real ControlThread, which
-//     drains each started ring's kick fd with a read that blocks on a
-//     socket with SO_RCVLOWAT (tests/fuzz/known-hangs/).  The fd-type check
-//     of SET_VRING_KICK, and kick reads that never block, will close it.
-//   NVH_FUZZ_CALL_BACKPRESSURE: the frontend never empties its copies of
-//     the call fds, so the data path's interrupt write blocks on a full
-//     blocking eventfd or pipe.  Off, the frontend reads them before every
-//     burst, as QEMU serves a guest's interrupts.
+//   NVH_FUZZ_KICK_DRAIN (on by default): run a KickMonitor on the real
+//     ControlThread, which drains each started ring's kick fd as the
+//     product does.  An older core blocked there on a socket with
+//     SO_RCVLOWAT (seed hang-kick-socket-rcvlowat).
+//   NVH_FUZZ_CALL_BACKPRESSURE (on by default): the frontend never empties
+//     its copies of the call fds; an older core's data path blocked on a
+//     full blocking eventfd or pipe (seeds hang-call-full-*).  Off, the
+//     frontend reads them before every burst, as QEMU serves a guest's
+//     interrupts.
 //
 // Input (fuzz_input.h; make_corpus.py writes seeds in it): writes, each
 //   u8  bits 0-3 fd count, bit 4 the device does not read after this
@@ -175,6 +176,7 @@ private:
     nvh::MessageHandler handler_{queues_, kQueuePairs,
                                  nvh::kOfferedFeatures | nvh::kOffloadFeatures};
     nvh::KickMonitor kicks_{queues_, *this};
+    const nvh::DeviceLog log_{};   // The process-wide handler.
     nvh::Session session_;
     UniqueFd frontend_;
     nvh::fuzz::FrontendFds fds_;
@@ -183,7 +185,7 @@ private:
 
 Connection::Connection() {
     if (NVH_FUZZ_KICK_DRAIN) {
-        kicks_.attach(control_thread());
+        kicks_.attach(control_thread(), log_);
     }
     if (!session_.connect(listener().path.c_str())) {
         fail("cannot connect");

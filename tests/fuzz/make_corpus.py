@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/):
 well-formed inputs the fuzzer mutates from, in each target's input format
-(see the comment at the top of each fuzz_*.cpp); and the inputs of
-tests/fuzz/known-hangs/ (see its README).
+(see the comment at the top of each fuzz_*.cpp), and the inputs that hung
+older cores, kept as seeds so that they stay fixed.
 
     tests/fuzz/make_corpus.py [corpus-dir]
 
@@ -14,7 +14,6 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
-HANGS = os.path.join(HERE, "known-hangs")   # Not seeds: see its README.
 PAGE = 4096
 UVA_OFFSET = 0x7F0000000000   # GuestMemoryFixture::kUvaOffset
 
@@ -345,8 +344,7 @@ def vhost_user_socket(qemu_start, migration, packed_start, image):
     write(t, "qemu-start-coalesced", socket_coalesced(start))
     write(t, "migration", socket_stream(migration, 2, NO_REPLY_READ))
     write(t, "packed", socket_stream(packed_start))
-    # Notification fds of every kind.  Three of these hang the current core
-    # with a switch of the target on; known-hangs/ keeps them as such.
+    # Notification fds of every kind.
     for name, fd in (("blocking-eventfd", hostile("blocking_eventfd")),
                      ("full-eventfd", hostile("full_eventfd")),
                      ("pipe-read-end", hostile("pipe_read_end", b"\x03")),
@@ -362,15 +360,14 @@ def vhost_user_socket(qemu_start, migration, packed_start, image):
                      ("dev-null", hostile("dev_null")),
                      ("socket", hostile("socket"))):
         write(t, f"memory-{name}", socket_stream(qemu_start(memory=fd)))
-    for name, switch, seed in (
-            ("kick-socket-rcvlowat", "NVH_FUZZ_KICK_DRAIN",
-             qemu_start(kick=hostile("socket"))),
-            ("call-full-eventfd", "NVH_FUZZ_CALL_BACKPRESSURE",
-             qemu_start(call=hostile("full_eventfd"))),
-            ("call-full-pipe", "NVH_FUZZ_CALL_BACKPRESSURE",
-             qemu_start(call=hostile("pipe_write_end", b"\x03")))):
-        write(t, f"{name}.{switch}", socket_stream(seed), HANGS)
-
+    # Inputs that hung older cores (the kick monitor's blocking read of a
+    # socket kick fd; the data path's blocking write of a full call fd):
+    # regression seeds now.
+    for name, seed in (
+            ("hang-kick-socket-rcvlowat", qemu_start(kick=hostile("socket"))),
+            ("hang-call-full-eventfd", qemu_start(call=hostile("full_eventfd"))),
+            ("hang-call-full-pipe", qemu_start(call=hostile("pipe_write_end", b"\x03")))):
+        write(t, name, socket_stream(seed))
 
 def net_header():
     def seed(name, features, frame_len, hdr, mac=0x563412005452):
