@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # chain.sh: PMD cycles per packet of vhostuserclient and OVS's built-in
 # dpdkvhostuserclient, measured side by side in one ovs-vswitchd.
 #

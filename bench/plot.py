@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Chart of bench/chain.sh results: cycles/packet and Mpps by frame size.
 
     /usr/bin/python3 bench/plot.py RESULTS.jsonl OUT.png

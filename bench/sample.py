@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Samples and summarises OVS's PMD cycle accounting for bench/chain.sh.
 
 Sampling (default mode): once a second, "ovs-appctl dpif-netdev/pmd-stats-show"

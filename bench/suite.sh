@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # suite.sh RESULTS.jsonl [CHART.png]: the runs of docs/performance.md, one
 # bench/chain.sh each, results appended to RESULTS.jsonl; then the chart
 # (bench/plot.py) if CHART.png is given.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Markdown table of bench/chain.sh results (the lines of $NVH_BENCH_OUT).
 
     /usr/bin/python3 bench/table.py RESULTS.jsonl...

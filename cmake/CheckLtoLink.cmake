@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # cmake -DLINK_TXT=<target>.dir/link.txt -P CheckLtoLink.cmake: fails unless
 # the link line links with link-time optimisation (-flto), so that a build
 # that is meant to inline the core into the plugin really does.

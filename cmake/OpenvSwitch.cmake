@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Builds the patched Open vSwitch that hosts the plugin.
 #
 #   1. ovs_prepare: extract the release tarball into ${NVH_OVS_DIR}, apply

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # CTest "ovs_plugin_loader": the patched ovs-vswitchd loads netdev-vhost.so,
 # refuses a plugin built for another Open vSwitch version and keeps running
 # (cmake/plugin-loader-test.sh).  Needs no hugepages and no guest.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Extra make targets for building only part of Open vSwitch.  Used as a
 # second makefile:  make -f Makefile -f ovs-extra.mk nvh-built-sources
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Prepares the Open vSwitch source tree used by the build:
 #   extract the release tarball, apply the patches in order, regenerate the
 #   build system (the patches touch automake.mk files) and run configure.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Checks the plugin loader of the patched ovs-vswitchd: the plugin loads and
 # its init runs, a plugin built for another Open vSwitch version is refused,
 # and ovs-vswitchd keeps running either way.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * "ovs-appctl vhostuserclient/show [PORT]" and
  * "ovs-appctl vhostuserclient/reconnect PORT": the operator's view of the

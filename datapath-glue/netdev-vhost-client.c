@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The "vhostuserclient" netdev class: a vhost-user port, in client mode,
  * backed by the netdev-vhost core (nvh.h) instead of DPDK's vhost library.

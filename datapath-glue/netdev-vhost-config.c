@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Options of the "vhostuserclient" ports: the Interface's options column
  * (vhost-server-path, tx-retries-max) checked and applied, and the

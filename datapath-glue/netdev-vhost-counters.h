@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * How the statistics of a "vhostuserclient" port are made of the core's
  * vring counters and the glue's own drop counters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Data path of the "vhostuserclient" ports, run by PMD threads: receive
  * (guest -> OVS) into pre-allocated mbufs of the port's mempool, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Offload translation of the "vhostuserclient" ports: see
  * netdev-vhost-offload.h.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Checksum and TCP segmentation offload of the "vhostuserclient" ports with
  * other_config:userspace-tso-enable=true: translation between the core's

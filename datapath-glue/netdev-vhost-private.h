@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Private declarations of the "vhostuserclient" netdev class, shared by the
  * files of datapath-glue/.  Nothing here is visible outside the plugin.

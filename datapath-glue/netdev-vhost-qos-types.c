@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The egress QoS types of the "vhostuserclient" ports, those of OVS's own
  * vhost ports (netdev-dpdk), with the same details and meters:

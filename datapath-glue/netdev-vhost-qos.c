@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Ingress policing ("ingress_policing_rate", "ingress_policing_burst") and
  * the QoS entries of the "vhostuserclient" netdev class, with the semantics

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Ingress policing and egress QoS of the "vhostuserclient" ports, as OVS
  * applies them to its own vhost ports (netdev-dpdk): the same options,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Status and statistics of the "vhostuserclient" ports (the appctl
  * commands are in netdev-vhost-appctl.c).

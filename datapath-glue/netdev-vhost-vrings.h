@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Which vrings of a device the status and "vhostuserclient/show" list.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DPDK mempools of the "vhostuserclient" ports.  See vhost-mempool.h.
  */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * DPDK mempools of the "vhostuserclient" ports: mbufs laid out as OVS
  * dp_packets (source DPBUF_DPDK), so that DPDK ports transmit them without a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the tiny Linux guest used by the integration tests and the demo:
 #   OUTDIR/vmlinuz         Debian "cloud" kernel (stock, unmodified)
 #   OUTDIR/initramfs.img   busybox-static + virtio/virtio_net modules + init

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Configure, build and install netdev-vhost together with the patched Open
 # vSwitch it plugs into.  Incremental: run it again after any change.
 #

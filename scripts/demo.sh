@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Demo: the vhostuserclient port type in a DPDK-enabled ovs-vswitchd.
 #
 #   1. builds and installs (scripts/build.sh) unless NVH_DEMO_SKIP_BUILD=1;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Prepares a Debian 12 (bookworm) machine to build, test and demo netdev-vhost:
 #   1. installs every Debian package the project needs;
 #   2. reserves 2 MB hugepages (NVH_HUGEPAGES, default 1024 = 2 GB; an

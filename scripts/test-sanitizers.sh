@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds and runs the sanitizer trees (docs/testing.md, docs/security.md);
 # scripts/test.sh calls it after the main suite.  Three core-only trees next
 # to the main one, each from its CMake preset (CMakePresets.json: asan,

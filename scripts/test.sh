@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds everything (scripts/build.sh: configure, build, install into
 # build/install) and runs every test: the core's unit tests, the plugin
 # loader check and the integration tests.  The machine must have been

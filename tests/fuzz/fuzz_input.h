@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fuzz_input.h: reads a fuzzer's input as a stream of little-endian fields.
 // Past the end every read yields zero, so a target never reads out of
 // bounds and short inputs still mean something.

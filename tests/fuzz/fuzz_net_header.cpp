@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fuzz_net_header.cpp: the virtio-net header (virtio 1.2, 5.1.6) as a
 // driver writes it on transmit (parse_net_header, accept_tx_header) and as
 // the device writes it on receive (build_rx_header), and the RARP frame of

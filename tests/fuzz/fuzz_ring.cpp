@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fuzz_ring.cpp: the data path walking a split (or, built with
 // NVH_FUZZ_PACKED=1, a packed) virtqueue whose guest memory is entirely
 // chosen by the fuzzer: descriptors, avail/used rings and event areas,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fuzz_vhost_user.cpp: a frontend's message stream, with file descriptors,
 // through the decoder (vhost_user_message.h) and the MessageHandler, as
 // Device::on_message applies it; after every message the data path runs a

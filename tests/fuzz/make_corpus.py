@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/):
 well-formed inputs the fuzzer mutates from, in each target's input format
 (see the comment at the top of each fuzz_*.cpp), and the inputs that hung

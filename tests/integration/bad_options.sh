@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bad_options: vhostuserclient ports with a missing, an empty and a too long
 # (200 bytes) vhost-server-path each get a clear error in the Interface
 # "error" column and in the ovs-vswitchd log, and the switch keeps running:

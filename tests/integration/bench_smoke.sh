@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench_smoke: the benchmark of docs/performance.md still runs and reports.
 # Not a performance test: no number is compared with a threshold (these
 # machines are shared and noisy; bench/chain.sh is where speed is measured).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # connect_cycles: a frontend that connects and goes away over and over must
 # not make ovs-vswitchd grow.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # dpdk_port: vhost-user client ports and a DPDK ethdev port on one bridge.
 # The DPDK port is a net_ring vdev, which loops what it transmits back to its
 # receive side.  Frames from testpmd port A go vhu0 -> ring0 -> (loop) ->

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # frontend_restart: the frontend (testpmd, virtio_user in server mode) starts
 # only after the ports were added, so the ports first wait for their sockets.
 # Traffic must flow once it is up; then the frontend is killed (SIGKILL, as a

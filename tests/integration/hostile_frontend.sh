@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # hostile_frontend: the catalogue of attacks on a running ovs-vswitchd.
 #
 # One ovs-vswitchd, three vhostuserclient ports: victim (ofport 3, frames it

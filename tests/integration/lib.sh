@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash source-path=SCRIPTDIR
 # Integration-test library for netdev-vhost.  Sourced by the test scripts in
 # this directory (and by scripts/demo.sh); the one file they source.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # live_options: options changed on ports that carry traffic.
 #   mtu_request  9000 applies at once (Interface mtu); an impossible value
 #                (100000) is refused by the port, OVS logs it and the port

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ovs_restart: ovs-vswitchd stopped and started again under two running QEMU
 # guests that ping each other through it (actions=NORMAL).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # port_qos: ingress policing and egress QoS on vhost-user client ports, as
 # OVS applies them to its own vhost ports.  Two ports on a netdev bridge,
 # each connected to a virtio_user port of one testpmd; OpenFlow forwards

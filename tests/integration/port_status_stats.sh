@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # port_status_stats: what an operator sees of a running port.  Two ports,
 # vhu0 and vhu1, each connected to its own testpmd (tpa, tpb; virtio_user in
 # server mode); OpenFlow forwards 1 -> 2 and 2 -> 1.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # qemu_migration: live migration of a running QEMU guest from one vhost-user
 # client port to another on the same bridge (actions=NORMAL).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # qemu_mtu: jumbo frames between two QEMU guests.  The virtio-net devices
 # have host_mtu=9000 (QEMU reports it to the backend with
 # VHOST_USER_NET_SET_MTU and to the guest with VIRTIO_NET_F_MTU), the guests

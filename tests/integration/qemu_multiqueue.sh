@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # qemu_multiqueue: two QEMU guests with multiqueue virtio-net devices
 # (-netdev vhost-user,queues=N, -device virtio-net-pci,mq=on, -smp N: Linux
 # enables one queue pair per online CPU) on two vhost-user client ports,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # qemu_ping: two QEMU guests (stock Debian kernel, virtio_net) on two
 # vhost-user client ports ping each other: first with explicit OpenFlow rules
 # (port 1 <-> port 2), then with actions=NORMAL (MAC learning), with small and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # qemu_tcp_offload: a TCP transfer between two QEMU guests through OVS, with
 # other_config:userspace-tso-enable=$NVH_TSO (default true).  With TSO the
 # ports offer and the guests negotiate VIRTIO_NET_F_CSUM, HOST_TSO4/6 and

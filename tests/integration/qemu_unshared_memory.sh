@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # qemu_unshared_memory: a QEMU guest whose memory backend lacks share=on
 # boots and sets up its rings, but writes them into private copies the switch
 # never sees.  Its port must say so: status:warning and a WARN log line.  A

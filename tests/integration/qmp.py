@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Minimal QMP client for the integration tests (standard library only).
 
 Usage: python3 qmp.py SOCKET COMMAND [ARGUMENTS-JSON] [--field KEY[.KEY...]]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # reconnect_latency: how long a waiting port takes to connect once its
 # frontend listens.  The port watches the socket's directory (inotify), so
 # it connects as soon as the socket appears instead of at its next poll.

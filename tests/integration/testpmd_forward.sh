@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # testpmd_forward: two vhost-user client ports on a netdev bridge, each
 # connected to a virtio_user port of one testpmd (server mode).  OpenFlow
 # forwards port 1 -> 2 and 2 -> 1.  Each testpmd port sends a fixed number of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # testpmd_multiqueue: two vhost-user client ports on a netdev bridge, each
 # connected to a virtio_user port of one testpmd with 4 queue pairs
 # (queues=4, --rxq=4 --txq=4).  OpenFlow forwards port 1 <-> 2.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # testpmd_txq_mapping: more PMD threads than guest queues.
 #
 # OVS runs two PMD threads (pmd-cpu-mask=0x3) plus its main thread, so

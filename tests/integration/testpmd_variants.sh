@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # testpmd_variants: the testpmd_forward traffic (exact frame and byte counts
 # end to end, both directions, 64 and 1518 bytes) once per virtio_user
 # variant, each in a fresh sandbox:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // attack_common.h: what the attacks of vhost_user_attack share: the
 // connection, a guest with valid rings, and the waits for the port.
 #pragma once

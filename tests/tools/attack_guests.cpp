@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // attack_guests.cpp: the guest of vhost_user_attack: valid split and
 // packed rings set up through the in-tree frontend, frames through the
 // bridge's hairpin flow, and the helpers the attacks share.

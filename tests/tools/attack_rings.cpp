@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // attack_rings.cpp: the ring-level attacks of vhost_user_attack: chains,
 // descriptors and ring indexes a hostile guest writes, each checked against
 // what the port must do with them (drop and count, or stop the queue).

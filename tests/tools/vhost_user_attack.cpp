@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vhost_user_attack: a hostile vhost-user frontend for the catalogue test
 // (tests/integration/hostile_frontend.sh).  It listens at SOCKET as the
 // vhost-user server a vhostuserclient port connects to, accepts one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vhost_user_cycles: a stress frontend for the connect/disconnect cycles
 // test (tests/integration/connect_cycles.sh).  It listens at a socket path as
 // a vhost-user server (like QEMU's "server" chardev or virtio_user's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bounds on descriptor walking on the split ring: at most 256 buffers per
 // chain (ChainWalker), chains over the limit consumed as invalid, and
 // receive bursts that do not re-walk chains already found too small.  The

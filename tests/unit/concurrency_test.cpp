@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A PMD-like thread polls a queue pair through the C ABI while the control
 // thread, driven by the frontend, replaces the memory table, disables and
 // enables the rings, and loses and regains the connection (virtqueue.h:

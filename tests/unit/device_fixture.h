@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // device_fixture.h: a device created through the C ABI with the in-tree
 // frontend at its socket path, and any number of queue pairs of split or
 // packed rings (DeviceFixtureT<Split> / <Packed>, ring_harness.h) set up on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of a device over a real unix socket, through the C ABI, driven by the
 // in-tree frontend: connection state machine, negotiation, ring setup,
 // disconnects, reconnects, fd hygiene, destroy, and frames end to end.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Diagnostics through the C ABI: where each vring stands and the memory
 // table, as ovs-appctl vhostuserclient/show prints them.
 #include <vector>

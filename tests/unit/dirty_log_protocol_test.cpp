@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dirty-page logging through the C ABI and the in-tree frontend, in the
 // order a migrating QEMU uses it (vhost-user.rst, "Migration"):
 // SET_LOG_BASE with the shared log, SET_FEATURES with VHOST_F_LOG_ALL on the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dirty-page logging (vhost-user.rst, "Migration"): the shared bitmap
 // itself, and the pages the data path marks for its writes on split and
 // packed rings.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // VIRTIO_F_EVENT_IDX (virtio 1.2, 2.7.7 and 2.7.10) on the split ring:
 // interrupts exactly when used_event is passed, and avail_event kept so
 // that the driver never kicks.  (INDIRECT_DESC only when negotiated, on

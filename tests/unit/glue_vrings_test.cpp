@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The vrings the glue lists in a port's status (vring_<i>_size) and in
 // vhostuserclient/show: every vring with a size, not the first n_vrings.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Guest memory: region validation, mapping and bounds-checked translation.
 #include "memory/guest_memory.h"
 

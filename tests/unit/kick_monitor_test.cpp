@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of the "guest memory not shared" verdict (kick_monitor.h) on a device
 // driven by the in-tree frontend: a ring that is kicked while its avail index
 // never moves in the device's mapping gets the warning; a ring whose index

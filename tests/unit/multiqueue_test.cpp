@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Multiqueue (VIRTIO_NET_F_MQ, virtio 1.2, 5.1.5) through the C ABI and the
 // in-tree frontend: four queue pairs, each enabled and disabled on its own,
 // frames on every pair, per-vring counters.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The virtio-net header's offload fields: parsing, the transmit rules
 // (virtio 1.2, 5.1.6.2.1 / 5.1.6.2.2), the receive header (5.1.6.4.1), and
 // the same through driver-built split and packed rings.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A device offers the offload features only when created with offloads
 // (nvh_device_config.offloads), and then accepts them in SET_FEATURES.
 #include <unistd.h>

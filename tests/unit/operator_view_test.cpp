@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What an operator sees of a device: the per-vring frame classes (size bins,
 // multicast, broadcast) that the port's statistics are made of, the time
 // since the connection was made, and a reconnect on request.

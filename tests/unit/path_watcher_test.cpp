@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PathWatcher: a listener hears of its socket file being created, renamed
 // into place or changed, and of nothing else.
 #include "device/path_watcher.h"

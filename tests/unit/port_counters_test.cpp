@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Port statistics: the core's vring counters are the single source of what
 // reached the guest and what the guest sent, and the glue's port counters
 // (datapath-glue/netdev-vhost-counters.h) are made of them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vhost-user requests beyond ring setup, through the C ABI and the in-tree
 // frontend: NET_SET_MTU, SEND_RARP, SET_STATUS/GET_STATUS, and the clean
 // refusal of requests whose protocol feature is not offered.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // copy_bytes: every length up to past the inline limit, at odd offsets,
 // writes exactly the n bytes asked for.  store_short_if_changed: the same
 // result, and no store at all where the bytes are already equal.

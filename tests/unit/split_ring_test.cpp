@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Split ring device side: Virtqueue::start rules, chain walking (loops,
 // ranges, indirect tables), avail index snapshots and used ring publishing.
 #include "ring/split_ring.h"

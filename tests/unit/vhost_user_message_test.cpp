@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of the vhost-user codec: per-request payload sizes, fd counts, the
 // header's version flags, vring index range, and reply encoding.
 #include <fcntl.h>

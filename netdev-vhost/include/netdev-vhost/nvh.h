@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * nvh.h: the C ABI of the netdev-vhost core.
  *

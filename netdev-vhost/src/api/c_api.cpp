@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // c_api.cpp: the C ABI of nvh.h over the C++ core.
 #include <cerrno>
 #include <cstdio>

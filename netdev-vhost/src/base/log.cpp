@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // log.cpp: see log.h.
 #include "base/log.h"
 

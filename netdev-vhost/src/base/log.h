@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // log.h: the core's log sink.  A line logged while a DeviceLogScope is open
 // on the thread goes to that device's handler (nvh_device_config.log); any
 // other line to the handler installed with nvh_set_log_handler, or to stderr

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // prefetch.h: cache hints of the data path.
 //
 // The guest's buffers were last written by the driver on another CPU, so the

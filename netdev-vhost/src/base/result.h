@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // result.h: errors as values for the netdev-vhost core (no exceptions).
 #pragma once
 

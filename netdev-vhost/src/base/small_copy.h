@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // small_copy.h: the byte copies of the data path.  Most are short (a 10- or
 // 12-byte virtio-net header, a 64-byte frame), where a call into libc's
 // memcpy costs more than the copy: lengths up to 256 bytes are copied inline

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // unique_fd.h: RAII owner of one file descriptor.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // virtio_spec.h: constants and ring layouts from the virtio 1.2 spec and
 // the vhost protocol that the core implements.  Layout structs describe guest
 // memory: read them field by field, once, into local copies.

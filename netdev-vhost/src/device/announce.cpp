@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // announce.cpp: see announce.h.
 #include "device/announce.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // announce.h: the frame a backend broadcasts for a guest whose frontend
 // asks for it with VHOST_USER_SEND_RARP (vhost-user.rst): a RARP request
 // (RFC 903) from the guest's MAC, so that switches learn where it is now.

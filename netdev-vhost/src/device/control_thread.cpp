@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // control_thread.cpp: see control_thread.h.
 #include "device/control_thread.h"
 

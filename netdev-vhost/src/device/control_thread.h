@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // control_thread.h: the one process-wide thread that serves every device's
 // vhost-user socket and reconnect timer.  Started by the first device,
 // stopped when the last one is gone.  Its handlers never block on a

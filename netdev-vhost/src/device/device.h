@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // device.h: one vhost-user net device: its configuration, connection state
 // machine (WAITING -> CONNECTED -> READY, back to WAITING on disconnect),
 // virtqueues and guest memory, the info snapshot the C ABI reads, and the

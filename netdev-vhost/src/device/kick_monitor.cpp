@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kick_monitor.cpp: see kick_monitor.h.
 #include "device/kick_monitor.h"
 

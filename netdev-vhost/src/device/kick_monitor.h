@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kick_monitor.h: notices a guest whose memory is not shared with this
 // process, from its kicks.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // path_watcher.cpp: see path_watcher.h.
 #include "device/path_watcher.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // path_watcher.h: tells waiting devices the moment their frontend's socket
 // file appears, so a port reconnects within milliseconds of QEMU (or any
 // frontend) starting to listen instead of at its next poll.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dirty_log.cpp: see dirty_log.h.
 #include "memory/dirty_log.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dirty_log.h: dirty-page logging for live migration (vhost-user.rst,
 // "Migration"; VHOST_F_LOG_ALL, VHOST_USER_SET_LOG_BASE with
 // VHOST_USER_PROTOCOL_F_LOG_SHMFD).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // file_mapping.cpp: see file_mapping.h.
 #include "memory/file_mapping.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // file_mapping.h: a shared, read-write mapping of a range of a file that
 // the frontend sent (a memory region, the dirty log bitmap), owned: it is
 // unmapped with exactly the length the kernel mapped.

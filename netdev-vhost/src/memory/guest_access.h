@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // guest_access.h: reads and writes of ring memory shared with the driver,
 // used by the split ring (virtio 1.2, 2.7) and the packed ring (2.8).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // guest_memory.cpp: validation, mapping and translation of the guest's
 // memory table (vhost-user.rst, VHOST_USER_SET_MEM_TABLE).
 #include "memory/guest_memory.h"

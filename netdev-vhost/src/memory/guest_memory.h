@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // guest_memory.h: the guest's memory as the frontend shared it
 // (VHOST_USER_SET_MEM_TABLE), mapped into this process, with bounds-checked
 // translation of guest-physical and frontend-virtual addresses.

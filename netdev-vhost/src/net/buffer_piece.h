@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // buffer_piece.h: host pieces of guest buffers, as the bursts record them between
 // walking the chains and copying.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // net_header.cpp: see net_header.h.
 #include "net/net_header.h"
 

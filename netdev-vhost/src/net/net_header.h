@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // net_header.h: the virtio-net header's offload fields (virtio 1.2, 5.1.6):
 // parsed and checked on transmit (guest -> host), built on receive
 // (host -> guest), for checksum offload and TCP segmentation offload.

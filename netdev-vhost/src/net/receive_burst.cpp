@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // receive_burst.cpp: the virtio-net receive burst (host -> guest, into a
 // receiveq, virtio 1.2, 5.1.6.3 and 5.1.6.4), written once for both ring
 // types: it takes chains through SplitChains or PackedChains (ring/),

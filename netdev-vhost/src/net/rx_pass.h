@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rx_pass.h: the receive side (host -> guest, virtio 1.2, 5.1.6.3 and
 // 5.1.6.4) of a burst's two passes: the first records the writable pieces
 // of the chains each packet takes (collect_rx_chain) and hints them for

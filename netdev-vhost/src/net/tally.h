@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tally.h: the counter deltas of one burst, added to the vring's counters once
 // at its end (no atomic operation per packet).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // transmit_burst.cpp: the virtio-net transmit burst (guest -> host, from a
 // transmitq, virtio 1.2, 5.1.6.2), written once for both ring types: it
 // takes chains through SplitChains or PackedChains (ring/), gathers each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tx_pass.h: the transmit side (guest -> host, virtio 1.2, 5.1.6.2) of a
 // burst's two passes: the first walks each chain, validates it and records
 // its host pieces, hinting the first of them into the cache (gather()); the

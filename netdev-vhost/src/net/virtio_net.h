@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // virtio_net.h: the virtio-net data path on one virtqueue (virtio 1.2, 5.1):
 // frames in and out of guest buffers, with the virtio-net header.  One
 // burst per direction, each written once for both ring types:

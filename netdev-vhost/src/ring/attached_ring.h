@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // attached_ring.h: what a ring of either layout (split_ring.h,
 // packed_ring.h) holds while it is attached to guest memory: the memory and
 // its dirty log, the queue size, the ring options negotiated, and whether

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // chain.h: what every ring type hands the virtio-net bursts, whatever its
 // layout (virtio 1.2, 2.7 split, 2.8 packed): a descriptor's buffer, the
 // steps of a chain walk, the walkers that need no ring, a batch of

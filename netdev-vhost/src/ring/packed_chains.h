@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // packed_chains.h: the chains of a packed virtqueue (virtio 1.2, 2.8) as a
 // virtio-net burst takes and returns them; the same interface as
 // SplitChains (split_chains.h, which lists it).  Availability is read per

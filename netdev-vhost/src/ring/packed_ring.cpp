@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // packed_ring.cpp: device side of a packed virtqueue (virtio 1.2, 2.8).
 #include "ring/packed_ring.h"
 

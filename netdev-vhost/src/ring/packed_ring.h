@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // packed_ring.h: the device side of a packed virtqueue (virtio 1.2, 2.8):
 // descriptor availability by wrap counter, chain walking (NEXT and
 // indirect), used descriptor writes and event suppression.

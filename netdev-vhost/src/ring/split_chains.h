@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // split_chains.h: the chains of a split virtqueue (virtio 1.2, 2.7) as a
 // virtio-net burst takes and returns them.  The bursts (net/) are written
 // once over this interface and PackedChains (packed_chains.h):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // split_ring.h: the device side of a split virtqueue (virtio 1.2, 2.7):
 // avail index snapshots, descriptor chain walking, used ring writes.
 //

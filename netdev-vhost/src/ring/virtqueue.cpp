@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // virtqueue.cpp: vring configuration (control plane) and the publish/notify
 // step shared by the data-path bursts.
 #include "ring/virtqueue.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // virtqueue.h: one vring of the device, as the control plane configures it
 // (SET_VRING_NUM/ADDR/BASE/KICK/CALL/ENABLE) and as the data path polls it.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // message_handler.cpp: see message_handler.h.
 //
 // RULE: never assume a field from the frontend is sensible.  Every value

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // message_handler.h: applies one decoded vhost-user request to the device's
 // virtqueues and guest memory; the place where the protocol's rules are
 // enforced.  Runs on the control thread only.

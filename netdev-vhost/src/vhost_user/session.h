@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // session.h: the backend's end of one vhost-user connection: a non-blocking
 // unix stream socket connected to the frontend's server socket, framing of
 // incoming messages (header, then payload, with the fds that came with

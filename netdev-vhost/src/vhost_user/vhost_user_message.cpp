@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vhost_user_message.cpp: see vhost_user_message.h.
 #include "vhost_user/vhost_user_message.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vhost_user_message.h: the vhost-user wire format (vhost-user.rst,
 // "Message Specification"): header, request codes, typed payloads, the
 // decoder that checks each request's payload size and file-descriptor count,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // guest_memory_fixture.cpp: memfd-backed fake guest memory for tests.
 #include "frontend/guest_memory_fixture.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // guest_memory_fixture.h: a fake guest's memory for tests, backed by memfds.
 //
 // Each region is its own memfd, mapped here as the "guest" sees it.  Regions

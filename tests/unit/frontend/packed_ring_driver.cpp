@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // packed_ring_driver.cpp: driver side of a packed virtqueue, for tests.
 #include "frontend/packed_ring_driver.h"
 

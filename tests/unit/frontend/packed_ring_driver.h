@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // packed_ring_driver.h: the DRIVER side of a packed virtqueue (virtio 1.2,
 // 2.8), written into a GuestMemoryFixture, for testing the device side.
 // Same use as SplitRingDriver:

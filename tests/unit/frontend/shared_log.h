@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // shared_log.h: a frontend's dirty log for tests (vhost-user.rst,
 // "Migration"): a memfd the test maps itself, so it reads the bits the
 // device set exactly as a migrating frontend would.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // split_ring_driver.cpp: driver side of a split virtqueue, for tests.
 #include "frontend/split_ring_driver.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // split_ring_driver.h: the DRIVER side of a split virtqueue (virtio 1.2,
 // 2.7), written into a GuestMemoryFixture, for testing the device side.
 //

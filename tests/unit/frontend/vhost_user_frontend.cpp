@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vhost_user_frontend.cpp: see vhost_user_frontend.h.
 #include "frontend/vhost_user_frontend.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vhost_user_frontend.h: an in-tree vhost-user FRONTEND for tests: a unix
 // server socket that accepts the device's connection and sends requests the
 // way QEMU does (header + payload in one sendmsg, fds as SCM_RIGHTS).
