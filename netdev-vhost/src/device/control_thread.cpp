@@ -11,44 +11,25 @@
 #include <memory>
 
 #include "base/log.h"
+#include "base/shared_instance.h"
 #include "device/path_watcher.h"
 
 namespace nvh {
 namespace {
 
-std::mutex g_instance_mutex;
-ControlThread* g_instance = nullptr;   // Guarded by g_instance_mutex.
-unsigned g_users = 0;                  // Guarded by g_instance_mutex.
+SharedInstance<ControlThread> g_control;
 
 constexpr int kMaxEventsPerWait = 32;
 
 }  // namespace
 
 Result<ControlThread*> ControlThread::acquire() {
-    std::lock_guard<std::mutex> guard(g_instance_mutex);
-    if (!g_instance) {
-        std::unique_ptr<ControlThread> created(new ControlThread());
-        Status started = created->start();
-        if (!started) {
-            return started.error();
-        }
-        g_instance = created.release();
-    }
-    g_users++;
-    return g_instance;
+    return g_control.acquire([]() -> Result<std::unique_ptr<ControlThread>> {
+        return std::unique_ptr<ControlThread>(new ControlThread());
+    });
 }
 
-void ControlThread::release() {
-    ControlThread* stopping = nullptr;
-    {
-        std::lock_guard<std::mutex> guard(g_instance_mutex);
-        if (g_users == 0 || --g_users > 0) {
-            return;
-        }
-        stopping = std::exchange(g_instance, nullptr);
-    }
-    delete stopping;   // Stops and joins.
-}
+void ControlThread::release() { g_control.release(); }
 
 Status ControlThread::start() {
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/shared_instance.h"
 #include "base/unique_fd.h"
 
 namespace nvh {
@@ -78,6 +79,7 @@ private:
         Clock::time_point deadline;
     };
 
+    friend class SharedInstance<ControlThread>;   // start() and the destructor.
     ControlThread() = default;
     Status start();
     void run();

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "base/shared_instance.h"
 
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
@@ -24,10 +25,8 @@
 namespace nvh {
 namespace {
 
-std::mutex g_instance_mutex;
-Notifier* g_instance = nullptr;   // Guarded by g_instance_mutex.
-unsigned g_users = 0;             // Guarded by g_instance_mutex.
-int g_signal = 0;                 // Guarded by g_instance_mutex; then fixed.
+SharedInstance<Notifier> g_notifier;
+int g_signal = 0;                 // Chosen once, under g_notifier's lock.
 std::atomic<int> g_signal_seen{0};   // g_signal, for interrupt_signal().
 std::atomic<CallWriteHook> g_write_hook{nullptr};
 
@@ -141,38 +140,20 @@ int Notifier::interrupt_signal() {
 }
 
 Result<Notifier*> Notifier::acquire() {
-    std::lock_guard<std::mutex> guard(g_instance_mutex);
-    if (g_signal == 0) {
-        int sig = claim_signal();
-        if (sig < 0) {
-            return Error{-sig, "no free real-time signal for the notifier"};
+    return g_notifier.acquire([]() -> Result<std::unique_ptr<Notifier>> {
+        if (g_signal == 0) {
+            int sig = claim_signal();
+            if (sig < 0) {
+                return Error{-sig, "no free real-time signal for the notifier"};
+            }
+            g_signal = sig;
+            g_signal_seen.store(sig, std::memory_order_relaxed);
         }
-        g_signal = sig;
-        g_signal_seen.store(sig, std::memory_order_relaxed);
-    }
-    if (!g_instance) {
-        std::unique_ptr<Notifier> created(new Notifier());
-        Status started = created->start();
-        if (!started) {
-            return started.error();
-        }
-        g_instance = created.release();
-    }
-    g_users++;
-    return g_instance;
+        return std::unique_ptr<Notifier>(new Notifier());
+    });
 }
 
-void Notifier::release() {
-    Notifier* stopping = nullptr;
-    {
-        std::lock_guard<std::mutex> guard(g_instance_mutex);
-        if (g_users == 0 || --g_users > 0) {
-            return;
-        }
-        stopping = std::exchange(g_instance, nullptr);
-    }
-    delete stopping;   // Stops and joins.
-}
+void Notifier::release() { g_notifier.release(); }
 
 Status Notifier::start() {
     doorbell_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/shared_instance.h"
 #include "base/unique_fd.h"
 #include "ring/guest_call.h"
 
@@ -93,6 +94,7 @@ private:
         uint32_t vring;
     };
 
+    friend class SharedInstance<Notifier>;   // start() and the destructor.
     Notifier() = default;
     Status start();
     void run();
