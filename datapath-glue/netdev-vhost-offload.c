@@ -20,6 +20,10 @@
 #include "packets.h"
 #include "userspace-tso.h"
 
+/* The smallest segment size a guest's TSO frame may ask for (Linux's
+ * TCP_MIN_SND_MSS). */
+#define NETDEV_VHOST_MIN_GSO_SIZE 48
+
 /* virtio 1.2, 5.1.6: header values. */
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_GSO_NONE 0
@@ -86,8 +90,9 @@ netdev_vhost_parse_l3(struct dp_packet *packet, ovs_be16 ethertype,
         if (len < l2_len + IP_HEADER_LEN) {
             return -1;
         }
+        /* RFC 791: the header is at least 5 words (IHL 5) long. */
         *l3_len = IP_IHL(ip->ip_ihl_ver) * 4;
-        if (len < l2_len + *l3_len) {
+        if (*l3_len < IP_HEADER_LEN || len < l2_len + *l3_len) {
             return -1;
         }
         dp_packet_hwol_set_tx_ipv4(packet);
@@ -210,8 +215,13 @@ netdev_vhost_offload_rx_gso(struct dp_packet *packet,
     }
     th = (const void *) ((const uint8_t *) dp_packet_data(packet)
                          + m->l2_len + m->l3_len);
+    /* RFC 793: the data offset is at least 5 words.  A segment size below
+     * the smallest MSS Linux sends (TCP_MIN_SND_MSS, 48) only turns one
+     * frame into thousands of segments. */
     tcp_len = TCP_OFFSET(th->tcp_ctl) * 4;
-    if (dp_packet_size(packet) < m->l2_len + m->l3_len + tcp_len) {
+    if (tcp_len < TCP_HEADER_LEN
+        || dp_packet_size(packet) < m->l2_len + m->l3_len + tcp_len
+        || off->gso_size < NETDEV_VHOST_MIN_GSO_SIZE) {
         return false;
     }
     dp_packet_hwol_set_tcp_seg(packet);

@@ -111,8 +111,10 @@ bool replace_faulting_page(uintptr_t addr) {
         // only be split at huge page boundaries.  The raw system call, not
         // an interceptor of mmap that a sanitizer may have put in front.
         const uintptr_t page_start = start + ((addr - start) & ~(page - 1));
-        const long mapped = ::syscall(SYS_mmap, page_start, page, PROT_READ | PROT_WRITE,
-                                      MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        // MAP_NORESERVE: a 1 GiB page must not fail under strict overcommit.
+        const long mapped =
+            ::syscall(SYS_mmap, page_start, page, PROT_READ | PROT_WRITE,
+                      MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (mapped != static_cast<long>(page_start)) {
             return false;
         }
