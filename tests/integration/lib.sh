@@ -141,21 +141,34 @@ nvh_wait_for() {
 # Two userspace datapaths on one host collide on the kernel tap
 # "ovs-netdev", and PMD threads and hugepages are shared: tests (and
 # benchmark runs) that start ovs-vswitchd must never overlap.  nvh_init takes
-# an exclusive lock on NVH_LOCK_FILE, held until the test's process and the
-# daemons it started (which inherit the lock's fd) are gone; another run
-# waits for it, up to NVH_LOCK_WAIT seconds (default 3600).  A run started
-# by one that holds the lock (bench_smoke runs bench/chain.sh) inherits it:
-# NVH_LOCK_HELD in its environment.
+# an exclusive lock on NVH_LOCK_FILE and holds it until the test's shell is
+# gone, however it ends; another run waits for it, up to NVH_LOCK_WAIT
+# seconds (default 3600).  The lock is held by a small process of its own,
+# not by an fd of the test's shell, so that no daemon the test starts
+# inherits it (a daemon left behind by a killed test would hold it for
+# ever).  A run started by one that holds the lock (bench_smoke runs
+# bench/chain.sh) inherits it: NVH_LOCK_HELD in its environment.
 nvh__lock() {
-    local file=${NVH_LOCK_FILE:-/tmp/netdev-vhost-integration.lock}
+    local file=${NVH_LOCK_FILE:-/tmp/netdev-vhost-integration.lock} line
     [ -z "${NVH_LOCK_HELD:-}" ] || return 0
-    exec {NVH_LOCK_FD}>>"$file" || nvh_fail "cannot open the lock file $file"
-    if ! flock -n "$NVH_LOCK_FD"; then
-        nvh_log "waiting for another run that started ovs-vswitchd ($file)"
-        flock -w "${NVH_LOCK_WAIT:-3600}" "$NVH_LOCK_FD" ||
-            nvh_fail "another run held $file for ${NVH_LOCK_WAIT:-3600} s"
-    fi
-    export NVH_LOCK_HELD=$$
+    # shellcheck disable=SC2016  # Expanded by the holder's shell.
+    exec {NVH_LOCK_PIPE}< <(exec sh -c '
+        exec 9>>"$1" || exit 1
+        if ! flock -n 9; then
+            echo waiting
+            flock -w "$2" 9 || exit 1
+        fi
+        echo locked
+        exec 1>&-
+        while kill -0 "$3" 2>/dev/null; do sleep 0.5; done' \
+        nvh-lock "$file" "${NVH_LOCK_WAIT:-3600}" $$ 9>&-)
+    while read -r -u "$NVH_LOCK_PIPE" line; do
+        case $line in
+            waiting) nvh_log "waiting for another run that started ovs-vswitchd ($file)" ;;
+            locked) export NVH_LOCK_HELD=$$; return 0 ;;
+        esac
+    done
+    nvh_fail "cannot take the lock $file (held for ${NVH_LOCK_WAIT:-3600} s?)"
 }
 
 nvh_init() {
