@@ -24,19 +24,23 @@ log() { echo "test-sanitizers.sh: $*" >&2; }
 
 # run_tree PRESET TREE TARGET [ctest prefix...]: configure TREE from the
 # CMake preset of that name (CMakePresets.json; the tree's folder is named
-# after the main build tree), build TARGET, run the preset's tests there.  A
-# second run only regenerates (quick) and keeps what was built.
+# after the main build tree), build TARGET, run its tests (the sanitizer
+# options are set on the tests themselves, tests/unit/CMakeLists.txt), only
+# those labelled $labels if set.  A second run only regenerates (quick) and
+# keeps what was built.
 run_tree() {
     local preset=$1 tree=$2 target=$3; shift 3
     cmake --preset "$preset" -B "$tree" -DNVH_WERROR="${NVH_WERROR:-OFF}" \
         "${extra[@]}" >/dev/null &&
     cmake --build "$tree" -j2 --target "$target" &&
-    "$@" ctest --preset "$preset" --test-dir "$tree"
+    "$@" ctest --test-dir "$tree" --output-on-failure --no-tests=error \
+        --timeout "${NVH_TEST_TIMEOUT:-1200}" ${labels:+-L "$labels"}
 }
 
 status=0
 for t in $trees; do
     extra=()
+    labels=""
     case $t in
     asan)
         log "unit tests under ASan + UBSan ($build-asan)"
@@ -51,6 +55,7 @@ for t in $trees; do
     fuzz)
         log "fuzz targets, ${NVH_FUZZ_SECONDS:-60} s each ($build-fuzz)"
         extra=(-DNVH_FUZZ_SECONDS="${NVH_FUZZ_SECONDS:-60}")
+        labels=fuzz
         run_tree fuzz "$build-fuzz" nvh_fuzz_targets || status=1
         ;;
     *)
