@@ -17,9 +17,8 @@
 // of an input it disconnects, and the input fails if any fd the device
 // received is still open or any file it mapped is still mapped.
 //
-// Two behaviours of the current core hang on such fds; each is behind a
-// switch (CMake options, off by default) so the suite's bounded run stays
-// clean until the fix lands:
+// Two behaviours of an older core hung on such fds; each is behind a
+// switch (CMake options, both on by default):
 //   NVH_FUZZ_KICK_DRAIN (on by default): run a KickMonitor on the real
 //     ControlThread, which drains each started ring's kick fd as the
 //     product does.  An older core blocked there on a socket with
@@ -28,7 +27,9 @@
 //     its copies of the call fds; an older core's data path blocked on a
 //     full blocking eventfd or pipe (seeds hang-call-full-*).  Off, the
 //     frontend reads them before every burst, as QEMU serves a guest's
-//     interrupts.
+//     interrupts.  This harness creates no Notifier, so nothing writes the
+//     call fds either way; tests/unit/notifier_test.cpp covers the bound on
+//     that write.
 //
 // Input (fuzz_input.h; make_corpus.py writes seeds in it): writes, each
 //   u8  bits 0-3 fd count, bit 4 the device does not read after this

@@ -15,14 +15,20 @@
  *   - nvh_dequeue_burst/nvh_enqueue_burst are the data path.  A given
  *     virtqueue must not be used by two threads at once: serialising callers
  *     of one queue is the caller's job.  They never block, never allocate and
- *     make no system call except the eventfd write that interrupts the guest
- *     when it asked to be interrupted.
+ *     make no system call except, when the guest asked to be interrupted, a
+ *     write to the notifier's private doorbell eventfd.
  *   - The state_changed callback runs on the core's control thread.
+ *   - The core's notifier thread (one per process) writes the guests' call
+ *     eventfds, each write bounded in time.
  *
  * Signals: the core does not rely on SIGPIPE being ignored (ovs-vswitchd
  * ignores it, other hosts need not).  Its one send on the vhost-user socket
  * uses MSG_NOSIGNAL, and the only other fds it writes are eventfds (vring
  * call fds are refused unless they are eventfds), which cannot raise it.
+ * The core installs a SIGBUS handler with the first guest memory mapping, to
+ * survive faults in guest memory (a SIGBUS elsewhere goes to the action
+ * installed before it), and claims for the notifier thread the highest
+ * real-time signal whose disposition was SIG_DFL, to bound its writes.
  *
  * Virtqueue numbering follows virtio-net (virtio 1.2, 5.1.2): queue pair N
  * is receiveqN = vring 2N (device -> guest) and transmitqN = vring 2N+1
@@ -68,7 +74,9 @@ typedef void nvh_log_fn(enum nvh_log_level, const char *message);
 void nvh_set_log_handler(nvh_log_fn *);
 
 /* Receives the log lines about one device (nvh_device_config.log), with the
- * device's 'aux'.  Called on the control thread. */
+ * device's 'aux'.  Called on the control thread.  The call-stall line about a
+ * device goes to the process-wide handler instead, from the notifier
+ * thread. */
 typedef void nvh_device_log_fn(void *aux, enum nvh_log_level,
                                const char *message);
 
@@ -221,7 +229,8 @@ uint32_t nvh_enqueue_burst(struct nvh_device *, uint32_t qp,
 /* ---- Statistics ------------------------------------------------------- */
 
 /* Counters of one virtqueue.  Updated once per burst by the thread that
- * polls the queue; read here without locks (each value is atomic on its own,
+ * polls the queue (guest_notifications and call_stalls by the notifier
+ * thread); read here without locks (each value is atomic on its own,
  * the set is not a snapshot).  They are kept across reconnections.
  * packets/bytes count only frames that crossed: on a receiveq, frames
  * placed in the guest's buffers (not those dropped and counted in
@@ -251,7 +260,8 @@ struct nvh_vring_stats {
     uint64_t broadcast;
     uint64_t size_bins[NVH_SIZE_BINS];
     /* Times the driver broke a rule that makes the ring unusable (an avail
-     * index jump, a head out of range, a packed chain without end): the
+     * index jump, a head out of range, a packed buffer id out of range, a
+     * packed chain longer than min(queue size, 256) ring descriptors): the
      * vring is not served until the frontend sets it up again. */
     uint64_t broken_rings;
     /* Writes of the call eventfd that blocked (the frontend filled its

@@ -37,8 +37,9 @@
 //     queue has slots, and no new chain once the descriptor budget is
 //     spent; either ends the burst as a full ring does.
 //
-// No allocation, no system call except the call-eventfd write in
-// Virtqueue::publish_and_notify(); counters are updated once per burst.
+// No allocation, no system call except the notifier's doorbell write in
+// Virtqueue::publish_and_notify() (the notifier thread writes the guest's
+// call eventfd); counters are updated once per burst.
 #include <algorithm>
 
 #include "net/rx_pass.h"

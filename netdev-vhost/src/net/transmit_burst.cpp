@@ -4,8 +4,9 @@
 // takes chains through SplitChains or PackedChains (ring/), gathers each
 // one's pieces (net::TxPass) and copies the frames at the end.
 //
-// No allocation, no system call except the call-eventfd write in
-// Virtqueue::publish_and_notify(); counters are updated once per burst.
+// No allocation, no system call except the notifier's doorbell write in
+// Virtqueue::publish_and_notify() (the notifier thread writes the guest's
+// call eventfd); counters are updated once per burst.
 #include <algorithm>
 
 #include "net/tx_pass.h"
