@@ -40,8 +40,11 @@ TSO=${NVH_TSO:-false}
 # connection); all mappings with connect_cycles.sh's slack (malloc arenas).
 MAP_SLACK=${NVH_MAP_SLACK:-4}
 # RSS of ovs-vswitchd's own memory (without guest memory, see own_rss_kb):
-# measured growth over all attacks under 200 kB.
+# measured growth over all attacks under 200 kB; checked after every attack.
 RSS_SLACK_KB=${NVH_RSS_SLACK_KB:-4096}
+# Its address space (VmSize), after every attack: malloc arenas come and go
+# in 64 MiB steps; a guest table kept mapped would be GiBs to TiBs.
+VM_SLACK_KB=${NVH_VM_SLACK_KB:-524288}
 
 nvh_require_port_type vhostuserclient
 [ "$TSO" = true ] && NVH_SOCKET_MEM=${NVH_TSO_SOCKET_MEM:-1024}
@@ -87,7 +90,19 @@ rss_growth() {
 # settled: ovs-vswitchd holds exactly the fds and memfd mappings of the
 # baseline (waited for: an ovs-appctl connection is closed on the next poll
 # loop of its server).
-settled() { [ "$(nvh_vswitchd_memfd_maps)" -eq "$MFD0" ] && [ "$(nvh_vswitchd_fds)" -eq "$FD0" ]; }
+settled() {
+    [ "$(nvh_vswitchd_memfd_maps)" -eq "$MFD0" ] && [ "$(nvh_vswitchd_fds)" -eq "$FD0" ] &&
+        [ "$(hugetlb_maps)" = "$HUGE0" ]
+}
+# hugetlb_maps: "COUNT KB" of ovs-vswitchd's mappings of huge pages (DPDK's
+# memory and any hugetlbfs guest region), from /proc/PID/smaps.
+hugetlb_maps() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { s = 0 } /^Size:/ { s = $2 }
+         /^KernelPageSize:/ && $2 > 4 { n++; t += s } END { print n + 0, t + 0 }' \
+        "/proc/$VSWITCHD/smaps"
+}
+vmsize_kb() { awk '/^VmSize:/ { print $2 }' "/proc/$VSWITCHD/status"; }
+hugepages_free() { awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo; }
 
 # good_exchange: good0 and good1 each send 32 frames of 64 bytes; each must
 # send and receive exactly 32.
@@ -111,7 +126,8 @@ good_exchange() {
 # port and are kept across connections).
 declare -A EXP=()
 COUNTERS="rx_invalid_descriptors rx_undersized_frames rx_oversized_frames
-tx_invalid_descriptors tx_guest_buffer_too_small"
+tx_invalid_descriptors tx_guest_buffer_too_small rx_call_stalls tx_call_stalls
+memory_faults"
 for c in $COUNTERS; do EXP[$c]=0; done
 counters_match() {
     local c
@@ -119,6 +135,25 @@ counters_match() {
         [ "$(nvh_iface_stat victim "$c")" = "${EXP[$c]}" ] || return 1
     done
 }
+# check_counters NAME [COUNTER+N[;COUNTER+N...]]: adds each N to its
+# COUNTER's expected total, waits for the statistics column (5 s lag) and
+# checks every counter.
+check_counters() {
+    local c m
+    local -a moves=()
+    IFS=';' read -r -a moves <<<"${2:-}"
+    for m in "${moves[@]}"; do
+        c=${m%+*}
+        EXP[$c]=$((EXP[$c] + ${m##*+}))
+    done
+    nvh_wait_for 15 "victim's counters" counters_match >/dev/null || true
+    for c in $COUNTERS; do
+        nvh_check_eq "$1: victim statistics:$c" "${EXP[$c]}" "$(nvh_iface_stat victim "$c")"
+    done
+}
+# log_lines_since LINE REGEX: lines of ovs-vswitchd.log after line LINE
+# that match REGEX.
+log_lines_since() { nvh_ovs_log | tail -n +$(($1 + 1)) | grep -c -- "$2"; }
 
 TOOL_PID=""
 TOOL_LOG=""
@@ -141,21 +176,28 @@ holding() { tool_says 'holding\|flooding' || tool_gone; }
 
 ROWS=()
 # attack NAME CLASS EXPECT: EXPECT is
-#   close:REGEX     the port closes the connection, last_error ~ REGEX
+#   close:REGEX     the port closes the connection, last_error ~ REGEX; no
+#                   counter moves (close:REGEX;COUNTER+N[;COUNTER+N]: those
+#                   by N)
 #   hold            the port keeps the control connection open (the attack
-#                   waits); good ports and ovs-appctl must work meanwhile
+#                   goes on); good ports and ovs-appctl must work meanwhile,
+#                   no counter moves (hold;log:REGEX=MIN..MAX: MIN to MAX
+#                   lines of ovs-vswitchd.log since the attack started
+#                   match REGEX)
 #   COUNTER+N       the counter moved by N (ring level; port keeps running)
 #   COUNTER+N,broken  the same, and that queue is stopped (shown broken)
 #                   while the port stays connected
 #   race            every raced chain counted once: rx packets + rx errors
 #                   (ovs-appctl vhostuserclient/show) grew by what was raced
 attack() {
-    local name=$1 class=$2 expect=$3 f0=$NVH_FAILURES observed="" rc le
-    local rxp0 rxe0 rxp1 rxe1 raced c
-    nvh_info "---- attack $name ($class): expect $expect"
+    local name=$1 class=$2 expect=${3%%;*} extra="" f0=$NVH_FAILURES observed="" rc le
+    local rxp0 rxe0 rxp1 rxe1 raced c log0
+    [[ $3 == *';'* ]] && extra=${3#*;}
+    nvh_info "---- attack $name ($class): expect $3"
     if [ "$expect" = race ]; then
         read -r rxp0 rxe0 <<<"$(victim_rx)"
     fi
+    log0=$(nvh_ovs_log | wc -l)
     tool_start "$name"
     case "$expect" in
     close:*)
@@ -168,6 +210,10 @@ attack() {
         le=$(nvh_iface_status victim last_error)
         nvh_check_match "$name: victim last_error" "${expect#close:}" "$le"
         observed="closed: $le"
+        check_counters "$name" "$extra"
+        for c in ${extra//;/ }; do
+            observed+="; ${c%+*}=$(nvh_iface_stat victim "${c%+*}")"
+        done
         good_exchange
         ;;
     *)
@@ -179,6 +225,11 @@ attack() {
             appctl vhostuserclient/show good0 >/dev/null ||
                 nvh_check_eq "$name: ovs-appctl answers during the attack" yes no
             observed="good ports forwarded; appctl answered"
+            check_counters "$name"
+            if [ -n "$extra" ]; then
+                hold_log_check "$name" "$log0" "${extra#log:}"
+                observed+="; $LOG_SEEN"
+            fi
         elif [ "$expect" = race ]; then
             raced=$(sed -n 's/^raced=//p' "$TOOL_LOG")
             read -r rxp1 rxe1 <<<"$(victim_rx)"
@@ -192,8 +243,7 @@ attack() {
         else
             local want=${expect%,broken} shown
             c=${want%+*}
-            EXP[$c]=$((EXP[$c] + ${want##*+}))
-            nvh_wait_for 15 "victim's counters" counters_match >/dev/null || true
+            check_counters "$name" "$want"
             if [ "$want" != "$expect" ]; then
                 # The queue is stopped, not the port.
                 shown=$(appctl vhostuserclient/show victim | grep -c ', broken$')
@@ -202,10 +252,6 @@ attack() {
                     "$(nvh_iface_status victim status)"
             fi
             observed="$c=$(nvh_iface_stat victim "$c")"
-            for c in $COUNTERS; do
-                nvh_check_eq "$name: victim statistics:$c" "${EXP[$c]}" \
-                    "$(nvh_iface_stat victim "$c")"
-            done
         fi
         tool_gone && nvh_check_eq "$name: attack tool still connected" yes no
         appctl vhostuserclient/reconnect victim >/dev/null ||
@@ -220,10 +266,21 @@ attack() {
     nvh_ovs_alive || nvh_fail "ovs-vswitchd died during $name"
     recover "$name"
     if [ "$NVH_FAILURES" -eq "$f0" ]; then
-        ROWS+=("$name|$class|$expect|$observed|pass")
+        ROWS+=("$name|$class|$3|$observed|pass")
     else
-        ROWS+=("$name|$class|$expect|$observed|FAIL")
+        ROWS+=("$name|$class|$3|$observed|FAIL")
     fi
+}
+
+# hold_log_check NAME LINE REGEX=MIN..MAX: MIN to MAX lines matching REGEX
+# since line LINE of ovs-vswitchd.log; what it saw in LOG_SEEN.
+hold_log_check() {
+    local re=${3%=*} range=${3##*=} n
+    local min=${range%..*} max=${range#*..}
+    n=$(log_lines_since "$2" "$re")
+    [ "$n" -ge "$min" ] && [ "$n" -le "$max" ] ||
+        nvh_check_eq "$1: log lines '$re' ($min..$max)" "$range" "$n"
+    LOG_SEEN="$n lines '$re' ($range)"
 }
 
 # victim_rx: "RX-PACKETS RX-ERRORS" from ovs-appctl (live, no 5 s lag).
@@ -242,10 +299,16 @@ recover() {
     nvh_check_eq "$1: victim recovered (well-behaved frontend)" 0 "$rc"
     [ "$rc" = 0 ] || sed 's/^/    tool: /' "$TOOL_LOG"
     nvh_wait_port_down victim 30 >/dev/null || nvh_check_eq "$1: victim down" yes no
-    nvh_wait_for 30 "fds and memfd mappings to settle" settled >/dev/null ||
-        nvh_check_eq "$1: fds and memfd mappings back at the baseline" \
-            "$FD0 $MFD0" "$(nvh_vswitchd_fds) $(nvh_vswitchd_memfd_maps)"
-    nvh_info "after $1: fds=$(nvh_vswitchd_fds) maps=$(nvh_vswitchd_maps) memfd_maps=$(nvh_vswitchd_memfd_maps) rss=$(nvh_vswitchd_rss_kb)kB"
+    nvh_wait_for 30 "fds, memfd and huge page mappings to settle" settled >/dev/null ||
+        nvh_check_eq "$1: fds, memfd mappings, huge page mappings (count kB) back at the baseline" \
+            "$FD0 $MFD0 $HUGE0" "$(nvh_vswitchd_fds) $(nvh_vswitchd_memfd_maps) $(hugetlb_maps)"
+    local rss vm
+    rss=$(own_rss_kb) vm=$(vmsize_kb)
+    [ $((rss - RSS0)) -le "$RSS_SLACK_KB" ] ||
+        nvh_check_eq "$1: own RSS growth within ${RSS_SLACK_KB}kB" "<= $RSS_SLACK_KB" "$((rss - RSS0))"
+    [ $((vm - VM0)) -le "$VM_SLACK_KB" ] ||
+        nvh_check_eq "$1: VmSize growth within ${VM_SLACK_KB}kB" "<= $VM_SLACK_KB" "$((vm - VM0))"
+    nvh_info "after $1: fds=$(nvh_vswitchd_fds) maps=$(nvh_vswitchd_maps) memfd_maps=$(nvh_vswitchd_memfd_maps) hugetlb=$(hugetlb_maps) own_rss=${rss}kB vmsize=${vm}kB HugePages_Free=$(hugepages_free)"
 }
 
 # ---- Baseline: victim connected and released once ------------------------
@@ -266,11 +329,15 @@ for _ in 1 2 3 4 5 6; do
 done
 nvh_wait_port_down victim 30 || nvh_fail "victim did not go down"
 FD0=$(nvh_vswitchd_fds); MAP0=$(nvh_vswitchd_maps); MFD0=$(nvh_vswitchd_memfd_maps); RSS0=$(own_rss_kb)
+HUGE0=$(hugetlb_maps); VM0=$(vmsize_kb); HPF0=$(hugepages_free)
 rss_by_mapping > "$NVH_WORK/rss0"
-nvh_info "baseline: fds=$FD0 maps=$MAP0 memfd_maps=$MFD0 own rss=${RSS0}kB (all: $(nvh_vswitchd_rss_kb)kB)"
+nvh_info "baseline: fds=$FD0 maps=$MAP0 memfd_maps=$MFD0 hugetlb=$HUGE0 own rss=${RSS0}kB (all: $(nvh_vswitchd_rss_kb)kB) vmsize=${VM0}kB HugePages_Free=$HPF0"
 
 # ---- Message level: the connection is closed, the port reconnects later ---
 M="message"
+# The port's INFO budget (20, then 10 a minute) is spent by the warm-up's
+# connections: of 200 announce lines at most the burst shows.
+attack log_flood "$M: log flood" 'hold;log:announce requested=0..22'
 attack extra_fds "$M: fd count" 'close:unexpected file descriptors'
 attack missing_fd "$M: fd count" 'close:fd count does not match'
 attack mem_table_missing_fd "$M: fd count" 'close:fd count does not match its regions'
@@ -294,6 +361,19 @@ attack log_fd_too_small "$M: dirty log" 'close:SET_LOG_BASE with an invalid log'
 attack half_header "$M: stalled frontend" hold
 attack flood_unread_replies "$M: flood" 'close:not reading its replies'
 attack flood "$M: flood" hold
+
+# ---- Vring fds and guest memory: closed, or survived ----------------------
+F="fd"
+attack kick_socket_rcvlowat "$F: kick not an eventfd" 'close:SET_VRING_KICK: vring fd is not an eventfd'
+attack call_pipe "$F: call not an eventfd" 'close:SET_VRING_CALL: vring fd is not an eventfd'
+attack kick_eventfd_drained "$F: kick drained, O_NONBLOCK flipped" hold
+attack call_eventfd_full "$F: call counter full" tx_call_stalls+0
+G="memory"
+attack mem_sparse_huge "$G: address space" 'close:memory table larger than max-guest-memory-mb'
+attack mem_hugetlb_small "$G: hugetlbfs region" hold
+# The faulting read returns zeros (avail index 0, a jump back): counted.
+attack mem_truncated "$G: fault (SIGBUS)" 'close:guest memory faulted \(SIGBUS\);memory_faults+1;rx_invalid_descriptors+1'
+attack log_truncated "$G: dirty log fault (SIGBUS)" 'close:guest memory faulted \(SIGBUS\);memory_faults+1'
 
 # ---- Ring level: dropped and counted, or that queue stopped ---------------
 R="ring"
@@ -319,11 +399,14 @@ attack rx_too_small_for_header "$R: runt rx buffer" tx_guest_buffer_too_small+1
 attack packed_bad_id "$R: packed id (queue stopped)" rx_invalid_descriptors+1,broken
 attack packed_wrap_confusion "$R: packed wrap" rx_invalid_descriptors+0
 attack race_len_flip "$R: rewritten descriptor" race
+attack rx_invalid_amplification "$R: bounded work" tx_invalid_descriptors+7
+attack packed_rearm "$R: bounded work (packed re-arm)" hold
 
 # ---- Totals ----------------------------------------------------------------
 nvh_wait_for 30 "fds and memfd mappings to settle" settled >/dev/null || true
 FD1=$(nvh_vswitchd_fds); MAP1=$(nvh_vswitchd_maps); MFD1=$(nvh_vswitchd_memfd_maps); RSS1=$(own_rss_kb)
-nvh_info "after ${#ROWS[@]} attacks: fds=$FD1 maps=$MAP1 memfd_maps=$MFD1 own rss=${RSS1}kB (all: $(nvh_vswitchd_rss_kb)kB)"
+nvh_info "after ${#ROWS[@]} attacks: fds=$FD1 maps=$MAP1 memfd_maps=$MFD1 hugetlb=$(hugetlb_maps) own rss=${RSS1}kB (all: $(nvh_vswitchd_rss_kb)kB) vmsize=$(vmsize_kb)kB HugePages_Free=$(hugepages_free) (baseline $HPF0)"
+nvh_check_eq "huge page mappings (count kB) after all attacks" "$HUGE0" "$(hugetlb_maps)"
 nvh_check_eq "memfd mappings after all attacks" "$MFD0" "$MFD1"
 nvh_check_eq "open fds after all attacks" "$FD0" "$FD1"
 if nvh_within "$MAP1" "$MAP0" "$MAP_SLACK"; then

@@ -7,6 +7,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,41 @@ struct Context {
 [[noreturn]] void fail(const char* what);
 void note(const char* fmt, ...);
 
+constexpr uint32_t code(vhost_user::Request r) { return static_cast<uint32_t>(r); }
+
+template <typename T>
+void put(std::vector<uint8_t>& b, T v) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&v);
+    b.insert(b.end(), p, p + sizeof v);
+}
+
+// A memory region as SET_MEM_TABLE describes it (vhost-user.rst, "Memory
+// region description"), and the payload of a table of them.
+struct Region {
+    uint64_t gpa, size, uva, offset;
+};
+inline std::vector<uint8_t> mem_table(const std::vector<Region>& regions) {
+    std::vector<uint8_t> b;
+    put<uint32_t>(b, static_cast<uint32_t>(regions.size()));
+    put<uint32_t>(b, 0);
+    for (const Region& r : regions) {
+        put<uint64_t>(b, r.gpa);
+        put<uint64_t>(b, r.size);
+        put<uint64_t>(b, r.uva);
+        put<uint64_t>(b, r.offset);
+    }
+    return b;
+}
+
+// Features VERSION_1, MRG_RXBUF and PROTOCOL_FEATURES, with `protocol`.
+void negotiate(Context& c, uint64_t protocol = 0);
+// Waits until the port closes the connection; fail(what) after kTimeoutMs.
+void expect_closed(VhostUserFrontend& fe, const char* what);
+// Sends a request with need_reply set (REPLY_ACK negotiated) and waits for
+// its ack; whether the port applied it.
+bool send_acked(VhostUserFrontend& fe, vhost_user::Request request,
+                std::span<const uint8_t> payload, std::span<const int> fds = {});
+
 // A test frame: broadcast-free, locally administered MACs, ethertype 0x88b5.
 std::vector<uint8_t> make_frame(int n);
 // Whether `bytes`, read from a used receive chain, are a zero header and
@@ -60,8 +96,10 @@ uint64_t guest_features(bool mrg_rxbuf, bool packed, bool offloads,
 struct SplitGuest {
     GuestMemoryFixture mem;
     std::unique_ptr<SplitRingDriver> rxq, txq;
-    UniqueFd kick[2], call[2];
+    UniqueFd kick[2], call[2];   // Replace them before set_up() to attack.
     uint64_t features = 0;
+    // Added to what set_up() negotiates (e.g. VHOST_F_LOG_ALL, LOG_SHMFD).
+    uint64_t extra_features = 0, extra_protocol = 0;
 
     SplitGuest();
     // SET_OWNER ... SET_FEATURES, SET_MEM_TABLE, both vrings.
@@ -85,21 +123,30 @@ struct PackedGuest {
     PackedGuest();
     void set_up(Context& c);
     void exchange(int frames, int tag);
-    // Host pointer of the transmit ring's descriptor `slot`.
+    // Host pointer of the transmit (receive) ring's descriptor `slot`.
     uint8_t* tx_desc(uint16_t slot) const;
+    uint8_t* rx_desc(uint16_t slot) const;
 };
 
 // After the attack: keeps the connection until the port closes it (the
 // test asks for that with "ovs-appctl vhostuserclient/reconnect").
 void hold(VhostUserFrontend& fe);
+// The same, calling `step` about every millisecond meanwhile (the attack
+// goes on while the test checks the other ports).
+void hold_while(VhostUserFrontend& fe, const std::function<void()>& step);
+// A new eventfd (EFD_CLOEXEC plus `flags`), or fail().
+UniqueFd make_eventfd(int flags);
 
 using Attack = std::function<void(Context&)>;
 struct Entry {
     const char* name;
     Attack run;
 };
-const std::vector<Entry>& message_attacks();
-const std::vector<Entry>& ring_attacks();
+const std::vector<Entry>& message_attacks();      // vhost_user_attack.cpp
+const std::vector<Entry>& fd_attacks();           // attack_fds.cpp
+const std::vector<Entry>& memory_fault_attacks(); // attack_memory.cpp
+const std::vector<Entry>& ring_attacks();         // attack_rings.cpp
+const std::vector<Entry>& burst_attacks();        // attack_bursts.cpp
 
 // The catalogue of a kind, from its groups of attacks.
 inline std::vector<Entry> joined(std::initializer_list<std::vector<Entry>> groups) {

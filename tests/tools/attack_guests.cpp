@@ -65,8 +65,8 @@ void pause() { std::this_thread::sleep_for(std::chrono::microseconds(200)); }
 template <typename Ring>
 void set_up_rings(Context& c, GuestMemoryFixture& mem, Ring& rxq, Ring& txq,
                   UniqueFd* kick, UniqueFd* call, uint64_t features,
-                  uint32_t base) {
-    if (!c.fe.negotiate(features, virtio::bit(vhost_user::kProtocolFReplyAck)) ||
+                  uint32_t base, uint64_t protocol = 0) {
+    if (!c.fe.negotiate(features, protocol | virtio::bit(vhost_user::kProtocolFReplyAck)) ||
         !c.fe.send_mem_table(mem)) {
         fail("negotiation failed");
     }
@@ -85,11 +85,8 @@ void set_up_rings(Context& c, GuestMemoryFixture& mem, Ring& rxq, Ring& txq,
 
 void make_fds(UniqueFd* kick, UniqueFd* call) {
     for (int i = 0; i < 2; i++) {
-        kick[i].reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-        call[i].reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-        if (!kick[i] || !call[i]) {
-            fail("eventfd failed");
-        }
+        kick[i] = make_eventfd(EFD_NONBLOCK);
+        call[i] = make_eventfd(EFD_NONBLOCK);
     }
 }
 
@@ -188,8 +185,8 @@ void SplitGuest::set_up(Context& c, bool mrg_rxbuf, bool offloads) {
     if (offloads && c.tso) {
         offered |= virtio::bit(virtio::kNetFCsum);
     }
-    features = guest_features(mrg_rxbuf, false, offloads, offered);
-    set_up_rings(c, mem, *rxq, *txq, kick, call, features, 0);
+    features = guest_features(mrg_rxbuf, false, offloads, offered) | extra_features;
+    set_up_rings(c, mem, *rxq, *txq, kick, call, features, 0, extra_protocol);
 }
 
 void SplitGuest::kick_tx() {
@@ -236,6 +233,27 @@ void PackedGuest::exchange(int frames, int tag) {
 uint8_t* PackedGuest::tx_desc(uint16_t slot) const {
     uint64_t gpa = txq->addresses().desc_user_addr - GuestMemoryFixture::kUvaOffset;
     return mem.host(gpa + 16 * uint64_t{slot});
+}
+
+uint8_t* PackedGuest::rx_desc(uint16_t slot) const {
+    uint64_t gpa = rxq->addresses().desc_user_addr - GuestMemoryFixture::kUvaOffset;
+    return mem.host(gpa + 16 * uint64_t{slot});
+}
+
+UniqueFd make_eventfd(int flags) {
+    UniqueFd fd(::eventfd(0, EFD_CLOEXEC | flags));
+    if (!fd) {
+        fail("eventfd failed");
+    }
+    return fd;
+}
+
+void hold_while(VhostUserFrontend& fe, const std::function<void()>& step) {
+    note("holding the connection until the port closes it");
+    while (!fe.wait_peer_closed(1)) {
+        step();
+    }
+    note("the port closed the connection");
 }
 
 void hold(VhostUserFrontend& fe) {

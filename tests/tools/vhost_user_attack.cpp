@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -33,17 +34,47 @@
 #include "frontend/failure.h"
 
 namespace nvh::attack {
+
+// The port must close the connection (vhost-user.rst: a back-end that
+// cannot handle a request may close the connection; ours always does for
+// a malformed one).
+// wait_peer_closed() is false for a byte of data (a reply) and for a reset
+// (the port closed with requests unread); EOF follows both.
+void expect_closed(VhostUserFrontend& fe, const char* what) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+    while (!fe.wait_peer_closed(kTimeoutMs)) {
+        if (std::chrono::steady_clock::now() > end) {
+            fail(what);
+        }
+    }
+    note("the port closed the connection");
+}
+
+void negotiate(Context& c, uint64_t protocol) {
+    uint64_t f = virtio::bit(virtio::kFVersion1) |
+                 virtio::bit(virtio::kNetFMrgRxbuf) |
+                 virtio::bit(virtio::kFProtocolFeatures);
+    if (!c.fe.negotiate(f, protocol)) {
+        fail("negotiation failed");
+    }
+}
+
+bool send_acked(VhostUserFrontend& fe, vhost_user::Request request,
+                std::span<const uint8_t> payload, std::span<const int> fds) {
+    if (!fe.send(code(request), payload, fds, vhost_user::kFlagNeedReply)) {
+        return false;
+    }
+    std::optional<VhostUserFrontend::Reply> reply = fe.receive();
+    uint64_t status = 1;
+    if (reply && reply->payload.size() == sizeof status) {
+        std::memcpy(&status, reply->payload.data(), sizeof status);
+    }
+    return reply && reply->request == code(request) && status == 0;
+}
+
 namespace {
 
 using vhost_user::Request;
-
-constexpr uint32_t code(Request r) { return static_cast<uint32_t>(r); }
-
-template <typename T>
-void put(std::vector<uint8_t>& b, T v) {
-    const auto* p = reinterpret_cast<const uint8_t*>(&v);
-    b.insert(b.end(), p, p + sizeof v);
-}
 
 std::vector<uint8_t> vring_state(uint32_t index, uint32_t num) {
     std::vector<uint8_t> b;
@@ -51,10 +82,6 @@ std::vector<uint8_t> vring_state(uint32_t index, uint32_t num) {
     put<uint32_t>(b, num);
     return b;
 }
-
-struct Region {
-    uint64_t gpa, size, uva, offset;
-};
 
 // A message as it goes on the wire: the header (request, flags with the
 // version, the payload size it claims) and `payload`.
@@ -94,43 +121,6 @@ struct MemFds {
         }
     }
 };
-
-std::vector<uint8_t> mem_table(const std::vector<Region>& regions) {
-    std::vector<uint8_t> b;
-    put<uint32_t>(b, static_cast<uint32_t>(regions.size()));
-    put<uint32_t>(b, 0);
-    for (const Region& r : regions) {
-        put<uint64_t>(b, r.gpa);
-        put<uint64_t>(b, r.size);
-        put<uint64_t>(b, r.uva);
-        put<uint64_t>(b, r.offset);
-    }
-    return b;
-}
-
-// The port must close the connection (vhost-user.rst: a back-end that
-// cannot handle a request may close the connection; ours always does for
-// a malformed one).
-// wait_peer_closed() is false for a byte of data (a reply) and for a reset
-// (the port closed with requests unread); EOF follows both.
-void expect_closed(VhostUserFrontend& fe, const char* what) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
-    while (!fe.wait_peer_closed(kTimeoutMs)) {
-        if (std::chrono::steady_clock::now() > end) {
-            fail(what);
-        }
-    }
-    note("the port closed the connection");
-}
-
-void negotiate(Context& c, uint64_t protocol = 0) {
-    uint64_t f = virtio::bit(virtio::kFVersion1) |
-                 virtio::bit(virtio::kNetFMrgRxbuf) |
-                 virtio::bit(virtio::kFProtocolFeatures);
-    if (!c.fe.negotiate(f, protocol)) {
-        fail("negotiation failed");
-    }
-}
 
 // Sends a broken request and expects the connection to end.
 Attack send_bad(uint32_t request, std::function<std::vector<uint8_t>()> payload,
@@ -226,6 +216,23 @@ void flood(Context& c) {
     long sent = send_until_refused(
         c.fe, wire_message(Request::kSetVringNum, 8, vring_state(0, 256)));
     note("flooded %ld requests until the port closed the connection", sent);
+}
+
+// 200 SEND_RARP requests, each valid (a unicast MAC) and each logged by
+// the port: its per-port rate limits must hold them back (the test counts
+// the lines).
+void log_flood(Context& c) {
+    negotiate(c, virtio::bit(vhost_user::kProtocolFRarp) |
+                     virtio::bit(vhost_user::kProtocolFReplyAck));
+    std::vector<uint8_t> mac;
+    put<uint64_t>(mac, 0x010000000002);   // 02:00:00:00:00:01
+    for (int i = 0; i < 200; i++) {
+        if (!send_acked(c.fe, Request::kSendRarp, mac)) {
+            fail("SEND_RARP refused");
+        }
+    }
+    note("200 SEND_RARP applied");
+    hold(c.fe);
 }
 
 void good(Context& c) {
@@ -327,12 +334,19 @@ std::vector<Entry> availability_attacks() {
         {"half_header", half_header},
         {"flood_unread_replies", flood_unread_replies},
         {"flood", flood},
+        {"log_flood", log_flood},
     };
+}
+
+// Every group of attacks, in the order --list shows them.
+std::array<const std::vector<Entry>*, 5> catalogues() {
+    return {&message_attacks(), &fd_attacks(), &memory_fault_attacks(),
+            &ring_attacks(), &burst_attacks()};
 }
 
 // The attack called `name`, or nullptr.
 const Attack* find_attack(const char* name) {
-    for (const auto* l : {&message_attacks(), &ring_attacks()}) {
+    for (const auto* l : catalogues()) {
         for (const Entry& e : *l) {
             if (e.name == std::string(name)) {
                 return &e.run;
@@ -343,7 +357,7 @@ const Attack* find_attack(const char* name) {
 }
 
 void list_attacks() {
-    for (const auto* l : {&message_attacks(), &ring_attacks()}) {
+    for (const auto* l : catalogues()) {
         for (const Entry& e : *l) {
             std::printf("%s\n", e.name);
         }
