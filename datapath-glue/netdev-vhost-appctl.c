@@ -165,8 +165,13 @@ netdev_vhost_show(struct ds *s, struct netdev_vhost *dev)
     ovs_mutex_lock(&dev->mutex);
 
     ds_put_format(s, "%s:\n", netdev_get_name(&dev->up));
+    ds_put_format(s, "  type: %s, backend: netdev-vhost\n",
+                  netdev_get_type(&dev->up));
     ds_put_format(s, "  socket: %s\n",
                   dev->requested_path ? dev->requested_path : "(none)");
+    if (dev->config_error) {
+        ds_put_format(s, "  config error: %s\n", dev->config_error);
+    }
     ds_put_format(s, "  carrier: %s, resets: %lld, mtu: %d, numa: %d\n",
                   dev->ready ? "up" : "down", dev->carrier_resets, dev->mtu,
                   dev->numa_id);

@@ -127,6 +127,9 @@ struct netdev_vhost {
     /* Guest memory faults already logged (netdev_vhost_get_stats). */
     uint64_t memory_faults_reported OVS_GUARDED;
     char *create_error OVS_GUARDED;       /* Why nvh_device_create failed. */
+    char *config_error OVS_GUARDED;       /* Why the options last given were
+                                           * refused while the port kept its
+                                           * previous ones, or NULL. */
 
     /* Rate limits of the port's log lines that its frontend can cause at
      * will (the core's lines about this port, link changes, broken rings):
@@ -234,6 +237,12 @@ void netdev_vhost_get_info(struct nvh_device *core,
 int netdev_vhost_get_config(const struct netdev *, struct smap *);
 int netdev_vhost_set_config(struct netdev *, const struct smap *,
                             char **errp);
+
+/* The backend of "dpdkvhostuserclient" and the ignored DPDK vhost knobs
+ * (netdev-vhost-backend.c), main thread only. */
+void netdev_vhost_backend_configure(const struct smap *ovs_other_config);
+bool netdev_vhost_backend_serves_dpdk_type(void);
+const char *netdev_vhost_backend_warning(void);
 
 /* The appctl commands (netdev-vhost-appctl.c). */
 void netdev_vhost_unixctl_register(void);

@@ -6,7 +6,9 @@
  * against its own version and calls ovs_plugin_init() before bridge_init(),
  * before DPDK is initialised: nothing here may touch DPDK.  DPDK starts
  * later, if other_config:dpdk-init=true; ports check for it when they are
- * configured.
+ * configured.  ovs_plugin_configure() is called with the Open_vSwitch
+ * table's other_config every time the database is read, after DPDK's
+ * initialisation and before ports are created (netdev-vhost-backend.c).
  */
 
 #include <config.h>
@@ -27,6 +29,7 @@ VLOG_DEFINE_THIS_MODULE(netdev_vhost);
 NETDEV_VHOST_PLUGIN_API const char ovs_plugin_ovs_version[] = VERSION;
 
 NETDEV_VHOST_PLUGIN_API void ovs_plugin_init(void);
+NETDEV_VHOST_PLUGIN_API void ovs_plugin_configure(const struct smap *);
 
 /* Core log lines about no one port (a port's own lines go to
  * netdev_vhost_port_log(), with its own rate limits), from any thread. */
@@ -68,4 +71,10 @@ ovs_plugin_init(void)
     }
     netdev_vhost_unixctl_register();
     VLOG_INFO("netdev type \"%s\" registered", netdev_vhost_client_class.type);
+}
+
+void
+ovs_plugin_configure(const struct smap *ovs_other_config)
+{
+    netdev_vhost_backend_configure(ovs_other_config);
 }
