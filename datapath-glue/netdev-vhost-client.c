@@ -154,6 +154,7 @@ netdev_vhost_destruct(struct netdev *netdev)
     free(dev->path);
     free(dev->requested_path);
     free(dev->create_error);
+    free(dev->config_error);
     ovs_mutex_unlock(&dev->mutex);
     ovs_mutex_destroy(&dev->mutex);
 }

@@ -33,23 +33,54 @@ netdev_vhost_get_config(const struct netdev *netdev, struct smap *args)
     return 0;
 }
 
-/* Logs an option error and returns it to OVS through 'errp' (shown in the
- * Interface's "error" column). */
-static int OVS_PRINTF_FORMAT(3, 4)
-netdev_vhost_config_error(char **errp, int error, const char *format, ...)
+/* The parsed options of one set_config call. */
+struct netdev_vhost_options {
+    const char *path;
+    int tx_retries;
+    unsigned long long int max_memory_mb;
+};
+
+/* Checks 'args' into 'opts'.  Returns NULL if every option is valid,
+ * otherwise why not, as a malloc()'d string. */
+static char *
+netdev_vhost_parse_options(const char *name, const struct smap *args,
+                           struct netdev_vhost_options *opts)
 {
-    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-    va_list args;
-    char *msg;
+    const char *s;
 
-    va_start(args, format);
-    msg = xvasprintf(format, args);
-    va_end(args);
+    opts->tx_retries = NETDEV_VHOST_TX_RETRIES_DEF;
+    opts->max_memory_mb = 0;
+    opts->path = smap_get(args, "vhost-server-path");
+    if (!opts->path || !opts->path[0]) {
+        return xasprintf("%s: option vhost-server-path is required (the "
+                         "unix socket the VM or frontend listens on)", name);
+    }
+    if (strlen(opts->path) > NVH_MAX_SOCKET_PATH) {
+        return xasprintf("%s: vhost-server-path is %"PRIuSIZE" bytes long, "
+                         "more than the %d a unix socket path can hold",
+                         name, strlen(opts->path), NVH_MAX_SOCKET_PATH);
+    }
 
-    /* OVS retries a refused configuration at every database change. */
-    VLOG_WARN_RL(&rl, "%s", msg);
-    *errp = msg;
-    return error;
+    s = smap_get(args, "tx-retries-max");
+    if (s && (!str_to_int(s, 10, &opts->tx_retries)
+              || opts->tx_retries < NETDEV_VHOST_TX_RETRIES_MIN
+              || opts->tx_retries > NETDEV_VHOST_TX_RETRIES_MAX)) {
+        return xasprintf("%s: tx-retries-max \"%s\" is not an integer "
+                         "between %d and %d", name, s,
+                         NETDEV_VHOST_TX_RETRIES_MIN,
+                         NETDEV_VHOST_TX_RETRIES_MAX);
+    }
+
+    s = smap_get(args, "max-guest-memory-mb");
+    if (s && (!str_to_ullong(s, 10, &opts->max_memory_mb)
+              || opts->max_memory_mb < NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MIN
+              || opts->max_memory_mb > NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MAX)) {
+        return xasprintf("%s: max-guest-memory-mb \"%s\" is not an integer "
+                         "between %d and %"PRIu64, name, s,
+                         NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MIN,
+                         NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MAX);
+    }
+    return NULL;
 }
 
 /* Bounds the guest memory the port maps (0: the core's default); the core
@@ -69,72 +100,78 @@ netdev_vhost_set_max_guest_memory(struct netdev_vhost *dev, uint64_t bytes)
     }
 }
 
-/* Checks everything before changing anything, so that an invalid
- * configuration leaves the previous one in place. */
+/* Makes 'opts' the port's configuration. */
+static void
+netdev_vhost_apply_options(struct netdev_vhost *dev,
+                           const struct netdev_vhost_options *opts)
+    OVS_REQUIRES(dev->mutex)
+{
+    int cur_retries;
+
+    netdev_vhost_set_max_guest_memory(dev, (uint64_t) opts->max_memory_mb << 20);
+    if (!nullable_string_is_equal(opts->path, dev->requested_path)) {
+        free(dev->requested_path);
+        dev->requested_path = xstrdup(opts->path);
+        netdev_request_reconfigure(&dev->up);
+    }
+    atomic_read_relaxed(&dev->tx_retries_max, &cur_retries);
+    if (opts->tx_retries != cur_retries) {
+        atomic_store_relaxed(&dev->tx_retries_max, opts->tx_retries);
+        VLOG_INFO("%s: tx-retries-max set to %d", netdev_get_name(&dev->up),
+                  opts->tx_retries);
+    }
+}
+
+/* Checks everything before changing anything.  An invalid configuration of
+ * a new port is refused: OVS shows the reason in the Interface's "error"
+ * column and retries at every database change.  A port that already runs
+ * keeps its last valid configuration instead, and with it the guest's
+ * traffic (a refusal would make OVS take the port out of the datapath until
+ * the option is fixed); the reason is logged and shown in status:
+ * config_error until a valid configuration replaces it. */
 int
 netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
                         char **errp)
 {
+    static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     struct netdev_vhost *dev = netdev_vhost_cast(netdev);
     const char *name = netdev_get_name(netdev);
-    int tx_retries = NETDEV_VHOST_TX_RETRIES_DEF;
-    unsigned long long int max_memory_mb = 0;
-    const char *path, *s;
-    int cur_retries;
+    struct netdev_vhost_options opts;
+    char *refusal;
+    int error = 0;
 
     if (!dpdk_available()) {
-        return netdev_vhost_config_error(
-            errp, EOPNOTSUPP, "%s: vhostuserclient ports need "
-            "other_config:dpdk-init=true", name);
+        refusal = xasprintf("%s: %s ports need other_config:dpdk-init=true",
+                            name, netdev_get_type(netdev));
+        VLOG_WARN_RL(&rl, "%s", refusal);
+        *errp = refusal;
+        return EOPNOTSUPP;
     }
 
-    path = smap_get(args, "vhost-server-path");
-    if (!path || !path[0]) {
-        return netdev_vhost_config_error(
-            errp, EINVAL, "%s: option vhost-server-path is required (the "
-            "unix socket the VM or frontend listens on)", name);
-    }
-    if (strlen(path) > NVH_MAX_SOCKET_PATH) {
-        return netdev_vhost_config_error(
-            errp, EINVAL, "%s: vhost-server-path is %"PRIuSIZE" bytes long, "
-            "more than the %d a unix socket path can hold",
-            name, strlen(path), NVH_MAX_SOCKET_PATH);
-    }
-
-    s = smap_get(args, "tx-retries-max");
-    if (s && (!str_to_int(s, 10, &tx_retries)
-              || tx_retries < NETDEV_VHOST_TX_RETRIES_MIN
-              || tx_retries > NETDEV_VHOST_TX_RETRIES_MAX)) {
-        return netdev_vhost_config_error(
-            errp, EINVAL, "%s: tx-retries-max \"%s\" is not an integer "
-            "between %d and %d", name, s, NETDEV_VHOST_TX_RETRIES_MIN,
-            NETDEV_VHOST_TX_RETRIES_MAX);
-    }
-
-    s = smap_get(args, "max-guest-memory-mb");
-    if (s && (!str_to_ullong(s, 10, &max_memory_mb)
-              || max_memory_mb < NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MIN
-              || max_memory_mb > NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MAX)) {
-        return netdev_vhost_config_error(
-            errp, EINVAL, "%s: max-guest-memory-mb \"%s\" is not an integer "
-            "between %d and %"PRIu64, name, s,
-            NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MIN,
-            NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MAX);
-    }
-
+    refusal = netdev_vhost_parse_options(name, args, &opts);
     ovs_mutex_lock(&dev->mutex);
-    netdev_vhost_set_max_guest_memory(dev, (uint64_t) max_memory_mb << 20);
-    if (!nullable_string_is_equal(path, dev->requested_path)) {
-        free(dev->requested_path);
-        dev->requested_path = xstrdup(path);
-        netdev_request_reconfigure(netdev);
-    }
-    atomic_read_relaxed(&dev->tx_retries_max, &cur_retries);
-    if (tx_retries != cur_retries) {
-        atomic_store_relaxed(&dev->tx_retries_max, tx_retries);
-        VLOG_INFO("%s: tx-retries-max set to %d", name, tx_retries);
+    if (!refusal) {
+        netdev_vhost_apply_options(dev, &opts);
+        if (dev->config_error) {
+            VLOG_INFO("%s: configuration valid again", name);
+            free(dev->config_error);
+            dev->config_error = NULL;
+        }
+    } else if (dev->requested_path) {
+        if (!nullable_string_is_equal(refusal, dev->config_error)) {
+            VLOG_WARN("%s; the port keeps its last valid configuration",
+                      refusal);
+            free(dev->config_error);
+            dev->config_error = xstrdup(refusal);
+        }
+        free(refusal);
+    } else {
+        /* OVS retries a refused configuration at every database change. */
+        VLOG_WARN_RL(&rl, "%s", refusal);
+        *errp = refusal;
+        error = EINVAL;
     }
     ovs_mutex_unlock(&dev->mutex);
 
-    return 0;
+    return error;
 }

@@ -229,6 +229,25 @@ netdev_vhost_status_core(struct nvh_device *core, struct smap *args)
     }
 }
 
+/* Adds 'warning', if any, to the "warning" key, after what is there. */
+static void
+netdev_vhost_status_add_warning(struct smap *args, const char *warning)
+{
+    const char *current;
+
+    if (!warning) {
+        return;
+    }
+    current = smap_get(args, "warning");
+    if (current) {
+        char *joined = xasprintf("%s; %s", current, warning);
+
+        smap_replace_nocopy(args, "warning", joined);
+    } else {
+        smap_add(args, "warning", warning);
+    }
+}
+
 int
 netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
 {
@@ -244,7 +263,12 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
     } else {
         netdev_vhost_status_not_created(dev, args);
     }
+    /* Options refused while the port kept its previous ones. */
+    if (dev->config_error) {
+        smap_add(args, "config_error", dev->config_error);
+    }
     ovs_mutex_unlock(&dev->mutex);
+    netdev_vhost_status_add_warning(args, netdev_vhost_backend_warning());
     return 0;
 }
 
