@@ -5,6 +5,7 @@
 #include <numaif.h>
 
 #include <cerrno>
+#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -53,6 +54,10 @@ int numa_node_of(const GuestMemory* memory) {
 const char kMemoryNotSharedWarning[] =
     "guest memory not shared: start QEMU with share=on on the guest memory "
     "backend";
+
+const char kFeaturesRefusedWarning[] =
+    "the frontend hangs up after reading the features: the guest may use one "
+    "this backend does not offer";
 
 const char kMemoryFaultReason[] =
     "guest memory faulted (SIGBUS): region truncated, hole punched or out of "
@@ -208,6 +213,14 @@ void Device::try_connect() {
 void Device::disconnect(const char* reason) {
     log_message(NVH_LOG_WARN, "%s: disconnected: %s", socket_path_.c_str(), reason);
     std::snprintf(last_error_, sizeof last_error_, "%s", reason);
+    if (refusal_.on_disconnect()) {
+        log_message(NVH_LOG_WARN, "%s: the frontend closed %u connections in a "
+                    "row after reading the offered features (0x%016" PRIx64
+                    ") without setting any: the guest has probably negotiated "
+                    "a feature this backend does not offer (QEMU logs \"vhost "
+                    "lacks feature mask\")", socket_path_.c_str(),
+                    refusal_.in_a_row(), offered_features_);
+    }
     // Queues first (locked and reset, so no burst runs on them), then the
     // memory they pointed into, then the socket.  Kick fds are unwatched
     // before the reset closes them.
@@ -289,6 +302,7 @@ Status Device::on_message(const vhost_user::Header& header,
                           std::span<const uint8_t> payload,
                           std::span<UniqueFd> fds) {
     const char* name = vhost_user::request_name(header.request);
+    refusal_.on_request(header.request);
     vhost_user::Message message;
     Status decoded = vhost_user::decode(header, payload, fds,
                                         handler_.decode_limits(), &message);
@@ -368,6 +382,9 @@ void Device::fill_info(nvh_device_info* info) const {
     if (kicks_.memory_not_shared()) {
         std::snprintf(info->warning, sizeof info->warning, "%s",
                       kMemoryNotSharedWarning);
+    } else if (refusal_.refusing()) {
+        std::snprintf(info->warning, sizeof info->warning, "%s",
+                      kFeaturesRefusedWarning);
     }
 }
 

@@ -17,6 +17,7 @@
 #include "device/path_watcher.h"
 #include "device/kick_monitor.h"
 #include "device/notifier.h"
+#include "device/feature_refusal.h"
 #include "vhost_user/message_handler.h"
 #include "net/net_header.h"
 #include "netdev-vhost/nvh.h"
@@ -42,6 +43,9 @@ bool same_observable_state(const nvh_device_info& a, const nvh_device_info& b);
 // nvh_device_info.warning when KickMonitor found the guest's memory not
 // shared with this process.
 extern const char kMemoryNotSharedWarning[];
+// nvh_device_info.warning when the frontend keeps closing the connection
+// after reading the offered features (FeatureRefusalWatch).
+extern const char kFeaturesRefusedWarning[];
 
 // The connection state machine's wait between connect attempts while the
 // frontend is not listening.  A device normally learns of a new socket at
@@ -154,6 +158,7 @@ private:
     char last_error_[sizeof(nvh_device_info::last_error)] = "";
     char failure_[sizeof(nvh_device_info::last_error)] = "";   // This event's.
     int last_connect_errno_ = 0;
+    FeatureRefusalWatch refusal_;
     int fast_retries_ = 0;       // Left since the socket appeared.
     bool path_watched_ = false;  // Registered with the PathWatcher.
     uint64_t numa_generation_ = ~uint64_t{0};   // Memory numa_node_ is of.
