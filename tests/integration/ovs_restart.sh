@@ -40,30 +40,8 @@ nvh_two_port_bridge "actions=NORMAL"
 s0=$(nvh_sock vhu0)
 s1=$(nvh_sock vhu1)
 
-# replies_seen GUEST: the sequence numbers of GUEST's answered pings so far.
-replies_seen() {
-    tr -d '\r' <"${NVH_GUEST_CONSOLE[$1]}" |
-        sed -n 's/^[0-9]* bytes from .*: seq=\([0-9]*\) .*/\1/p' | sort -n -u
-}
-last_reply() { replies_seen "$1" | tail -n1; }
-nvh__replies_at_least() { [ "$(replies_seen "$1" | wc -l)" -ge "$2" ]; }
-nvh__reply_beyond() {
-    local l
-    nvh__console_has "$1" '^NVH-DONE' && return 1   # ping gave up or ended
-    l=$(last_reply "$1")
-    [ -n "$l" ] && [ "$l" -ge "$2" ]
-}
+NVH_PING_INTERVAL=$INTERVAL
 nvh__stat_at_least() { [ "$(nvh_iface_stat "$1" "$2")" -ge "$3" ]; }
-
-# longest_gap GUEST FROM: "N S" = the longest run of unanswered pings after
-# seq FROM (N pings, about S seconds).
-longest_gap() {
-    replies_seen "$1" | awk -v from="$2" -v i="$INTERVAL" '
-        $1 < from { next }
-        NR > 1 && prev != "" && $1 - prev - 1 > gap { gap = $1 - prev - 1 }
-        { prev = $1 }
-        END { printf "%d %.1f\n", gap, gap * i }'
-}
 
 ping_args=(nvh.role=ping-stream "nvh.interval=$INTERVAL"
            "nvh.count=$((GUEST_LIFETIME * 10))" "nvh.timeout=$GUEST_LIFETIME")
@@ -77,7 +55,7 @@ for g in g1 g2; do
         nvh_fail "guest $g never reached its peer"
 done
 for g in g1 g2; do
-    nvh_wait_for 60 "$BEFORE replies to $g" nvh__replies_at_least $g $BEFORE ||
+    nvh_wait_for 60 "$BEFORE replies to $g" nvh_ping_at_least $g $BEFORE ||
         nvh_fail "$g's pings are not answered before any restart"
 done
 nvh_log "features negotiated: vhu0 $(nvh_iface_status vhu0 features)," \
@@ -96,7 +74,7 @@ restart_phase() {
     esac
     # No reply can cross while ovs-vswitchd is gone: whatever comes later
     # went through the new process.
-    for g in g1 g2; do last[$g]=$(last_reply $g); done
+    for g in g1 g2; do last[$g]=$(nvh_ping_last $g); done
     nvh_log "$phase: last answered: g1 seq=${last[g1]}, g2 seq=${last[g2]}"
     nvh_vswitchd_start
     nvh_log "$phase: ovs-vswitchd running again $((SECONDS - t0)) s after the stop began"
@@ -110,21 +88,21 @@ restart_phase() {
     # The guests resume on their own: a first new reply, then AFTER more.
     for g in g1 g2; do
         nvh_wait_for "$RESUME_TIMEOUT" "$g's answers beyond seq=${last[$g]}" \
-            nvh__reply_beyond $g $((last[$g] + 1)) ||
+            nvh_ping_beyond $g $((last[$g] + 1)) ||
             nvh_fail "$phase: $g's pings are not answered within ${RESUME_TIMEOUT}s" \
-                "of the restart (last answered seq=$(last_reply $g))"
+                "of the restart (last answered seq=$(nvh_ping_last $g))"
         nvh_log "$phase: $g answered again $((SECONDS - t0)) s after the stop began"
     done
     for g in g1 g2; do
         nvh_wait_for "$RESUME_TIMEOUT" "$g's answers beyond seq=$((last[$g] + AFTER))" \
-            nvh__reply_beyond $g $((last[$g] + AFTER)) ||
+            nvh_ping_beyond $g $((last[$g] + AFTER)) ||
             nvh_fail "$phase: $g's pings stopped being answered after the restart" \
-                "(last answered seq=$(last_reply $g), before the stop: seq=${last[$g]})"
+                "(last answered seq=$(nvh_ping_last $g), before the stop: seq=${last[$g]})"
     done
     for g in g1 g2; do
-        read -r gap t <<<"$(longest_gap $g "${last[$g]}")"
+        read -r gap t <<<"$(nvh_ping_gap $g "${last[$g]}")"
         nvh_log "$phase: $g: longest gap after seq=${last[$g]}: $gap pings (~$t s)," \
-            "now at seq=$(last_reply $g)"
+            "now at seq=$(nvh_ping_last $g)"
     done
 
     # The new process sees both ports connected, ready, without error, and

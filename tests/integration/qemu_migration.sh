@@ -14,6 +14,9 @@
 # asks the backend for (SEND_RARP).  QEMU migrates only if the backend logs
 # the pages it writes (VHOST_F_LOG_ALL).
 #
+# NVH_MIGRATION_SRC_TYPE / NVH_MIGRATION_DST_TYPE: the types of vhu1 and
+# vhu2 (default NVH_PORT_TYPE), to migrate between the two backends.
+#
 # Checks: the migration completes; the source port goes down once the
 # source QEMU quits; the migrated guest's kernel reports no error (a ring
 # page the port wrote but did not log would arrive stale: "not a head");
@@ -48,8 +51,9 @@ s0=$(nvh_sock vhu0)
 s1=$(nvh_sock vhu1)
 s2=$(nvh_sock vhu2)
 nvh_add_port br0 vhu0 "$s0" 1
-nvh_add_port br0 vhu1 "$s1" 2
-nvh_add_port br0 vhu2 "$s2" 3
+NVH_PORT_TYPE=${NVH_MIGRATION_SRC_TYPE:-$NVH_PORT_TYPE} nvh_add_port br0 vhu1 "$s1" 2
+NVH_PORT_TYPE=${NVH_MIGRATION_DST_TYPE:-$NVH_PORT_TYPE} nvh_add_port br0 vhu2 "$s2" 3
+nvh_log "source port vhu1: $(nvh_iface_get vhu1 type), destination port vhu2: $(nvh_iface_get vhu2 type)"
 nvh_flows br0 "actions=NORMAL"
 
 # replies_seen: the sequence numbers of g2's answered pings so far, sorted.

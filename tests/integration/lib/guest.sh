@@ -115,3 +115,32 @@ nvh_qmp() {
 nvh_guest_stop() {
     nvh_stop_pid "qemu-$1" "${NVH_GUEST_PID[$1]}" 5
 }
+
+# ---- Guests that ping without end (nvh.role=ping-stream) -------------------
+# Every answered ping prints a line "N bytes from ...: seq=S ..." on the
+# guest's console.  NVH_PING_INTERVAL: the guests' nvh.interval (seconds).
+
+# nvh_ping_replies GUEST: the sequence numbers answered so far, sorted.
+nvh_ping_replies() {
+    tr -d '\r' <"${NVH_GUEST_CONSOLE[$1]}" |
+        sed -n 's/^[0-9]* bytes from .*: seq=\([0-9]*\) .*/\1/p' | sort -n -u
+}
+nvh_ping_last() { nvh_ping_replies "$1" | tail -n1; }
+nvh_ping_at_least() { [ "$(nvh_ping_replies "$1" | wc -l)" -ge "$2" ]; }
+# nvh_ping_beyond GUEST SEQ: a reply at or after SEQ came, and the ping still
+# runs.
+nvh_ping_beyond() {
+    local l
+    nvh__console_has "$1" '^NVH-DONE' && return 1   # ping gave up or ended
+    l=$(nvh_ping_last "$1")
+    [ -n "$l" ] && [ "$l" -ge "$2" ]
+}
+# nvh_ping_gap GUEST FROM: "N S" = the longest run of unanswered pings after
+# seq FROM (N pings, about S seconds).
+nvh_ping_gap() {
+    nvh_ping_replies "$1" | awk -v from="$2" -v i="${NVH_PING_INTERVAL:-0.1}" '
+        $1 < from { next }
+        NR > 1 && prev != "" && $1 - prev - 1 > gap { gap = $1 - prev - 1 }
+        { prev = $1 }
+        END { printf "%d %.1f\n", gap, gap * i }'
+}
