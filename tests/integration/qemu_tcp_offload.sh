@@ -25,11 +25,12 @@ CSUM=1
 
 # The 256 MB of dpdk-socket-mem on which dpdkvhostuserclient runs these
 # guests with TSO: ours must fit in it too (MTU-sized mbufs, 64 kB buffers
-# only for the frames that need them).
+# only for the frames that need them).  dpdk-socket-limit holds DPDK to it
+# (without a limit its heap grows into any free huge pages).
 NVH_SOCKET_MEM=${NVH_TSO_SOCKET_MEM:-256}
 nvh_setup_guest_test
 
-nvh_ovs_start "userspace-tso-enable=$TSO"
+nvh_ovs_start "userspace-tso-enable=$TSO" "dpdk-socket-limit=$NVH_SOCKET_MEM"
 nvh_two_port_bridge "actions=NORMAL"
 s1=$(nvh_sock vhu0)
 s2=$(nvh_sock vhu1)
