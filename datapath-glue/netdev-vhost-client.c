@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <rte_memory.h>
+#include <rte_mempool.h>
 #include <rte_spinlock.h>
 
 #include "coverage.h"
@@ -148,6 +149,9 @@ netdev_vhost_destruct(struct netdev *netdev)
     }
     vhost_mempool_unref(dev->mp);
     dev->mp = NULL;
+    vhost_mempool_unref(dev->large_mp);
+    dev->large_mp = NULL;
+    dev->large = NULL;
     netdev_vhost_qos_destruct(dev);
 
     ovs_mutex_lock(&dev->mutex);
@@ -155,6 +159,7 @@ netdev_vhost_destruct(struct netdev *netdev)
     free(dev->requested_path);
     free(dev->create_error);
     free(dev->config_error);
+    free(dev->mempool_error);
     ovs_mutex_unlock(&dev->mutex);
     ovs_mutex_destroy(&dev->mutex);
 }
@@ -188,6 +193,7 @@ netdev_vhost_apply_path(struct netdev_vhost *dev)
         .offloads = dev->offloads,
         .max_guest_memory = dev->max_guest_memory,
         .log = netdev_vhost_port_log,
+        .large_buffer = dev->offloads ? netdev_vhost_large_buffer : NULL,
     };
     char err[256] = "";
     int error;
@@ -239,36 +245,6 @@ netdev_vhost_map_txqs(struct netdev_vhost *dev,
             dev->tx_map_shared = true;
         }
     }
-}
-
-/* Makes 'dev->mp' a pool for the guest's NUMA node and the MTU.  On failure
- * keeps the previous pool, if any (frames longer than its buffers are then
- * dropped by the core). */
-static void
-netdev_vhost_update_mempool(struct netdev_vhost *dev,
-                            const struct nvh_device_info *info)
-    OVS_REQUIRES(dev->mutex)
-{
-    int socket_id = info->numa_node >= 0 ? info->numa_node : SOCKET_ID_ANY;
-    int mtu = dev->offloads ? NETDEV_VHOST_TSO_POOL_MTU : dev->mtu;
-    struct vhost_mempool *vmp;
-
-    if (dev->mp && vhost_mempool_socket_id(dev->mp) == socket_id
-        && vhost_mempool_mtu(dev->mp) == mtu) {
-        return;
-    }
-
-    vmp = vhost_mempool_get(socket_id, mtu);
-    if (!vmp) {
-        VLOG_ERR_RL(&dev->warn_rl,
-                    "%s: no mempool for MTU %d on socket %d: %s",
-                    netdev_get_name(&dev->up), dev->mtu, socket_id,
-                    dev->mp ? "keeping the previous one"
-                            : "the port cannot receive");
-        return;
-    }
-    vhost_mempool_unref(dev->mp);
-    dev->mp = vmp;
 }
 
 /* Gets the state of 'dev->core' into 'info', or that of a connection not
@@ -357,8 +333,13 @@ netdev_vhost_reconfigure(struct netdev *netdev)
     if (info.numa_node >= 0) {
         dev->numa_id = info.numa_node;
     }
-    if (ready) {
-        netdev_vhost_update_mempool(dev, &info);
+    if (ready && !netdev_vhost_update_mempool(
+                     dev, info.numa_node >= 0 ? info.numa_node : SOCKET_ID_ANY,
+                     n_qp)) {
+        /* Without buffers the port would black-hole the guest's packets:
+         * no carrier, and "status" says why. */
+        ready = false;
+        n_qp = netdev_vhost_reconfigure_queues(dev, &info, false);
     }
     netdev_vhost_update_carrier(dev, &info, ready, n_qp);
 

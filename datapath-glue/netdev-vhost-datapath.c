@@ -23,6 +23,7 @@
 #include "vhost-mempool.h"
 
 COVERAGE_DEFINE(vhost_client_rx_mbuf_alloc_failed);
+COVERAGE_DEFINE(vhost_client_rx_large_buf_exhausted);
 COVERAGE_DEFINE(vhost_client_tx_contention);
 
 /* Bursts map one to one: a batch fits one core call and vice versa. */
@@ -81,6 +82,46 @@ netdev_vhost_rxq_fill(struct netdev_rxq_vhost *rx, uint32_t start, uint32_t n)
         rx->pkts[i].opaque = m;
     }
     return true;
+}
+
+/* nvh_large_buffer_fn of ports with offloads ('aux' is the port): attaches
+ * a large buffer to the fresh mbuf of 'pkt' as its external buffer, as
+ * DPDK's vhost library does with RTE_VHOST_USER_EXTBUF_SUPPORT, so that
+ * OVS sees one ordinary single-segment mbuf.  Runs on the PMD thread that
+ * polls queue pair 'qp'. */
+bool
+netdev_vhost_large_buffer(void *aux, uint32_t qp OVS_UNUSED,
+                          struct nvh_packet *pkt, uint32_t len OVS_UNUSED)
+{
+    struct netdev_vhost *dev = aux;
+    struct rte_mbuf *m = pkt->opaque;
+
+    if (OVS_UNLIKELY(!dev->large || RTE_MBUF_HAS_EXTBUF(m)
+                     || !vhost_mempool_attach_large(dev->large, m))) {
+        /* The core drops the frame and counts it (oversized_frames). */
+        COVERAGE_INC(vhost_client_rx_large_buf_exhausted);
+        return false;
+    }
+    pkt->data = rte_pktmbuf_mtod(m, uint8_t *);
+    pkt->capacity = rte_pktmbuf_tailroom(m);
+    return true;
+}
+
+/* Puts back the large buffers that the core attached to mbufs
+ * 'rx->mbufs[start..]' for frames it then dropped (nvh.h), so that an idle
+ * queue holds none. */
+static void
+netdev_vhost_rxq_put_large(struct netdev_rxq_vhost *rx, uint32_t start)
+{
+    for (uint32_t i = start; i < rx->n_mbufs; i++) {
+        struct rte_mbuf *m = rx->mbufs[i];
+
+        if (OVS_UNLIKELY(RTE_MBUF_HAS_EXTBUF(m))) {
+            rte_pktmbuf_detach(m);
+            rx->pkts[i].data = rte_pktmbuf_mtod(m, uint8_t *);
+            rx->pkts[i].capacity = rte_pktmbuf_tailroom(m);
+        }
+    }
 }
 
 /* Fills the empty tail of 'rx->mbufs'.  Called only after a failed refill
@@ -171,6 +212,9 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
     }
 
     n = nvh_dequeue_burst(dev->core, rxq->queue_id, rx->pkts, rx->n_mbufs);
+    if (dev->large && n < rx->n_mbufs) {
+        netdev_vhost_rxq_put_large(rx, n);
+    }
     if (!n) {
         return EAGAIN;
     }

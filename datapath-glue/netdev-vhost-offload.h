@@ -23,12 +23,6 @@
     ((UINT64_C(1) << 0) | (UINT64_C(1) << 11) | (UINT64_C(1) << 12) \
      | (UINT64_C(1) << 13) | (UINT64_C(1) << 14))
 
-/* The mempool "MTU" of ports with offloads: mbufs as large as DPDK's
- * (uint16_t) data room allows, for TSO frames of up to 64 kB, as the
- * external buffers of DPDK's vhost library (RTE_VHOST_USER_EXTBUF_SUPPORT,
- * which OVS sets with TSO) are limited to. */
-#define NETDEV_VHOST_TSO_POOL_MTU 65535
-
 struct dp_packet;
 struct netdev;
 

@@ -24,6 +24,7 @@
 
 struct netdev_vhost_policer;
 struct netdev_vhost_qos_conf;
+struct rte_mempool;
 struct vhost_mempool;
 
 /* All files of the plugin log to the one VLOG module "netdev_vhost", which
@@ -42,6 +43,12 @@ extern struct vlog_module *VLM_netdev_vhost;
     (NETDEV_VHOST_MTU_TO_FRAME_LEN(MTU) + 2 * VLAN_HEADER_LEN)
 #define NETDEV_VHOST_MIN_MTU 68
 #define NETDEV_VHOST_MAX_FRAME_LEN 9728
+
+/* Large buffers per queue pair of a port with userspace TSO: each receive
+ * burst (NVH_MAX_BURST frames) can need one per frame, and a burst's
+ * packets may still be on their way out (another port's queue) when the
+ * next one comes. */
+#define NETDEV_VHOST_LARGE_BUFS_PER_QUEUE (2 * NVH_MAX_BURST)
 
 /* "tx-retries-max": same range and default as dpdkvhostuserclient. */
 #define NETDEV_VHOST_TX_RETRIES_MIN 0
@@ -91,6 +98,10 @@ struct netdev_vhost {
      * port (dpif-netdev guarantees that), read by the PMD threads. */
     struct nvh_device *core;              /* NULL if not created. */
     struct vhost_mempool *mp;             /* NULL until the guest is ready. */
+    struct rte_mempool *large;            /* With 'offloads': the pool of
+                                           * 'large_mp', else NULL. */
+    struct vhost_mempool *large_mp;       /* Buffers for guest frames larger
+                                           * than an mbuf of 'mp'. */
     uint32_t max_packet_len;              /* Frame length for 'mtu'. */
     int tx_map[NVH_MAX_QUEUE_PAIRS];      /* OVS txq -> guest pair, or -1. */
     bool tx_map_shared;                   /* Some pairs get several txqs. */
@@ -130,6 +141,8 @@ struct netdev_vhost {
     char *config_error OVS_GUARDED;       /* Why the options last given were
                                            * refused while the port kept its
                                            * previous ones, or NULL. */
+    char *mempool_error OVS_GUARDED;      /* Why the port has no buffers for
+                                           * its guest, or NULL. */
 
     /* Rate limits of the port's log lines that its frontend can cause at
      * will (the core's lines about this port, link changes, broken rings):
@@ -202,6 +215,17 @@ int netdev_vhost_rxq_recv(struct netdev_rxq *, struct dp_packet_batch *,
                           int *qfill);
 int netdev_vhost_send(struct netdev *, int qid, struct dp_packet_batch *,
                       bool concurrent_txq);
+bool netdev_vhost_large_buffer(void *aux, uint32_t qp, struct nvh_packet *,
+                               uint32_t len);
+
+/* Buffers (vhost-mempool.c): makes 'dev->mp' a pool for NUMA node
+ * 'socket_id' (or SOCKET_ID_ANY) and the MTU and, with offloads,
+ * 'dev->large_mp' a pool of large buffers for 'n_qp' queue pairs.  Returns
+ * false, with 'dev->mempool_error' set, if the port lacks either: it cannot
+ * move the guest's packets. */
+bool netdev_vhost_update_mempool(struct netdev_vhost *dev, int socket_id,
+                                 int n_qp)
+    OVS_REQUIRES(dev->mutex);
 
 /* Status and statistics (netdev-vhost-stats.c). */
 int netdev_vhost_get_status(const struct netdev *, struct smap *);

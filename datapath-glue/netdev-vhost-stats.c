@@ -260,6 +260,14 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
     }
     if (dev->core) {
         netdev_vhost_status_core(dev->core, args);
+        if (dev->mempool_error) {
+            /* No buffers: the port has no carrier, whatever the guest
+             * negotiated. */
+            if (!strcmp(smap_get_def(args, "state", ""), "ready")) {
+                smap_replace(args, "state", "connected");
+            }
+            smap_replace(args, "warning", dev->mempool_error);
+        }
     } else {
         netdev_vhost_status_not_created(dev, args);
     }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * DPDK mempools of the "vhostuserclient" ports.  See vhost-mempool.h.
+ * DPDK mempools of the "vhostuserclient" ports (see vhost-mempool.h), and
+ * the choice of a port's pools.
  */
 
 #include <config.h>
@@ -15,11 +16,13 @@
 #include <rte_mempool.h>
 
 #include "dp-packet.h"
+#include "netdev.h"
 #include "netdev-vhost-private.h"
 #include "openvswitch/list.h"
 #include "openvswitch/thread.h"
 #include "openvswitch/util.h"
 #include "openvswitch/vlog.h"
+#include "util.h"
 
 /* Mbufs per pool.  Like netdev-dpdk's minimum: enough for the pre-allocated
  * receive bursts of many queues plus packets in flight in other ports'
@@ -34,10 +37,18 @@
 
 BUILD_ASSERT_DECL(VHOST_MEMPOOL_MIN_MBUFS % VHOST_MEMPOOL_CACHE_SIZE == 0);
 
+/* Large buffers (vhost_mempool_create_large()): as long as an mbuf's
+ * (uint16_t) buf_len allows, with the shared info that
+ * rte_pktmbuf_attach_extbuf() needs after it. */
+#define VHOST_LARGE_BUF_LEN UINT16_MAX
+#define VHOST_LARGE_SHINFO_OFS ROUND_UP(VHOST_LARGE_BUF_LEN, 8)
+#define VHOST_LARGE_ELT_SIZE \
+    (VHOST_LARGE_SHINFO_OFS + sizeof(struct rte_mbuf_ext_shared_info))
+
 struct vhost_mempool {
     struct rte_mempool *mp;
     int socket_id;
-    int mtu;
+    int mtu;                        /* 0: a port's own large buffers. */
     int refcount;                   /* Protected by 'vhost_mempool_mutex'. */
     struct ovs_list list_node;      /* In 'vhost_mempools'. */
 };
@@ -126,25 +137,15 @@ vhost_mempool_create(int socket_id, int mtu)
     }
 }
 
-struct vhost_mempool *
-vhost_mempool_get(int socket_id, int mtu)
+/* Adds 'mp' to the pools, with one reference.  NULL if 'mp' is. */
+static struct vhost_mempool *
+vhost_mempool_add(struct rte_mempool *mp, int socket_id, int mtu)
+    OVS_REQUIRES(vhost_mempool_mutex)
 {
     struct vhost_mempool *vmp;
 
-    ovs_mutex_lock(&vhost_mempool_mutex);
-    LIST_FOR_EACH (vmp, list_node, &vhost_mempools) {
-        if (vmp->socket_id == socket_id && vmp->mtu == mtu) {
-            vmp->refcount++;
-            goto out;
-        }
-    }
-
-    vhost_mempool_sweep();
-
-    struct rte_mempool *mp = vhost_mempool_create(socket_id, mtu);
     if (!mp) {
-        vmp = NULL;
-        goto out;
+        return NULL;
     }
     vmp = xmalloc(sizeof *vmp);
     vmp->mp = mp;
@@ -152,10 +153,96 @@ vhost_mempool_get(int socket_id, int mtu)
     vmp->mtu = mtu;
     vmp->refcount = 1;
     ovs_list_push_back(&vhost_mempools, &vmp->list_node);
+    return vmp;
+}
 
+struct vhost_mempool *
+vhost_mempool_get(int socket_id, int mtu)
+{
+    struct vhost_mempool *vmp;
+
+    ovs_mutex_lock(&vhost_mempool_mutex);
+    LIST_FOR_EACH (vmp, list_node, &vhost_mempools) {
+        if (vmp->mtu && vmp->socket_id == socket_id && vmp->mtu == mtu) {
+            vmp->refcount++;
+            goto out;
+        }
+    }
+
+    vhost_mempool_sweep();
+    vmp = vhost_mempool_add(vhost_mempool_create(socket_id, mtu),
+                            socket_id, mtu);
 out:
     ovs_mutex_unlock(&vhost_mempool_mutex);
     return vmp;
+}
+
+static struct rte_mempool *
+vhost_mempool_create_large(int socket_id, uint32_t n_bufs)
+{
+    static unsigned int serial;     /* Under vhost_mempool_mutex. */
+    char name[RTE_MEMPOOL_NAMESIZE];
+    struct rte_mempool *mp;
+
+    snprintf(name, sizeof name, "nvh_s%d_large%u_n%"PRIu32,
+             socket_id, serial++, n_bufs);
+    mp = rte_mempool_create(name, n_bufs, VHOST_LARGE_ELT_SIZE, 0, 0,
+                            NULL, NULL, NULL, NULL, socket_id, 0);
+    if (!mp) {
+        VLOG_ERR("cannot create mempool \"%s\" (%"PRIu32" buffers of %"
+                 PRIuSIZE" bytes on socket %d): %s", name, n_bufs,
+                 (size_t) VHOST_LARGE_ELT_SIZE, socket_id,
+                 rte_strerror(rte_errno));
+        return NULL;
+    }
+    VLOG_INFO("created mempool \"%s\": %"PRIu32" large buffers of %"
+              PRIuSIZE" bytes on socket %d", name, n_bufs,
+              (size_t) VHOST_LARGE_ELT_SIZE, socket_id);
+    return mp;
+}
+
+struct vhost_mempool *
+vhost_mempool_get_large(int socket_id, uint32_t n_bufs)
+{
+    struct vhost_mempool *vmp;
+
+    ovs_mutex_lock(&vhost_mempool_mutex);
+    vhost_mempool_sweep();
+    vmp = vhost_mempool_add(vhost_mempool_create_large(socket_id, n_bufs),
+                            socket_id, 0);
+    ovs_mutex_unlock(&vhost_mempool_mutex);
+    return vmp;
+}
+
+static void
+vhost_mempool_large_free(void *addr, void *opaque)
+{
+    rte_mempool_put(opaque, addr);
+}
+
+bool
+vhost_mempool_attach_large(struct rte_mempool *large, struct rte_mbuf *m)
+{
+    struct rte_mbuf_ext_shared_info *shinfo;
+    void *buf;
+
+    if (rte_mempool_get(large, &buf)) {
+        return false;
+    }
+    shinfo = ALIGNED_CAST(struct rte_mbuf_ext_shared_info *,
+                          (char *) buf + VHOST_LARGE_SHINFO_OFS);
+    shinfo->free_cb = vhost_mempool_large_free;
+    shinfo->fcb_opaque = large;
+    rte_mbuf_ext_refcnt_set(shinfo, 1);
+    rte_pktmbuf_attach_extbuf(m, buf, rte_mempool_virt2iova(buf),
+                              VHOST_LARGE_BUF_LEN, shinfo);
+    return true;
+}
+
+size_t
+vhost_mempool_large_buf_size(void)
+{
+    return VHOST_LARGE_ELT_SIZE;
 }
 
 void
@@ -197,4 +284,76 @@ int
 vhost_mempool_mtu(const struct vhost_mempool *vmp)
 {
     return vmp->mtu;
+}
+
+/* ---- The pools of one port ------------------------------------------ */
+
+/* Records in 'dev->mempool_error' why the port has no buffers ('msg'), or
+ * clears it ('msg' NULL), logging a new reason once. */
+static void
+netdev_vhost_set_mempool_error(struct netdev_vhost *dev, char *msg)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (msg && !nullable_string_is_equal(msg, dev->mempool_error)) {
+        VLOG_WARN_RL(&dev->warn_rl, "%s: %s", netdev_get_name(&dev->up),
+                     msg);
+    }
+    free(dev->mempool_error);
+    dev->mempool_error = msg;
+}
+
+/* Makes 'dev->large_mp' a pool of large buffers on 'socket_id' for 'n_qp'
+ * queue pairs.  Returns false, keeping none, if it cannot be created. */
+static bool
+netdev_vhost_update_large(struct netdev_vhost *dev, int socket_id, int n_qp)
+    OVS_REQUIRES(dev->mutex)
+{
+    uint32_t n_bufs = n_qp * NETDEV_VHOST_LARGE_BUFS_PER_QUEUE;
+    struct vhost_mempool *vmp;
+
+    if (dev->large_mp && vhost_mempool_socket_id(dev->large_mp) == socket_id
+        && vhost_mempool_pool(dev->large_mp)->size >= n_bufs) {
+        return true;
+    }
+    vhost_mempool_unref(dev->large_mp);
+    dev->large = NULL;
+    vmp = dev->large_mp = vhost_mempool_get_large(socket_id, n_bufs);
+    if (!vmp) {
+        netdev_vhost_set_mempool_error(dev, xasprintf(
+            "no mempool of %"PRIu32" buffers of 64 kB for userspace TSO on "
+            "socket %d (%"PRIu32" MB of huge pages): not enough memory, "
+            "see dpdk-socket-mem", n_bufs, socket_id,
+            (uint32_t) ((n_bufs * vhost_mempool_large_buf_size()) >> 20)));
+        return false;
+    }
+    dev->large = vhost_mempool_pool(vmp);
+    return true;
+}
+
+bool
+netdev_vhost_update_mempool(struct netdev_vhost *dev, int socket_id,
+                            int n_qp)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct vhost_mempool *vmp;
+
+    if (!dev->mp || vhost_mempool_socket_id(dev->mp) != socket_id
+        || vhost_mempool_mtu(dev->mp) != dev->mtu) {
+        vmp = vhost_mempool_get(socket_id, dev->mtu);
+        if (!vmp) {
+            vhost_mempool_unref(dev->mp);
+            dev->mp = NULL;
+            netdev_vhost_set_mempool_error(dev, xasprintf(
+                "no mempool for MTU %d on socket %d: not enough memory, "
+                "see dpdk-socket-mem", dev->mtu, socket_id));
+            return false;
+        }
+        vhost_mempool_unref(dev->mp);
+        dev->mp = vmp;
+    }
+    if (dev->offloads && !netdev_vhost_update_large(dev, socket_id, n_qp)) {
+        return false;
+    }
+    netdev_vhost_set_mempool_error(dev, NULL);
+    return true;
 }

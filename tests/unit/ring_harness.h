@@ -286,6 +286,9 @@ public:
     uint32_t dequeue(TxBuffers& b, uint32_t n = NVH_MAX_BURST) {
         return net_dequeue_burst(vq, b.pkts.data(), n);
     }
+    uint32_t dequeue(TxBuffers& b, const LargeBufferHook& large) {
+        return net_dequeue_burst(vq, b.pkts.data(), NVH_MAX_BURST, large);
+    }
     uint32_t enqueue(std::vector<nvh_packet> pkts) {
         return net_enqueue_burst(vq, pkts.data(), static_cast<uint32_t>(pkts.size()));
     }

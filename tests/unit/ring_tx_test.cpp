@@ -108,6 +108,109 @@ TYPED_TEST(RingTx, FrameOverCapacityDroppedAndReturned) {
     EXPECT_TRUE(q.pop());
 }
 
+// nvh_large_buffer_fn: a frame larger than its slot gets the caller's large
+// buffer in that slot; the caller sees every call.
+struct LargeBuffers {
+    explicit LargeBuffers(uint32_t capacity, uint32_t n = 4) : storage(n) {
+        for (auto& buf : storage) {
+            buf.resize(capacity);
+        }
+    }
+    static bool get(void* aux, uint32_t qp, nvh_packet* pkt, uint32_t len) {
+        auto* self = static_cast<LargeBuffers*>(aux);
+        self->calls.push_back({qp, len, pkt->capacity});
+        if (self->refuse || self->given == self->storage.size()) {
+            return false;
+        }
+        std::vector<uint8_t>& buf = self->storage[self->given++];
+        pkt->data = buf.data();
+        pkt->capacity = self->lie ? len - 1 : static_cast<uint32_t>(buf.size());
+        return true;
+    }
+    LargeBufferHook hook(uint32_t qp = 3) { return {&LargeBuffers::get, this, qp}; }
+
+    struct Call {
+        uint32_t qp, len, capacity;
+    };
+    std::vector<std::vector<uint8_t>> storage;
+    std::vector<Call> calls;
+    size_t given = 0;
+    bool refuse = false;
+    bool lie = false;   // Claims a buffer one byte short of the frame.
+};
+
+TYPED_TEST(RingTx, FrameOverCapacityGetsTheCallersLargeBuffer) {
+    RingQueue<TypeParam> q(64, kV1, 65536);
+    auto big = frame(65000, 7);
+    auto small = frame(1518, 4);
+    q.post_tx(small);
+    q.post_tx(big, {12, 30000});   // header, then the frame in two pieces
+    q.post_tx(small);
+    TxBuffers b(1518);
+    uint8_t* slot1 = b.pkts[1].data;
+    LargeBuffers large(65536);
+    ASSERT_EQ(q.dequeue(b, large.hook()), 3u);
+    ASSERT_EQ(large.calls.size(), 1u);   // only for the frame that did not fit
+    EXPECT_EQ(large.calls[0].qp, 3u);
+    EXPECT_EQ(large.calls[0].len, 65000u);
+    EXPECT_EQ(large.calls[0].capacity, 1518u);
+    EXPECT_EQ(b.pkts[1].data, large.storage[0].data());
+    EXPECT_NE(b.pkts[1].data, slot1);
+    EXPECT_EQ(b.pkts[1].capacity, 65536u);
+    EXPECT_EQ(b.got(1), big);
+    EXPECT_EQ(b.got(0), small);
+    EXPECT_EQ(b.got(2), small);
+    EXPECT_EQ(q.c().oversized_frames.load(), 0u);
+    EXPECT_EQ(q.c().packets.load(), 3u);
+    EXPECT_EQ(q.c().bytes.load(), 65000u + 2 * 1518);
+    EXPECT_EQ(q.pop_all().size(), 3u);
+}
+
+TYPED_TEST(RingTx, FrameOverCapacityDroppedWhenTheHookRefuses) {
+    for (bool lie : {false, true}) {
+        RingQueue<TypeParam> q(64, kV1);
+        int big = q.post_tx(frame(9000));
+        auto ok = frame(1518, 4);
+        q.post_tx(ok);
+        TxBuffers b(1518);
+        LargeBuffers large(9000);
+        large.refuse = !lie;
+        large.lie = lie;   // a buffer too small is no buffer
+        ASSERT_EQ(q.dequeue(b, large.hook()), 1u) << lie;
+        EXPECT_EQ(large.calls.size(), 1u);
+        EXPECT_EQ(b.got(0), ok);   // the next frame took pkts[0]
+        EXPECT_EQ(q.c().oversized_frames.load(), 1u);
+        EXPECT_EQ(q.c().packets.load(), 1u);
+        auto u = q.pop();
+        ASSERT_TRUE(u);
+        EXPECT_EQ(u->id, uint32_t(big));   // the dropped chain given back
+        EXPECT_EQ(u->len, 0u);
+        EXPECT_TRUE(q.pop());
+    }
+}
+
+// A frame copied into a large buffer and then dropped for its header leaves
+// the buffer in its slot, where the next frame goes (nvh.h).
+TYPED_TEST(RingTx, LargeBufferOfADroppedFrameTakesTheNextFrame) {
+    RingQueue<TypeParam> q(64, kV1 | virtio::bit(virtio::kNetFCsum));
+    std::vector<uint8_t> bad(12, 0);
+    bad[0] = virtio::kNetHdrFNeedsCsum;
+    bad[6] = 0xff;   // csum_start past the frame (virtio 1.2, 5.1.6.2.1)
+    bad[7] = 0xff;
+    const uint32_t whole[] = {12 + 4000};
+    q.drv->add_tx(bad, frame(4000), whole);
+    auto next = frame(3000, 5);
+    q.post_tx(next);
+    TxBuffers b(1518);
+    LargeBuffers large(4096);
+    ASSERT_EQ(q.dequeue(b, large.hook()), 1u);
+    EXPECT_EQ(large.calls.size(), 1u);   // the slot already holds 4096 bytes
+    EXPECT_EQ(b.pkts[0].data, large.storage[0].data());
+    EXPECT_EQ(b.got(0), next);
+    EXPECT_EQ(q.c().invalid_descriptors.load(), 1u);
+    EXPECT_EQ(q.c().oversized_frames.load(), 0u);
+}
+
 TYPED_TEST(RingTx, ChainNotLongerThanTheHeaderIsUndersized) {
     RingQueue<TypeParam> q(64, kV1);
     q.post_buffer(8, false);    // shorter than the header

@@ -89,6 +89,24 @@ typedef void nvh_device_log_fn(void *aux, enum nvh_log_level,
  * control thread is still using the device when the callback returns. */
 typedef void nvh_state_changed_fn(void *aux);
 
+struct nvh_packet;
+
+/* Called by nvh_dequeue_burst, on the thread that polls queue pair 'qp', for
+ * a guest frame of 'len' bytes that does not fit pkt->capacity.  It may
+ * point pkt->data at a buffer of at least 'len' writable bytes, set
+ * pkt->capacity (and pkt->opaque) to match and return true: the frame is
+ * copied there.  Or it returns false, leaving *pkt as it was: the frame is
+ * dropped and counted in oversized_frames.  It must not block, must not call
+ * into the core and is called at most once per frame.
+ *
+ * The buffer stays the caller's.  A frame copied into it can still be
+ * dropped (a virtio-net header that breaks an offload rule, counted in
+ * invalid_descriptors); then the same pkts[] slot, with the buffer the hook
+ * gave it, takes the burst's next frame or is left unfilled: after a burst
+ * the caller finds such a buffer in a slot at or past the count returned. */
+typedef bool nvh_large_buffer_fn(void *aux, uint32_t qp,
+                                 struct nvh_packet *pkt, uint32_t len);
+
 struct nvh_device_config {
     const char *socket_path;      /* Frontend's server socket. */
     uint32_t max_queue_pairs;     /* 1..NVH_MAX_QUEUE_PAIRS; 0 means 1. */
@@ -115,6 +133,10 @@ struct nvh_device_config {
      * rate-limits log lines should do so per device here.  May be NULL
      * (the device's lines go to the process-wide handler). */
     nvh_device_log_fn *log;
+    /* Gives a frame larger than its pkts[] slot a buffer of the caller's,
+     * with 'aux' (see nvh_large_buffer_fn).  May be NULL: such frames are
+     * dropped and counted in oversized_frames. */
+    nvh_large_buffer_fn *large_buffer;
 };
 
 /* 1 TiB. */
@@ -213,9 +235,11 @@ struct nvh_packet {
 /* Guest -> host: takes up to n (<= NVH_MAX_BURST) frames from the transmit
  * virtqueue of queue pair qp and copies each into pkts[i].data (at most
  * pkts[i].capacity bytes), setting len and offload.  Returns how many of
- * pkts[0..n) were filled.  Frames that are malformed or larger than their
- * buffer are dropped and counted, never returned.  Returns 0 when the queue
- * is not ready. */
+ * pkts[0..n) were filled.  A frame larger than its slot's capacity gets a
+ * buffer from the device's large_buffer hook, if it has one and the hook
+ * gives one; frames that are malformed or find no buffer large enough are
+ * dropped and counted, never returned.  Returns 0 when the queue is not
+ * ready. */
 uint32_t nvh_dequeue_burst(struct nvh_device *, uint32_t qp,
                            struct nvh_packet *pkts, uint32_t n);
 

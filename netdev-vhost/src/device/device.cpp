@@ -115,6 +115,7 @@ Device::Device(const nvh_device_config& config, uint32_t max_queue_pairs)
       max_queue_pairs_(max_queue_pairs),
       state_changed_(config.state_changed),
       aux_(config.aux),
+      large_buffer_(config.large_buffer),
       log_{config.log, config.aux},
       offered_features_(device_offered_features(config.offloads)) {
     handler_.set_max_guest_memory(config.max_guest_memory);
@@ -473,7 +474,8 @@ uint32_t Device::dequeue_burst(uint32_t qp, nvh_packet* pkts, uint32_t n) {
     if (injected == n) {
         return injected;
     }
-    return injected + net_dequeue_burst(vq, pkts + injected, n - injected);
+    return injected + net_dequeue_burst(vq, pkts + injected, n - injected,
+                                        LargeBufferHook{large_buffer_, aux_, qp});
 }
 
 uint32_t Device::enqueue_burst(uint32_t qp, const nvh_packet* pkts, uint32_t n) {

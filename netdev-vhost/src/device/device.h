@@ -140,6 +140,7 @@ private:
     const uint32_t max_queue_pairs_;
     nvh_state_changed_fn* const state_changed_;
     void* const aux_;
+    nvh_large_buffer_fn* const large_buffer_;   // May be null.
     const DeviceLog log_;   // Opened (DeviceLogScope) by every callback.
 
     ControlThread* control_ = nullptr;

@@ -76,12 +76,13 @@ bool gather_one(Chains& chains, TxBurst& b) {
 // is spent (virtio_net.h, "Bounded work").  Every chain taken is returned;
 // the invalid ones (counted) carry no frame.
 template <typename Chains>
-uint32_t transmit_burst(Chains chains, Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
+uint32_t transmit_burst(Chains chains, Virtqueue& vq, nvh_packet* pkts, uint32_t n,
+                        const LargeBufferHook& large) {
     if (!chains.usable()) {
         return 0;
     }
     const uint32_t max = std::min<uint32_t>({n, NVH_MAX_BURST, chains.num()});
-    TxBurst b{pkts, TxPass(vq.header_len(), vq.features()), Tally{}};
+    TxBurst b{pkts, TxPass(vq.header_len(), vq.features(), large), Tally{}};
     if (!chains.begin_transmit(max)) {
         b.t.invalid++;   // The avail index jumped (SplitRing::avail_count).
         b.t.commit(vq.mutable_counters());
@@ -105,14 +106,16 @@ uint32_t transmit_burst(Chains chains, Virtqueue& vq, nvh_packet* pkts, uint32_t
 
 }  // namespace
 
-NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n) {
+NVH_BURST_FUNCTION uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n,
+                                              const LargeBufferHook& large) {
     if (!vq.ready() || n == 0) {
         return 0;
     }
     if (vq.packed()) {
-        return transmit_burst(PackedChains(vq.packed_ring(), vq.features()), vq, pkts, n);
+        return transmit_burst(PackedChains(vq.packed_ring(), vq.features()), vq, pkts, n,
+                              large);
     }
-    return transmit_burst(SplitChains(vq.split_ring()), vq, pkts, n);
+    return transmit_burst(SplitChains(vq.split_ring()), vq, pkts, n, large);
 }
 
 }  // namespace nvh

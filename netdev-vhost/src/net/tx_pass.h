@@ -19,6 +19,7 @@
 #include "net/buffer_piece.h"
 #include "net/net_header.h"
 #include "net/tally.h"
+#include "net/virtio_net.h"
 #include "netdev-vhost/nvh.h"
 #include "ring/chain.h"
 
@@ -137,9 +138,13 @@ inline bool count_tx(Tally& t, TxResult r, uint64_t features, nvh_packet& pkt) {
 // buffers overlap.
 class TxPass {
 public:
-    // For a queue with header length `hdr_len` and negotiated `features`.
-    TxPass(uint32_t hdr_len, uint64_t features)
-        : hdr_len_(hdr_len), features_(features), read_header_(tx_header_used(features)) {}
+    // For a queue with header length `hdr_len` and negotiated `features`;
+    // `large` gives a frame larger than its packet's capacity a buffer.
+    TxPass(uint32_t hdr_len, uint64_t features, const LargeBufferHook& large = LargeBufferHook{})
+        : hdr_len_(hdr_len),
+          features_(features),
+          read_header_(tx_header_used(features)),
+          large_(large) {}
 
     // Whether another chain may be gathered (else deliver() first).
     bool has_room() const { return n_pieces_ <= kBurstPieces - kMaxPacketPieces; }
@@ -184,7 +189,8 @@ public:
                 // a chain of no more than the header carries no frame.
                 if (c.total <= hdr_len_) {
                     r = TxResult::kUndersized;
-                } else if (c.total - hdr_len_ > pkt.capacity) {
+                } else if (c.total - hdr_len_ > pkt.capacity &&
+                           !large_.get(pkt, c.total - hdr_len_)) {
                     r = TxResult::kOversized;
                 } else {
                     pkt.len = static_cast<uint32_t>(c.total - hdr_len_);
@@ -238,6 +244,7 @@ private:
     const uint32_t hdr_len_;
     const uint64_t features_;
     const bool read_header_;   // tx_header_used(features_).
+    const LargeBufferHook large_;
     BufferPiece pieces_[kBurstPieces];
     Chain chains_[NVH_MAX_BURST];
     uint32_t n_chains_ = 0;

@@ -50,9 +50,30 @@ inline constexpr uint64_t kBurstDescriptorBudget = uint64_t{NVH_MAX_BURST} * (kM
 #define NVH_BURST_FUNCTION __attribute__((flatten))
 #endif
 
+// The caller's hook for a transmitted frame larger than its packet slot
+// (nvh_device_config.large_buffer), with the arguments it is called with.
+// No hook (fn null): such frames are dropped as oversized.
+struct LargeBufferHook {
+    nvh_large_buffer_fn* fn = nullptr;
+    void* aux = nullptr;
+    uint32_t qp = 0;
+
+    // Asks for a buffer of `len` bytes for `pkt`; true if pkt now holds one.
+    bool get(nvh_packet& pkt, uint64_t len) const {
+        if (fn == nullptr || len > UINT32_MAX) {
+            return false;
+        }
+        const uint32_t want = static_cast<uint32_t>(len);
+        // The hook is the caller's code: trust only a capacity it reports.
+        return fn(aux, qp, &pkt, want) && pkt.data != nullptr && pkt.capacity >= want;
+    }
+};
+
 // Guest -> host, from a transmitq.  Caller holds vq.access_lock() (try_lock)
-// and has checked vq.ready().  Same contract as nvh_dequeue_burst.
-uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n);
+// and has checked vq.ready().  Same contract as nvh_dequeue_burst, with
+// `large` the device's large_buffer hook.
+uint32_t net_dequeue_burst(Virtqueue& vq, nvh_packet* pkts, uint32_t n,
+                           const LargeBufferHook& large = LargeBufferHook{});
 
 // Host -> guest, into a receiveq.  Caller holds vq.access_lock() (try_lock)
 // and has checked vq.ready().  Same contract as nvh_enqueue_burst.
