@@ -285,7 +285,8 @@ netdev_vhost_free_batch(struct dp_packet_batch *batch)
  * (nvh_vring_get_stats). */
 struct netdev_vhost_tx_drops {
     uint64_t mtu;               /* Larger than the MTU allows. */
-    uint64_t bad;               /* Multi-segment, or TSO without TCP. */
+    uint64_t multi_seg;         /* In several segments. */
+    uint64_t hwol;              /* An offload request that cannot be met. */
     uint64_t qos;               /* Egress QoS. */
     uint64_t failed;            /* Not taken by the guest after retries. */
     uint64_t retries;
@@ -310,7 +311,7 @@ netdev_vhost_tx_describe(const struct netdev_vhost *dev,
     /* Multi-segment mbufs are not supported. */
     if (OVS_UNLIKELY(packet->source == DPBUF_DPDK
                      && packet->mbuf.nb_segs > 1)) {
-        drops->bad++;
+        drops->multi_seg++;
         return false;
     }
 
@@ -324,7 +325,7 @@ netdev_vhost_tx_describe(const struct netdev_vhost *dev,
                             &p->offload))) {
         /* TSO without a TCP header, or an MTU that leaves its segments
          * no payload (tx_invalid_hwol_drops). */
-        drops->bad++;
+        drops->hwol++;
         return false;
     }
     return true;
@@ -404,14 +405,18 @@ static inline void
 netdev_vhost_tx_count(struct netdev_vhost_queue_stats *stats,
                       const struct netdev_vhost_tx_drops *drops)
 {
-    if (OVS_UNLIKELY(drops->mtu || drops->bad || drops->qos
-                     || drops->failed || drops->retries)) {
+    if (OVS_UNLIKELY(drops->mtu || drops->multi_seg || drops->hwol
+                     || drops->qos || drops->failed || drops->retries)) {
         netdev_vhost_counter_add(&stats->dropped,
-                                 drops->failed + drops->mtu + drops->bad
+                                 drops->failed + drops->mtu
+                                 + drops->multi_seg + drops->hwol
                                  + drops->qos);
+        /* As netdev-dpdk, which counts a packet it cannot copy into an
+         * mbuf as a failure. */
         netdev_vhost_counter_add(&stats->tx_failure_drops,
-                                 drops->failed + drops->bad);
+                                 drops->failed + drops->multi_seg);
         netdev_vhost_counter_add(&stats->tx_mtu_exceeded_drops, drops->mtu);
+        netdev_vhost_counter_add(&stats->tx_invalid_hwol_drops, drops->hwol);
         netdev_vhost_counter_add(&stats->tx_qos_drops, drops->qos);
         netdev_vhost_counter_add(&stats->tx_retries, drops->retries);
     }
@@ -423,7 +428,7 @@ netdev_vhost_send(struct netdev *netdev, int qid,
 {
     struct netdev_vhost *dev = netdev_vhost_cast(netdev);
     int txq = qid % netdev->n_txq;
-    struct netdev_vhost_queue_stats *stats = &dev->tx_stats[txq];
+    struct netdev_vhost_queue_stats *stats;
     struct netdev_vhost_tx_drops drops = { 0 };
     struct nvh_packet pkts[NETDEV_MAX_BURST];
     struct dp_packet *kept[NETDEV_MAX_BURST];   /* Described by 'pkts'. */
@@ -434,11 +439,12 @@ netdev_vhost_send(struct netdev *netdev, int qid,
 
     atomic_read_relaxed(&dev->admin_up, &up);
     if (OVS_UNLIKELY(!dev->core || qp < 0 || !up)) {
-        netdev_vhost_counter_add(&stats->dropped,
+        netdev_vhost_counter_add(&dev->tx_stats_unmapped.dropped,
                                  dp_packet_batch_size(batch));
         netdev_vhost_free_batch(batch);
         return 0;
     }
+    stats = &dev->tx_stats[qp];
 
     n_pkts = netdev_vhost_tx_describe_batch(dev, batch, pkts, kept, &drops);
 

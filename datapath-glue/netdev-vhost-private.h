@@ -59,12 +59,12 @@ extern struct vlog_module *VLM_netdev_vhost;
 #define NETDEV_VHOST_MAX_GUEST_MEMORY_MB_MAX (UINT64_C(64) << 20)
 #define NETDEV_VHOST_TX_RETRIES_DEF 8
 
-/* The glue's own counters of one transmit queue: only what the glue drops
- * itself, and its retries.  Packets and bytes that reached the guest, and
- * frames the core dropped, are the core's vring counters
+/* The glue's own counters of one guest receiveq (OVS transmit): only what
+ * the glue drops itself, and its retries.  Packets and bytes that reached
+ * the guest, and frames the core dropped, are the core's vring counters
  * (netdev-vhost-counters.h).  Updated only when a burst drops or retries,
- * by the thread that uses the queue (relaxed atomic adds: a transmit queue
- * may be shared), read by anyone without locks. */
+ * by the threads that send on the queue pair (relaxed atomic adds: several
+ * OVS txqs may map onto one pair), read by anyone without locks. */
 struct netdev_vhost_queue_stats {
     PADDED_MEMBERS(CACHE_LINE_SIZE,
         atomic_uint64_t dropped;          /* Every packet lost here. */
@@ -72,6 +72,7 @@ struct netdev_vhost_queue_stats {
         atomic_uint64_t tx_failure_drops;
         atomic_uint64_t tx_mtu_exceeded_drops;
         atomic_uint64_t tx_qos_drops;     /* Egress QoS. */
+        atomic_uint64_t tx_invalid_hwol_drops;
     );
 };
 
@@ -165,8 +166,12 @@ struct netdev_vhost {
      * protected by 'mutex': the port's statistics stay monotonic. */
     struct nvh_vring_stats retired_vring_stats[NVH_MAX_VRINGS] OVS_GUARDED;
 
-    /* One per OVS txq. */
+    /* One per guest queue pair, indexed by the pair an OVS txq maps onto
+     * ('tx_map'), so that tx_q<N> counters are those of the guest's
+     * receiveq N; 'tx_stats_unmapped.dropped' counts what was dropped
+     * before a pair was picked (port down, not ready, no pair enabled). */
     struct netdev_vhost_queue_stats tx_stats[NVH_MAX_QUEUE_PAIRS];
+    struct netdev_vhost_queue_stats tx_stats_unmapped;
     /* One per OVS rxq. */
     struct netdev_vhost_rxq_stats rx_stats[NVH_MAX_QUEUE_PAIRS];
     struct netdev_vhost_tx_lock tx_lock[NVH_MAX_QUEUE_PAIRS];
@@ -241,6 +246,7 @@ struct netdev_vhost_sw_totals {
     uint64_t tx_mtu_exceeded_drops;
     uint64_t tx_qos_drops;
     uint64_t rx_qos_drops;
+    uint64_t tx_invalid_hwol_drops;
 };
 void netdev_vhost_sum_sw(const struct netdev_vhost *dev,
                          struct netdev_vhost_sw_totals *t);

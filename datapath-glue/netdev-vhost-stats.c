@@ -43,9 +43,13 @@ netdev_vhost_sum_sw(const struct netdev_vhost *dev,
         t->tx_mtu_exceeded_drops
             += netdev_vhost_counter_read(&tx->tx_mtu_exceeded_drops);
         t->tx_qos_drops += netdev_vhost_counter_read(&tx->tx_qos_drops);
+        t->tx_invalid_hwol_drops
+            += netdev_vhost_counter_read(&tx->tx_invalid_hwol_drops);
         t->rx_qos_drops
             += netdev_vhost_counter_read(&dev->rx_stats[i].rx_qos_drops);
     }
+    t->tx_dropped
+        += netdev_vhost_counter_read(&dev->tx_stats_unmapped.dropped);
 }
 
 /* The core keeps its counters across reconnections (they survive the
@@ -184,8 +188,10 @@ netdev_vhost_status_negotiated(const struct nvh_device_info *info,
     smap_add(args, "ring_type", netdev_vhost_ring_type(info->features));
     smap_add_format(args, "protocol_features", "0x%016"PRIx64,
                     info->protocol_features);
+    /* The MTU the frontend reported (VHOST_USER_NET_SET_MTU, with
+     * VIRTIO_NET_F_MTU): "mtu" is the port's own. */
     if (info->mtu) {
-        smap_add_format(args, "mtu", "%"PRIu32, info->mtu);
+        smap_add_format(args, "frontend_mtu", "%"PRIu32, info->mtu);
     }
     if (info->numa_node >= 0) {
         smap_add_format(args, "numa", "%d", info->numa_node);
@@ -201,13 +207,36 @@ netdev_vhost_status_negotiated(const struct nvh_device_info *info,
     }
 }
 
+/* virtio 1.2, 5.1.3: VIRTIO_NET_F_HOST_TSO4 (11), HOST_TSO6 (12). */
+#define NETDEV_VHOST_F_HOST_TSO \
+    ((UINT64_C(1) << 11) | (UINT64_C(1) << 12))
+
+/* The keys that newer dpdkvhostuserclient ports show while connected: the
+ * port's queues and, as "userspace-tso=disabled", that userspace TSO is on
+ * but this guest sends no TSO frames (it negotiated neither HOST_TSO4 nor
+ * HOST_TSO6, the features netdev-dpdk withdraws when it disables TSO for a
+ * port). */
+static void
+netdev_vhost_status_queues(const struct netdev_vhost *dev,
+                           const struct nvh_device_info *info,
+                           struct smap *args)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->offloads && !(info->features & NETDEV_VHOST_F_HOST_TSO)) {
+        smap_add(args, "userspace-tso", "disabled");
+    }
+    smap_add_format(args, "n_rxq", "%d", dev->up.n_rxq);
+    smap_add_format(args, "n_txq", "%d", dev->up.n_txq);
+}
+
 /* The status of a port that has a core device. */
 static void
-netdev_vhost_status_core(struct nvh_device *core, struct smap *args)
+netdev_vhost_status_core(const struct netdev_vhost *dev, struct smap *args)
+    OVS_REQUIRES(dev->mutex)
 {
     struct nvh_device_info info;
 
-    netdev_vhost_get_info(core, &info);
+    netdev_vhost_get_info(dev->core, &info);
     smap_add(args, "status",
              info.state == NVH_STATE_WAITING ? "disconnected" : "connected");
     smap_add(args, "state", netdev_vhost_state_name(info.state));
@@ -216,6 +245,7 @@ netdev_vhost_status_core(struct nvh_device *core, struct smap *args)
     smap_add_format(args, "memory_faults", "%"PRIu64, info.memory_faults);
     if (info.state != NVH_STATE_WAITING) {
         netdev_vhost_status_negotiated(&info, args);
+        netdev_vhost_status_queues(dev, &info, args);
     }
     /* Why the last connection ended, e.g. "reconnect requested" (or why
      * connecting fails, see the core's last_error). */
@@ -254,19 +284,24 @@ netdev_vhost_get_status(const struct netdev *netdev, struct smap *args)
     struct netdev_vhost *dev = netdev_vhost_cast(netdev);
 
     ovs_mutex_lock(&dev->mutex);
+    /* Which backend serves the port, whatever its type is called. */
+    smap_add(args, "backend", "netdev-vhost");
     smap_add(args, "mode", "client");
     if (dev->requested_path) {
         smap_add(args, "socket", dev->requested_path);
     }
+    /* The MTU the port uses (mtu_request), known with or without a
+     * frontend. */
+    smap_add_format(args, "mtu", "%d", dev->mtu);
     if (dev->core) {
-        netdev_vhost_status_core(dev->core, args);
+        netdev_vhost_status_core(dev, args);
         if (dev->mempool_error) {
             /* No buffers: the port has no carrier, whatever the guest
              * negotiated. */
             if (!strcmp(smap_get_def(args, "state", ""), "ready")) {
                 smap_replace(args, "state", "connected");
             }
-            smap_replace(args, "warning", dev->mempool_error);
+            netdev_vhost_status_add_warning(args, dev->mempool_error);
         }
     } else {
         netdev_vhost_status_not_created(dev, args);
@@ -369,6 +404,40 @@ netdev_vhost_put_qstats(struct netdev_custom_stats *custom, size_t *i,
 #undef QSTAT
 }
 
+/* This port's own counters of queue pair 'q', after DPDK's: what ingress
+ * policing dropped of the guest's transmitqN; what the guest's receiveqN
+ * did not get (the glue's drops and frames its buffers could not hold, as
+ * in tx_dropped), of that what was not placed after the retries, the
+ * retries, and the bursts cut short because the ring was full. */
+#define NETDEV_VHOST_N_OWN_QSTATS 5
+
+static void
+netdev_vhost_put_own_qstats(const struct netdev_vhost *dev,
+                            struct netdev_custom_stats *custom, size_t *i,
+                            uint32_t q, const struct nvh_vring_stats *tx_st)
+{
+    const struct netdev_vhost_queue_stats *tx = &dev->tx_stats[q];
+    struct {
+        const char *dir, *name;
+        uint64_t value;
+    } own[NETDEV_VHOST_N_OWN_QSTATS] = {
+        { "rx", "dropped",
+          netdev_vhost_counter_read(&dev->rx_stats[q].rx_qos_drops) },
+        { "tx", "dropped", (netdev_vhost_counter_read(&tx->dropped)
+                            + tx_st->rx_buffer_too_small) },
+        { "tx", "failure_drops",
+          netdev_vhost_counter_read(&tx->tx_failure_drops) },
+        { "tx", "retries", netdev_vhost_counter_read(&tx->tx_retries) },
+        { "tx", "guest_ring_full", tx_st->ring_full },
+    };
+
+    for (size_t k = 0; k < ARRAY_SIZE(own); k++) {
+        snprintf(custom->counters[*i].name, NETDEV_CUSTOM_STATS_NAME_SIZE,
+                 "%s_q%"PRIu32"_%s", own[k].dir, q, own[k].name);
+        custom->counters[(*i)++].value = own[k].value;
+    }
+}
+
 /* Per queue pair, the pairs the port has rxqs for: what the core's vrings
  * counted, including those of core devices replaced after a path change.
  * Returns the number of pairs. */
@@ -399,6 +468,7 @@ netdev_vhost_sum_queue_pairs(const struct netdev_vhost *dev,
     CSTAT("ovs_tx_mtu_exceeded_drops", sw.tx_mtu_exceeded_drops)            \
     CSTAT("ovs_tx_qos_drops", sw.tx_qos_drops)                              \
     CSTAT("ovs_rx_qos_drops", sw.rx_qos_drops)                              \
+    CSTAT("ovs_tx_invalid_hwol_drops", sw.tx_invalid_hwol_drops)            \
     CSTAT("rx_invalid_descriptors", core.rx.invalid_descriptors)            \
     CSTAT("rx_undersized_frames", core.rx.undersized_frames)                \
     CSTAT("rx_oversized_frames", core.rx.oversized_frames)                  \
@@ -436,7 +506,8 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
 #define CSTAT(NAME, VALUE) + 1
     custom->size = 0 NETDEV_VHOST_CSTATS;
 #undef CSTAT
-    custom->size += 2 * NETDEV_VHOST_N_QSTATS * n_qp;
+    custom->size += (2 * NETDEV_VHOST_N_QSTATS + NETDEV_VHOST_N_OWN_QSTATS)
+                    * n_qp;
     custom->counters = xcalloc(custom->size, sizeof *custom->counters);
 
     size_t i = 0;
@@ -457,6 +528,9 @@ netdev_vhost_get_custom_stats(const struct netdev *netdev,
 
             netdev_vhost_put_qstats(custom, &i, dir ? "tx" : "rx", q, st);
         }
+    }
+    for (uint32_t q = 0; q < n_qp; q++) {
+        netdev_vhost_put_own_qstats(dev, custom, &i, q, &per_vring[2 * q]);
     }
     ovs_assert(i == custom->size);
 

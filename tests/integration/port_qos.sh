@@ -229,4 +229,13 @@ nvh_info "load: $bytes metered bytes forwarded within $((elapsed / 1000000)) ms"
 nvh_check_eq "load: forwarded bytes <= burst + rate x elapsed" yes \
     "$([ "$bytes" -le "$bound" ] && echo yes || echo "no ($bytes > $bound)")"
 
+# The same drops per queue (one queue pair): vhu0's policing in rx_q0_dropped,
+# vhu1's egress QoS in tx_q0_dropped.
+if [ "$NVH_PORT_TYPE" = vhostuserclient ]; then
+    nvh_check_iface_stat vhu0 rx_q0_dropped "$(nvh_iface_stat vhu0 ovs_rx_qos_drops)"
+    nvh_check_iface_stat vhu1 tx_q0_dropped "$(nvh_iface_stat vhu1 tx_dropped)"
+    nvh_check_eq "vhu1 tx_q0_dropped > 0" yes \
+        "$([ "$(nvh_iface_stat vhu1 tx_q0_dropped)" -gt 0 ] && echo yes || echo no)"
+fi
+
 nvh_finish

@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # port_status_stats: what an operator sees of a running port.  Two ports,
-# vhu0 and vhu1, each connected to its own testpmd (tpa, tpb; virtio_user in
-# server mode); OpenFlow forwards 1 -> 2 and 2 -> 1.
+# vhu0 (mtu_request=1600) and vhu1 (default MTU), each connected to its own
+# testpmd (tpa, tpb; virtio_user in server mode, one queue pair); OpenFlow
+# forwards 1 -> 2 and 2 -> 1.
 #   - status keys by name (those dpdkvhostuserclient shows, and for
-#     vhostuserclient its extras);
+#     vhostuserclient its extras): backend, mtu = mtu_request with and
+#     without a frontend, n_rxq/n_txq = the rxqs OVS polls (also checked
+#     when the port shows them, as newer OVS does), no userspace-tso
+#     without userspace TSO;
 #   - statistics by name and value: broadcast, multicast and unicast frames
 #     of three sizes from tpa land in the right classes and size bins, on
 #     vhu0's rx side and vhu1's tx side, and in the per-queue counters;
 #   - a receiver that stops draining (tpb stopped while tpa keeps sending)
 #     makes vhu1's ovs_tx_failure_drops grow, the port stays up and traffic
-#     flows again once tpb receives;
+#     flows again once tpb receives; for vhostuserclient the per-queue
+#     tx_q0_dropped, _failure_drops, _retries and _guest_ring_full equal the
+#     port's tx_dropped, ovs_tx_failure_drops, ovs_tx_retries and
+#     tx_guest_ring_full (one queue pair), and frames sent while the
+#     frontend is gone count in tx_dropped but in no queue's;
 #   - link_state down and up (and, for vhostuserclient, link_resets + 2)
 #     across a restart of tpb;
 #   - vhostuserclient only: "ovs-appctl vhostuserclient/reconnect" drops
@@ -26,6 +34,8 @@ nvh_setup_testpmd_test
 
 nvh_ovs_start
 nvh_two_port_bridge
+VHU0_MTU=1600
+vsctl set Interface vhu0 mtu_request=$VHU0_MTU
 s0=$(nvh_sock vhu0)
 s1=$(nvh_sock vhu1)
 nvh_tp_start_wait tpa "$s0,mac=02:00:00:00:00:0a"
@@ -57,6 +67,43 @@ if $OURS; then
     nvh_check_eq "vhu0 status:queue_pairs" 1 "$(nvh_iface_status vhu0 queue_pairs)"
 fi
 nvh_check_eq "vhu0 link_state" up "$(nvh_iface_get vhu0 link_state)"
+
+# status_of PORT KEY: the status value, or "(absent)".
+status_of() {
+    local v
+    v=$(nvh_iface_status "$1" "$2" 2>/dev/null) || v=""
+    echo "${v:-(absent)}"
+}
+# settle: OVS refreshes the statistics column every 5 s; after 6 s without
+# traffic it shows the final counters.
+settle() { sleep 6; }
+# n_rxqs PORT: the rxqs of PORT that pmd-rxq-show lists.
+n_rxqs() {
+    appctl dpif-netdev/pmd-rxq-show | grep -cE "port: $1 +queue-id: +[0-9]+"
+}
+nvh_check_eq "vhu0 Interface mtu" $VHU0_MTU "$(nvh_iface_get vhu0 mtu)"
+nvh_check_eq "vhu0 rxqs in pmd-rxq-show (queues=1)" 1 "$(n_rxqs vhu0)"
+# n_rxq/n_txq: newer dpdkvhostuserclient ports show them too.
+for key in n_rxq n_txq; do
+    v=$(status_of vhu0 $key)
+    if $OURS || [ "$v" != "(absent)" ]; then
+        nvh_check_eq "vhu0 status:$key (rxqs OVS polls)" "$(n_rxqs vhu0)" "$v"
+    fi
+done
+# Shown only when userspace TSO is on and the guest sends no TSO frames.
+nvh_check_eq "vhu0 status:userspace-tso (userspace TSO off)" "(absent)" \
+    "$(status_of vhu0 userspace-tso)"
+if $OURS; then
+    nvh_check_eq "vhu0 status:backend" netdev-vhost "$(status_of vhu0 backend)"
+    nvh_check_eq "vhu0 status:mtu (mtu_request)" $VHU0_MTU "$(status_of vhu0 mtu)"
+    nvh_check_eq "vhu1 status:mtu (default)" 1500 "$(status_of vhu1 mtu)"
+    # virtio_user negotiates no VIRTIO_NET_F_MTU.
+    nvh_check_eq "vhu0 status:frontend_mtu" "(absent)" \
+        "$(status_of vhu0 frontend_mtu)"
+else
+    nvh_check_eq "vhu0 status:backend (built-in port)" "(absent)" \
+        "$(status_of vhu0 backend)"
+fi
 
 # ---- Frame classes and size bins ---------------------------------------
 # tp_listen NAME: clears NAME's counters and makes it receive only.
@@ -107,12 +154,14 @@ keys="rx_packets rx_bytes tx_packets tx_bytes rx_dropped tx_dropped
       tx_broadcast_packets rx_1_to_64_packets tx_1_to_64_packets
       rx_1024_to_1522_packets tx_1523_to_max_packets
       ovs_tx_retries ovs_tx_failure_drops ovs_tx_mtu_exceeded_drops
-      ovs_tx_qos_drops ovs_rx_qos_drops
+      ovs_tx_qos_drops ovs_rx_qos_drops ovs_tx_invalid_hwol_drops
       rx_q0_good_packets rx_q0_undersize_packets rx_q0_guest_notifications
       tx_q0_good_packets tx_q0_size_1519_max_packets tx_q0_guest_notifications"
 $OURS && keys="$keys rx_errors tx_errors rx_invalid_descriptors
       rx_undersized_frames rx_oversized_frames tx_invalid_descriptors
-      tx_guest_buffer_too_small tx_guest_ring_full"
+      tx_guest_buffer_too_small tx_guest_ring_full
+      rx_q0_dropped tx_q0_dropped tx_q0_failure_drops tx_q0_retries
+      tx_q0_guest_ring_full"
 for k in $keys; do
     nvh_check_match "vhu1 statistics has $k" "(^|[{ ])$k=[0-9]+" \
         "$(echo "$stats" | grep -oE "(^|[{ ])$k=[0-9]+" || echo "(absent)")"
@@ -137,6 +186,26 @@ if $OURS; then
     nvh_check_iface_stat vhu0 rx_errors 0
     nvh_check_iface_stat vhu1 tx_errors 0
     nvh_check_eq "vhu1 status:state (not draining)" ready "$(nvh_iface_status vhu1 state)"
+    # One queue pair: its counters are the port's.  Compared within one
+    # read of the column (all counters of one refresh), once it settled.
+    Q0_PAIRS="tx_dropped:tx_q0_dropped ovs_tx_failure_drops:tx_q0_failure_drops
+              ovs_tx_retries:tx_q0_retries tx_guest_ring_full:tx_q0_guest_ring_full"
+    q0_is_port() {
+        local st p
+        st=$(vsctl get Interface vhu1 statistics)
+        for p in $Q0_PAIRS; do
+            [ "$(nvh_status_key "$st" "${p%:*}")" = \
+              "$(nvh_status_key "$st" "${p#*:}")" ] || return 1
+        done
+    }
+    settle
+    nvh_wait_for 15 "vhu1 tx_q0_* = the port's counters" q0_is_port
+    st=$(vsctl get Interface vhu1 statistics)
+    for p in $Q0_PAIRS; do
+        nvh_check_eq "vhu1 statistics:${p#*:} (= ${p%:*})" \
+            "$(nvh_status_key "$st" "${p%:*}")" "$(nvh_status_key "$st" "${p#*:}")"
+    done
+    nvh_check_iface_stat vhu0 rx_q0_dropped 0
 fi
 nvh_check_eq "vhu1 status:status (not draining)" connected "$(nvh_iface_status vhu1 status)"
 nvh_check_eq "vhu1 link_state (not draining)" up "$(nvh_iface_get vhu1 link_state)"
@@ -159,6 +228,27 @@ link_is() { [ "$(nvh_iface_get vhu1 link_state)" = "$1" ]; }
 nvh_wait_for 15 "vhu1 link_state down" link_is down
 nvh_check_eq "vhu1 link_state without frontend" down "$(nvh_iface_get vhu1 link_state)"
 nvh_check_eq "vhu1 status:status without frontend" disconnected "$(nvh_iface_status vhu1 status)"
+if $OURS; then
+    nvh_check_eq "vhu1 status:mtu without frontend" 1500 "$(status_of vhu1 mtu)"
+    nvh_check_eq "vhu1 status:backend without frontend" netdev-vhost \
+        "$(status_of vhu1 backend)"
+    nvh_check_eq "vhu1 status:n_rxq without frontend" "(absent)" \
+        "$(status_of vhu1 n_rxq)"
+    # Frames for a port without a frontend are dropped before a queue pair
+    # is picked: in tx_dropped, in no tx_q<N>_dropped.
+    settle
+    drop_before=$(nvh_iface_stat vhu1 tx_dropped)
+    q0_before=$(nvh_iface_stat vhu1 tx_q0_dropped)
+    nvh_tp_send tpa "$BURSTS" 64
+    dropped_all() { [ "$(nvh_iface_stat vhu1 tx_dropped)" -ge $((drop_before + N)) ]; }
+    nvh_wait_for 15 "vhu1 tx_dropped to grow by $N" dropped_all
+    nvh_tp_run tpa stop
+    settle
+    nvh_check_eq "vhu1 tx_dropped without frontend" $((drop_before + N)) \
+        "$(nvh_iface_stat vhu1 tx_dropped)"
+    nvh_check_eq "vhu1 tx_q0_dropped without frontend" "$q0_before" \
+        "$(nvh_iface_stat vhu1 tx_q0_dropped)"
+fi
 nvh_tp_start_wait tpb "$s1,mac=02:00:00:00:00:0b"
 nvh_wait_for 15 "vhu1 link_state up" link_is up
 nvh_check_eq "vhu1 link_state after the restart" up "$(nvh_iface_get vhu1 link_state)"

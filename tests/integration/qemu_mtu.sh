@@ -6,9 +6,9 @@
 # set MTU 9000, both ports have mtu_request=9000, and g1 pings g2 with
 # 8972-byte payloads (9000-byte IP packets) across OVS.
 #
-# Checks: both ports' MTU is 9000 and (vhostuserclient) status:mtu shows the
-# 9000 the frontend reported; both guests run with MTU 9000; every jumbo
-# echo request is answered.
+# Checks: both ports' MTU is 9000 and (vhostuserclient) status:frontend_mtu
+# shows the 9000 the frontend reported, status:mtu the port's; both guests
+# run with MTU 9000; every jumbo echo request is answered.
 source "$(dirname "$0")/lib.sh"
 
 COUNT=${NVH_PING_COUNT:-5}
@@ -38,9 +38,10 @@ nvh_wait_port_ready vhu1 "$BOOT_TIMEOUT" || nvh_fail "vhu1 not ready"
 for port in vhu0 vhu1; do
     nvh_check_eq "$port Interface mtu" $MTU "$(nvh_iface_get $port mtu)"
     if [ "$NVH_PORT_TYPE" = vhostuserclient ]; then
-        nvh_wait_status $port mtu $MTU ||
-            nvh_check_eq "$port status:mtu (from NET_SET_MTU)" $MTU \
-                "$(nvh_iface_status $port mtu)"
+        nvh_wait_status $port frontend_mtu $MTU ||
+            nvh_check_eq "$port status:frontend_mtu (from NET_SET_MTU)" $MTU \
+                "$(nvh_iface_status $port frontend_mtu)"
+        nvh_check_eq "$port status:mtu" $MTU "$(nvh_iface_status $port mtu)"
     fi
 done
 for g in g1 g2; do

@@ -5,7 +5,8 @@
 # (queues=4, --rxq=4 --txq=4).  OpenFlow forwards port 1 <-> 2.
 #
 # Checks: each port reports 4 queue pairs and has 4 rxqs in
-# dpif-netdev/pmd-rxq-show; testpmd sends on all 4 queues of each port and
+# dpif-netdev/pmd-rxq-show, as status:n_rxq and n_txq say (where the port
+# shows them); testpmd sends on all 4 queues of each port and
 # every transmitq vring of both ports counts frames, as do the per-queue
 # statistics rx_q<N>_good_packets and tx_q<N>_good_packets; what each testpmd port
 # sent arrives at the other one, and OVS's statistics agree.  Then testpmd
@@ -38,6 +39,24 @@ done
 appctl dpif-netdev/pmd-rxq-show | sed 's/^/    /'
 nvh_check_eq "vhu0 rxqs" $QUEUES "$(n_rxqs vhu0)"
 nvh_check_eq "vhu1 rxqs" $QUEUES "$(n_rxqs vhu1)"
+
+# check_n_queues PORT N: status:n_rxq and n_txq are N (required of
+# vhostuserclient; dpdkvhostuserclient shows them from OVS 3.2 on).
+check_n_queues() {
+    local key v
+    for key in n_rxq n_txq; do
+        # The status column follows within a few seconds.
+        [ "$NVH_PORT_TYPE" = vhostuserclient ] &&
+            nvh_wait_status "$1" $key "$2" 15 >/dev/null
+        v=$(nvh_iface_status "$1" $key 2>/dev/null) || v=""
+        v=${v:-(absent)}
+        if [ "$NVH_PORT_TYPE" = vhostuserclient ] || [ "$v" != "(absent)" ]; then
+            nvh_check_eq "$1 status:$key" "$2" "$v"
+        fi
+    done
+}
+check_n_queues vhu0 $QUEUES
+check_n_queues vhu1 $QUEUES
 
 # send_and_check LABEL: one round of traffic from both testpmd ports;
 # each side receives exactly what the other sent.
@@ -100,6 +119,7 @@ for port in vhu0 vhu1; do
 done
 appctl dpif-netdev/pmd-rxq-show | sed 's/^/    /'
 nvh_check_eq "vhu0 rxqs after reconfiguration" 2 "$(n_rxqs vhu0)"
+check_n_queues vhu0 2
 nvh_wait_port_ready vhu0 || nvh_fail "vhu0 not ready after reconfiguration"
 nvh_wait_port_ready vhu1 || nvh_fail "vhu1 not ready after reconfiguration"
 nvh_check_iface_stat vhu0 rx_packets "$total"
