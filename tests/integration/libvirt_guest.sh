@@ -67,6 +67,8 @@ nvh_virsh domiflist g1 | sed 's/^/    /'
 nvh_check_eq "virsh domiflist g1: interface (from OVS, by socket path)" vhu0 \
     "$(nvh_virsh domiflist g1 | awk '$2 == "vhostuser" { print $1 }')"
 
+# What the guest sent while it booted: in the column after its next refresh.
+sleep 6
 check_counters "before the ping"
 declare -A BASE=()
 for k in $KEYS; do BASE[$k]=${LV[$k]}; done

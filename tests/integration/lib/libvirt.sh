@@ -121,7 +121,7 @@ nvh_libvirt_domain_xml() {
     local name=$1 sock=$2 mac=$3 iface=$4 mem=${NVH_GUEST_MEM_MB:-256}
     shift 4
     cat <<EOF
-<domain type='qemu'>
+<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>$name</name>
   <memory unit='MiB'>$mem</memory>
   <vcpu>1</vcpu>
@@ -156,6 +156,13 @@ nvh_libvirt_domain_xml() {
     <controller type='usb' model='none'/>
     <memballoon model='none'/>
   </devices>
+  <qemu:override>
+    <qemu:device alias='net0'>
+      <qemu:frontend>
+        <qemu:property name='vectors' type='unsigned' value='0'/>
+      </qemu:frontend>
+    </qemu:device>
+  </qemu:override>
 </domain>
 EOF
 }
