@@ -74,7 +74,6 @@ remember_owner = 0
 cgroup_controllers = [ ]
 namespaces = [ ]
 stdio_handler = "file"
-seccomp_sandbox = 0
 EOF
 }
 
