@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Prepares a Debian 12 (bookworm) machine to build, test and demo netdev-vhost:
-#   1. installs every Debian package the project needs;
+#   1. installs every Debian package the project needs (libvirt's daemon,
+#      QEMU driver and virsh without any service, and the user libvirt-qemu
+#      its QEMU driver looks up);
 #   2. reserves 2 MB hugepages (NVH_HUGEPAGES, default 1024 = 2 GB; an
 #      existing larger reservation is kept) and mounts hugetlbfs on
 #      /dev/hugepages if nothing is mounted there.
@@ -35,6 +37,11 @@ packages=(
     python3-matplotlib linux-perf
 )
 
+# libvirt for the integration test libvirt_guest, which starts a libvirtd of
+# its own: the daemon, its QEMU driver and virsh, without recommends and
+# without libvirt-daemon-system, so that no service is installed or started.
+libvirt_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
+
 log() { echo "setup.sh: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -64,6 +71,22 @@ as_root env DEBIAN_FRONTEND=noninteractive apt-get -q update
 log "apt-get install ${packages[*]}"
 as_root env DEBIAN_FRONTEND=noninteractive \
     apt-get "${apt_opts[@]}" install "${packages[@]}"
+log "apt-get install --no-install-recommends ${libvirt_packages[*]}"
+as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get "${apt_opts[@]}" --no-install-recommends install "${libvirt_packages[@]}"
+
+# A privileged libvirtd's QEMU driver looks up its default user and group,
+# libvirt-qemu, when it starts (before it reads qemu.conf, which may name
+# another); libvirt-daemon-system would create them.
+if ! getent group libvirt-qemu >/dev/null; then
+    log "adding the system group libvirt-qemu"
+    as_root groupadd --system libvirt-qemu
+fi
+if ! getent passwd libvirt-qemu >/dev/null; then
+    log "adding the system user libvirt-qemu"
+    as_root useradd --system --gid libvirt-qemu --home-dir /var/lib/libvirt \
+        --no-create-home --shell /usr/sbin/nologin libvirt-qemu
+fi
 
 # ---- Hugepages --------------------------------------------------------------
 nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages

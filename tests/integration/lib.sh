@@ -10,6 +10,7 @@
 #                   ports, flows, Interface status and statistics
 #   lib/testpmd.sh  dpdk-testpmd with virtio_user frontends
 #   lib/guest.sh    QEMU guests and their image
+#   lib/libvirt.sh  a libvirtd of the test's own, guests started through it
 #
 # Everything a test starts lives in one work directory (sandboxed OVS run, db
 # and log directories, vhost-user sockets, testpmd and QEMU logs) and every
@@ -304,3 +305,5 @@ source "$NVH_REPO/tests/integration/lib/ovs.sh"
 source "$NVH_REPO/tests/integration/lib/testpmd.sh"
 # shellcheck source=lib/guest.sh
 source "$NVH_REPO/tests/integration/lib/guest.sh"
+# shellcheck source=lib/libvirt.sh
+source "$NVH_REPO/tests/integration/lib/libvirt.sh"
