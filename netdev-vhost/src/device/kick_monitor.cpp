@@ -48,7 +48,8 @@ void KickMonitor::unwatch_all() {
 }
 
 void KickMonitor::watch_started(uint32_t n_vrings, uint64_t features) {
-    if (not_shared_ || !control_ || virtio::has(features, virtio::kFRingPacked)) {
+    if (not_shared_ || shared_ || !control_ ||
+        virtio::has(features, virtio::kFRingPacked)) {
         return;
     }
     for (uint32_t i = 0; i < n_vrings && i < NVH_MAX_VRINGS; i++) {
@@ -68,6 +69,15 @@ void KickMonitor::watch_started(uint32_t n_vrings, uint64_t features) {
         }
         w.fd = vq.kick_fd();
     }
+}
+
+bool KickMonitor::any_ring_moved() const {
+    for (const Virtqueue& vq : queues_) {
+        if (vq.started() && vq.driver_avail_idx() != vq.start_avail_idx()) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void KickMonitor::on_kick(uint32_t index, uint32_t epoll_events) {
@@ -97,8 +107,22 @@ void KickMonitor::on_kick(uint32_t index, uint32_t epoll_events) {
         unwatch(w);
         return;
     }
+    // A notification alone proves nothing: a driver may notify with nothing
+    // new available (virtio 1.2, 2.7.13 does not forbid it; DPDK's virtio
+    // PMD kicks every transmit queue once at start, before it has queued
+    // anything).  What private memory does is hide every write of the
+    // driver, so the kick counts only while no started ring has moved; once
+    // one has, this connection's memory is shared and the watch ends.
+    if (any_ring_moved()) {
+        log_message(NVH_LOG_DBG, "vring %u kicked with nothing new, but the "
+                    "driver's writes reach this process elsewhere", index);
+        unwatch_all();
+        shared_ = true;
+        return;
+    }
     log_message(NVH_LOG_DBG, "vring %u kicked, avail index still %u as at "
-                "start", index, vq.start_avail_idx());
+                "start, and so are the other rings'", index,
+                vq.start_avail_idx());
     if (++kicks_ < kKicksForVerdict) {
         return;
     }

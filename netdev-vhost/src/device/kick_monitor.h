@@ -15,12 +15,18 @@
 // ring: it cannot see VIRTQ_USED_F_NO_NOTIFY or the avail_event that
 // Virtqueue::start wrote (2.7.10); without EVENT_IDX it kicks on every
 // buffer.  A guest whose memory is shared rarely kicks, and when it does the
-// index has moved.
+// index has moved, except for the odd notification with nothing new (which
+// virtio allows: DPDK's virtio PMD kicks each transmit queue once at start).
+// Those come from drivers whose other writes we do see, e.g. the receive
+// buffers they made available before: a kick counts only while no started
+// ring has moved.
 //
 // So the kick eventfd of every started split ring is watched on the control
 // thread.  An event is drained (one read), then avail->idx is compared with
 // the index the ring started at: a ring whose index moved is healthy and is
-// no longer watched; otherwise the event counts.  kKicksForVerdict counted
+// no longer watched; otherwise the event counts, unless another started ring
+// has moved, which settles it for the connection ("shared": nothing is
+// watched any more until the next connection).  kKicksForVerdict counted
 // events on the connection give the verdict "not shared": it stays until
 // clear() (the next connection) and no kick fd is watched any more.  Kicks
 // pending when a watch begins are drained without counting: they may be
@@ -85,6 +91,7 @@ public:
     // Forgets the verdict and the count (a new connection).
     void clear() {
         not_shared_ = false;
+        shared_ = false;
         kicks_ = 0;
     }
     bool memory_not_shared() const { return not_shared_; }
@@ -103,6 +110,9 @@ private:
     };
 
     void on_kick(uint32_t index, uint32_t epoll_events);
+    // Whether the avail index of any started split ring is no longer where
+    // the ring started: the driver's writes reach our mapping.
+    bool any_ring_moved() const;
     void unwatch(Watch& w);
 
     std::array<Virtqueue, NVH_MAX_VRINGS>& queues_;
@@ -112,6 +122,7 @@ private:
     std::array<Watch, NVH_MAX_VRINGS> watches_;
     uint32_t kicks_ = 0;   // Counted on this connection.
     bool not_shared_ = false;
+    bool shared_ = false;   // Seen shared on this connection: not watched.
 };
 
 }  // namespace nvh
