@@ -27,10 +27,10 @@
 #
 # NVH_TSO=true enables userspace TSO, so that VIRTIO_NET_F_CSUM and
 # HOST_TSO4 are offered and the checksum/GSO header attacks reach their own
-# rules (needs dpdk-socket-mem 1024); by default the header attacks'
-# guest takes HOST_TSO4 without CSUM (a port reads transmit headers only
-# with some transmit offload), and they are stopped by the rule that forbids
-# NEEDS_CSUM without VIRTIO_NET_F_CSUM, with the same counter.
+# rules; by default the header attacks' guest takes HOST_ECN without CSUM
+# (a port reads transmit headers only with some transmit offload), and they
+# are stopped by the rule that forbids NEEDS_CSUM without VIRTIO_NET_F_CSUM,
+# with the same counter.
 #
 # Only for the vhostuserclient type (the counters and status keys are ours).
 source "$(dirname "$0")/lib.sh"
@@ -47,7 +47,6 @@ RSS_SLACK_KB=${NVH_RSS_SLACK_KB:-4096}
 VM_SLACK_KB=${NVH_VM_SLACK_KB:-524288}
 
 nvh_require_port_type vhostuserclient
-[ "$TSO" = true ] && NVH_SOCKET_MEM=${NVH_TSO_SOCKET_MEM:-1024}
 nvh_setup_testpmd_test
 
 TOOL=$NVH_BUILD_DIR/tests/tools/vhost_user_attack

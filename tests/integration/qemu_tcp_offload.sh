@@ -17,8 +17,8 @@ IP1=198.18.0.1
 IP2=198.18.0.2
 # The offload bits: the guest's receive offloads GUEST_CSUM, GUEST_TSO4/6,
 # GUEST_ECN, GUEST_UFO (offered in any case, as dpdkvhostuserclient does)
-# and its transmit offloads CSUM, HOST_TSO4/6 (usable only with userspace
-# TSO, where CSUM is offered).
+# and its transmit offloads CSUM, HOST_TSO4/6 (offered only with userspace
+# TSO, as on dpdkvhostuserclient).
 GUEST_OFFLOADS=$(( (1 << 1) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) ))
 HOST_OFFLOADS=$(( (1 << 0) | (1 << 11) | (1 << 12) ))
 CSUM=1
@@ -59,6 +59,10 @@ for p in vhu0 vhu1; do
             "$(printf 0x%x $HOST_OFFLOADS)" "$(printf 0x%x $((f & HOST_OFFLOADS)))"
     else
         nvh_check_eq "$p: no checksum offload from the guest" 0 $((f & CSUM))
+        # Nor HOST_TSO4/6 or HOST_UFO, which dpdkvhostuserclient does not
+        # offer without TSO: a guest that acked them could not move there.
+        nvh_check_eq "$p: no HOST_TSO4/6 or HOST_UFO negotiated" 0x0 \
+            "$(printf 0x%x $((f & ((1 << 11) | (1 << 12) | (1 << 14)))))"
     fi
 done
 

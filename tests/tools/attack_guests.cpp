@@ -159,12 +159,13 @@ uint64_t guest_features(bool mrg_rxbuf, bool packed, bool offloads, uint64_t off
     }
     if (offloads) {
         // VIRTIO_NET_F_CSUM and HOST_TSO4 when offered; never HOST_TSO6.
-        // Without CSUM this guest takes HOST_TSO4 anyway, against virtio
-        // 1.2, 5.1.3.1: with no transmit offload at all the port does not
-        // read transmit headers, and the header attacks are meant to reach
-        // the port's header rules.
+        // Without them this guest takes HOST_ECN alone, against virtio 1.2,
+        // 5.1.3.1: with no transmit offload at all the port does not read
+        // transmit headers, and the header attacks are meant to reach the
+        // port's header rules.
         f |= offered & (virtio::bit(virtio::kNetFCsum) |
-                        virtio::bit(virtio::kNetFHostTso4));
+                        virtio::bit(virtio::kNetFHostTso4) |
+                        virtio::bit(virtio::kNetFHostEcn));
     }
     return f;
 }
@@ -180,10 +181,11 @@ SplitGuest::SplitGuest() {
 void SplitGuest::set_up(Context& c, bool mrg_rxbuf, bool offloads) {
     // The offered set is only known after GET_FEATURES: with offloads, the
     // port's fixed offer (docs/features.md) decides.
-    // (HOST_TSO4 is offered either way, usable only with TSO's CSUM.)
-    uint64_t offered = virtio::bit(virtio::kNetFHostTso4);
+    // Without TSO: HOST_ECN alone (unusable without CSUM and TSO); with it
+    // CSUM and HOST_TSO4, and no HOST_ECN.
+    uint64_t offered = virtio::bit(virtio::kNetFHostEcn);
     if (offloads && c.tso) {
-        offered |= virtio::bit(virtio::kNetFCsum);
+        offered = virtio::bit(virtio::kNetFCsum) | virtio::bit(virtio::kNetFHostTso4);
     }
     features = guest_features(mrg_rxbuf, false, offloads, offered) | extra_features;
     set_up_rings(c, mem, *rxq, *txq, kick, call, features, 0, extra_protocol);

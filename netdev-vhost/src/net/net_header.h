@@ -30,13 +30,15 @@ inline constexpr uint64_t kGuestOffloadFeatures =
 inline constexpr uint64_t kHostOffloadFeatures =
     virtio::bit(virtio::kNetFCsum) | virtio::bit(virtio::kNetFHostTso4) |
     virtio::bit(virtio::kNetFHostTso6);
-// Without userspace TSO OVS disables only VIRTIO_NET_F_CSUM, which the
-// segmentation features require (virtio 1.2, 5.1.3.1): they stay offered but
-// cannot be used, since a segmented frame needs NEEDS_CSUM and NEEDS_CSUM
-// needs CSUM (accept_tx_header drops anything else).
-inline constexpr uint64_t kUnusableHostOffloadFeatures =
-    virtio::bit(virtio::kNetFHostTso4) | virtio::bit(virtio::kNetFHostTso6) |
-    virtio::bit(virtio::kNetFHostEcn) | virtio::bit(virtio::kNetFHostUfo);
+// Without userspace TSO the built-in dpdkvhostuserclient port offers, of the
+// transmit offloads, HOST_ECN alone: OVS disables VIRTIO_NET_F_CSUM, and
+// DPDK's vhost library, asked for linear buffers without external ones,
+// withdraws HOST_TSO4, HOST_TSO6 and HOST_UFO.  The same set is offered here,
+// so that a guest can move between the two backends either way (a frontend
+// refuses a backend that offers less than the guest acked).  HOST_ECN cannot
+// be used without CSUM and TSO (virtio 1.2, 5.1.3.1): a segmented frame needs
+// NEEDS_CSUM, which needs CSUM (accept_tx_header drops anything else).
+inline constexpr uint64_t kUnusableHostOffloadFeatures = virtio::bit(virtio::kNetFHostEcn);
 inline constexpr uint64_t kOffloadFeatures = kGuestOffloadFeatures | kHostOffloadFeatures;
 
 // Whether a transmitq header may carry anything for the device.  Without
