@@ -26,8 +26,7 @@
 #                status:warning on vhu0.
 #   switch-off   vhost-backend=dpdk and a restart: DPDK serves vhu0 again.
 # At the end: both guests still run the same ping (never restarted), and
-# QEMU logged no feature error ("vhost lacks feature ...") and no
-# vhost-user failure.
+# QEMU logged no feature error ("vhost lacks feature ...").
 source "$(dirname "$0")/lib.sh"
 
 BOOT_TIMEOUT=${NVH_BOOT_TIMEOUT:-90}
@@ -200,8 +199,15 @@ for g in g1 g2; do
     nvh_check_eq "$g: booted once" 1 "$(grep -ac '^NVH-PINGING' "${NVH_GUEST_CONSOLE[$g]}")"
     nvh_check_eq "$g: its ping still running" "" \
         "$(grep -a '^NVH-\(DONE\|ERROR\)' "${NVH_GUEST_CONSOLE[$g]}" | tr -d '\r')"
-    nvh_check_eq "$g: no feature or vhost error in QEMU's log" "" \
-        "$(grep -iE 'lacks feature|vhost.*(fail|error)|features.*mismatch' "$NVH_WORK/$g.qemu.log")"
+    # QEMU refuses a backend that offers less than the guest acked with
+    # "vhost lacks feature mask ... for backend" (hw/net/vhost_net.c) and
+    # then has no vhost-user device.  "ring restore failed" is what it logs
+    # each time a backend goes away (it cannot read the ring's base): one per
+    # virtqueue and disconnection, expected here.
+    nvh_check_eq "$g: no feature error in QEMU's log" "" \
+        "$(grep -iE 'lacks feature|feature.*(mismatch|not supported)|vhost_net.*fail|failed to init vhost' \
+            "$NVH_WORK/$g.qemu.log")"
+    nvh_log "$g: backend disconnections QEMU saw: $(grep -c 'VQ 0 ring restore failed' "$NVH_WORK/$g.qemu.log")"
 done
 nvh_log "longest ping gaps (phase guest pings seconds):"
 sed 's/^/    /' "$NVH_WORK/gaps"

@@ -229,15 +229,16 @@ declare -A NVH_READY_STATUS=()
 # the port ready, and then that read is kept in NVH_READY_STATUS[PORT].
 nvh__port_ready_now() {
     local map key=state want=ready
-    [ "$NVH_PORT_TYPE" = vhostuserclient ] || { key=status; want=connected; }
     map=$(vsctl --if-exists get Interface "$1" status 2>/dev/null) || return 1
+    [ "$(nvh_status_key "$map" backend)" = netdev-vhost ] || { key=status; want=connected; }
     [ "$(nvh_status_key "$map" "$key")" = "$want" ] || return 1
     NVH_READY_STATUS[$1]=$map
 }
 
 # nvh_wait_port_ready PORT [TIMEOUT]: the port can carry traffic.
-#   vhostuserclient:     status:state = ready
-#   dpdkvhostuserclient: status:status = connected (set once vrings are ready)
+#   served by netdev-vhost (status:backend, whatever the type): state = ready
+#   served by DPDK's vhost library: status:status = connected (set once vrings
+#   are ready)
 # The status read that showed it ready stays available (nvh_ready_status).
 nvh_wait_port_ready() {
     nvh_wait_for "${2:-30}" "$1 to be ready" nvh__port_ready_now "$1" || {
@@ -254,10 +255,11 @@ nvh_ready_status() { nvh_status_key "${NVH_READY_STATUS[$1]:-}" "$2"; }
 
 # nvh_wait_port_down PORT [TIMEOUT]: the frontend is gone.
 nvh_wait_port_down() {
-    case "$NVH_PORT_TYPE" in
-        vhostuserclient) nvh_wait_status "$1" state 'waiting*' "${2:-30}" ;;
-        *)               nvh_wait_status "$1" status disconnected "${2:-30}" ;;
-    esac
+    if [ "$(nvh_iface_status "$1" backend)" = netdev-vhost ]; then
+        nvh_wait_status "$1" state 'waiting*' "${2:-30}"
+    else
+        nvh_wait_status "$1" status disconnected "${2:-30}"
+    fi
 }
 
 # nvh_iface_stat PORT KEY: one counter of the Interface statistics column (0
