@@ -96,9 +96,9 @@ resumed() {
                 "seq=$(nvh_ping_last $g), before the change: seq=${last[$g]})"
     done
     for g in g1 g2; do
-        read -r gap t <<<"$(nvh_ping_gap $g "${last[$g]}")"
-        nvh_log "$phase: $g: longest ping gap $gap pings (~$t s)"
-        echo "$phase $g $gap $t" >>"$NVH_WORK/gaps"
+        read -r gap t rtt <<<"$(nvh_ping_gap $g "${last[$g]}")"
+        nvh_log "$phase: $g: longest ping gap $gap pings (~$t s), slowest answer $rtt ms"
+        echo "$phase $g $gap $t $rtt" >>"$NVH_WORK/gaps"
     done
 }
 
@@ -209,7 +209,7 @@ for g in g1 g2; do
             "$NVH_WORK/$g.qemu.log")"
     nvh_log "$g: backend disconnections QEMU saw: $(grep -c 'VQ 0 ring restore failed' "$NVH_WORK/$g.qemu.log")"
 done
-nvh_log "longest ping gaps (phase guest pings seconds):"
+nvh_log "longest ping gaps (phase, guest, pings lost in a row, ~seconds, slowest answer in ms):"
 sed 's/^/    /' "$NVH_WORK/gaps"
 
 nvh_finish

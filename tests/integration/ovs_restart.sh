@@ -100,9 +100,9 @@ restart_phase() {
                 "(last answered seq=$(nvh_ping_last $g), before the stop: seq=${last[$g]})"
     done
     for g in g1 g2; do
-        read -r gap t <<<"$(nvh_ping_gap $g "${last[$g]}")"
+        read -r gap t rtt <<<"$(nvh_ping_gap $g "${last[$g]}")"
         nvh_log "$phase: $g: longest gap after seq=${last[$g]}: $gap pings (~$t s)," \
-            "now at seq=$(nvh_ping_last $g)"
+            "slowest answer $rtt ms, now at seq=$(nvh_ping_last $g)"
     done
 
     # The new process sees both ports connected, ready, without error, and

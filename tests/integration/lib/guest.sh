@@ -135,12 +135,18 @@ nvh_ping_beyond() {
     l=$(nvh_ping_last "$1")
     [ -n "$l" ] && [ "$l" -ge "$2" ]
 }
-# nvh_ping_gap GUEST FROM: "N S" = the longest run of unanswered pings after
-# seq FROM (N pings, about S seconds).
+# nvh_ping_gap GUEST FROM: "N S R" = the longest run of unanswered pings after
+# seq FROM (N pings, about S seconds) and the slowest answer after it (R ms):
+# a ping sent while the path was down but answered once it came back (the
+# request waited in the guest's ring) is not lost but late.
 nvh_ping_gap() {
-    nvh_ping_replies "$1" | awk -v from="$2" -v i="${NVH_PING_INTERVAL:-0.1}" '
-        $1 < from { next }
-        NR > 1 && prev != "" && $1 - prev - 1 > gap { gap = $1 - prev - 1 }
-        { prev = $1 }
-        END { printf "%d %.1f\n", gap, gap * i }'
+    tr -d '\r' <"${NVH_GUEST_CONSOLE[$1]}" |
+        sed -n 's/^[0-9]* bytes from .*: seq=\([0-9]*\) .*time=\([0-9.]*\) ms.*/\1 \2/p' |
+        sort -n -u -k1,1 |
+        awk -v from="$2" -v i="${NVH_PING_INTERVAL:-0.1}" '
+            $1 < from { next }
+            prev != "" && $1 - prev - 1 > gap { gap = $1 - prev - 1 }
+            $2 + 0 > rtt { rtt = $2 + 0 }
+            { prev = $1 }
+            END { printf "%d %.1f %.0f\n", gap, gap * i, rtt }'
 }
