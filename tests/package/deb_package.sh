@@ -147,6 +147,9 @@ check "after install: mode" auto "$(query Status)"
 run_script postinst configure "$(dpkg-deb -f "$deb" Version)"   # reconfigure
 run_script prerm upgrade "$(dpkg-deb -f "$deb" Version)"
 check "after upgrade: selected" "$ours" "$(query Value)"
+run_script prerm remove                      # a removal that fails
+run_script postinst abort-remove
+check "after an aborted removal: selected" "$ours" "$(query Value)"
 run_script prerm remove
 run_script postrm remove
 check "after remove: /usr/sbin/ovs-vswitchd" "$stock" "$(target)"
