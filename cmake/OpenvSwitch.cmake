@@ -25,6 +25,20 @@ set(NVH_OVS_TARBALL "/usr/src/openvswitch/openvswitch.tar.gz" CACHE FILEPATH
     "Open vSwitch release tarball (Debian package openvswitch-source)")
 set(NVH_OVS_CONFIGURE_ARGS "--with-dpdk=shared;PYTHON3=/usr/bin/python3"
     CACHE STRING "Arguments for Open vSwitch's ./configure (;-separated)")
+# Debian's paths (those of the openvswitch-switch/-common packages): the
+# compiled-in run directory /var/run/openvswitch, database directory
+# /etc/openvswitch, log directory /var/log/openvswitch and data directory
+# /usr/share/openvswitch.  The .deb is built from a tree configured so
+# (scripts/build-deb.sh, cmake/DebPackage.cmake); the default tree keeps
+# OVS's defaults under /usr/local.
+option(NVH_OVS_DEBIAN_PATHS
+  "Configure Open vSwitch with Debian's paths (--prefix=/usr --localstatedir=/var --sysconfdir=/etc)"
+  OFF)
+set(NVH_OVS_DEBIAN_PATH_ARGS --prefix=/usr --localstatedir=/var --sysconfdir=/etc)
+set(_nvh_ovs_configure_args ${NVH_OVS_CONFIGURE_ARGS})
+if(NVH_OVS_DEBIAN_PATHS)
+  list(APPEND _nvh_ovs_configure_args ${NVH_OVS_DEBIAN_PATH_ARGS})
+endif()
 set(NVH_OVS_DIR "${CMAKE_BINARY_DIR}/ovs")
 
 if(NOT EXISTS "${NVH_OVS_TARBALL}")
@@ -72,11 +86,11 @@ string(SHA256 NVH_OVS_PATCH_HASH "${_nvh_patch_digest}")
 set(_nvh_ovs_stamp_dir "${CMAKE_BINARY_DIR}/ovs-stamp")
 file(MAKE_DIRECTORY "${_nvh_ovs_stamp_dir}")
 file(CONFIGURE OUTPUT "${_nvh_ovs_stamp_dir}/inputs.txt"
-     CONTENT "${NVH_OVS_TARBALL}\n${NVH_OVS_CONFIGURE_ARGS}\n${_nvh_patch_digest}")
+     CONTENT "${NVH_OVS_TARBALL}\n${_nvh_ovs_configure_args}\n${_nvh_patch_digest}")
 
 # Lists travel to the script '|'-separated: a ';' would split the argument.
 string(REPLACE ";" "|" _nvh_patches_arg "${NVH_OVS_PATCHES}")
-string(REPLACE ";" "|" _nvh_configure_arg "${NVH_OVS_CONFIGURE_ARGS}")
+string(REPLACE ";" "|" _nvh_configure_arg "${_nvh_ovs_configure_args}")
 # The tree's record of its inputs is an output too, so that a removed
 # build/ovs is recreated.
 add_custom_command(

@@ -4,7 +4,11 @@
 #   1. installs every Debian package the project needs (libvirt's daemon,
 #      QEMU driver and virsh without any service, and the user libvirt-qemu
 #      its QEMU driver looks up);
-#   2. reserves 2 MB hugepages (NVH_HUGEPAGES, default 1024 = 2 GB; an
+#   2. installs Debian's openvswitch-switch-dpdk (the switch the package
+#      netdev-vhost-switch installs next to, docs/install.md) without letting
+#      its services start or be enabled: a system ovs-vswitchd would collide
+#      with the tests' own;
+#   3. reserves 2 MB hugepages (NVH_HUGEPAGES, default 1024 = 2 GB; an
 #      existing larger reservation is kept) and mounts hugetlbfs on
 #      /dev/hugepages if nothing is mounted there.
 #
@@ -35,7 +39,18 @@ packages=(
     qemu-system-x86 busybox-static cpio iproute2 procps
     # Benchmark (bench/): its chart, and profiles of ovs-vswitchd.
     python3-matplotlib linux-perf
+    # The Debian package (scripts/build-deb.sh, ctest package.deb):
+    # dpkg-shlibdeps and dpkg-buildflags, and lintian.
+    dpkg-dev lintian
 )
+
+# Debian's DPDK Open vSwitch, which the package depends on (and the package
+# installation test, tests/integration/deb_install.sh, starts through its
+# ovs-ctl).  Installed without starting its services, see below.
+ovs_packages=(openvswitch-switch-dpdk)
+# Its services: systemd units, and the SysV init script.
+ovs_units=(openvswitch-switch.service ovs-vswitchd.service
+           ovsdb-server.service ovs-record-hostname.service)
 
 # libvirt for the integration test libvirt_guest, which starts a libvirtd of
 # its own: the daemon, its QEMU driver and virsh, without recommends and
@@ -74,6 +89,50 @@ as_root env DEBIAN_FRONTEND=noninteractive \
 log "apt-get install --no-install-recommends ${libvirt_packages[*]}"
 as_root env DEBIAN_FRONTEND=noninteractive \
     apt-get "${apt_opts[@]}" --no-install-recommends install "${libvirt_packages[@]}"
+
+# openvswitch-switch's postinst starts the switch (invoke-rc.d or
+# deb-systemd-invoke) and enables it at boot.  Its services must never run
+# on a test machine: the tests start their own ovsdb-server and
+# ovs-vswitchd, and two userspace datapaths on one host collide.  So, before
+# the installation, the units are masked (systemd); during it a policy-rc.d
+# that forbids every start (exit 101) stands in for any other (put back
+# afterwards); after it the SysV script is disabled.  Nothing is stopped: a
+# switch that was already running was not started here.
+if ! dpkg-query -W -f='${Status}' "${ovs_packages[@]}" 2>/dev/null |
+     grep -qx 'install ok installed'; then
+    if [ -d /run/systemd/system ]; then
+        log "masking ${ovs_units[*]}"
+        as_root systemctl mask "${ovs_units[@]}" >/dev/null
+    fi
+    policy=/usr/sbin/policy-rc.d
+    saved=""
+    if [ -e "$policy" ]; then
+        saved=$(mktemp)
+        as_root cp -a "$policy" "$saved"
+    fi
+    restore_policy() {
+        if [ -n "$saved" ]; then
+            as_root mv -f "$saved" "$policy"
+        else
+            as_root rm -f "$policy"
+        fi
+    }
+    trap restore_policy EXIT
+    printf '#!/bin/sh\n# setup.sh: no service starts while Open vSwitch installs\nexit 101\n' |
+        as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    log "apt-get install --no-install-recommends ${ovs_packages[*]} (services not started)"
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get "${apt_opts[@]}" --no-install-recommends install "${ovs_packages[@]}"
+    restore_policy
+    trap - EXIT
+fi
+if [ ! -d /run/systemd/system ] && [ -e /etc/init.d/openvswitch-switch ] &&
+   command -v update-rc.d >/dev/null &&
+   ls /etc/rc[2-5].d/S*openvswitch-switch >/dev/null 2>&1; then
+    log "disabling the SysV service openvswitch-switch at boot"
+    as_root update-rc.d openvswitch-switch disable >/dev/null
+fi
 
 # A privileged libvirtd's QEMU driver looks up its default user and group,
 # libvirt-qemu, when it starts (before it reads qemu.conf, which may name

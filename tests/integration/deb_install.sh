@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# deb_install: the package netdev-vhost-switch on the host's own Open
+# vSwitch (docs/install.md), from installation to removal.
+#
+# NOT registered with ctest, and not run by scripts/test.sh: it installs a
+# package, and runs Debian's switch on the system's paths (/var/run/
+# openvswitch, /etc/openvswitch/conf.db, /var/log/openvswitch).  Run it by
+# hand, as root, on a machine prepared by scripts/setup.sh where nothing else
+# uses Open vSwitch:
+#
+#   sudo bash tests/integration/deb_install.sh        # builds the package
+#   sudo NVH_DEB=path/to/netdev-vhost-switch_*.deb bash tests/integration/deb_install.sh
+#
+# 1. Debian's openvswitch-switch-dpdk must be installed, this package not,
+#    and no system ovsdb-server or ovs-vswitchd may run (the test fails
+#    rather than touch one it did not start).  The DPDK binary is selected
+#    by hand, as Debian's README.Debian says.
+# 2. The package is installed with dpkg, service start-up forbidden
+#    (policy-rc.d answering 101): /usr/sbin/ovs-vswitchd must be ours.
+# 3. Debian's ovs-ctl starts the switch (its defaults: --mlockall,
+#    --monitor), DPDK configured in the database before ovs-vswitchd starts;
+#    the running binary is ours, it loaded the plugin, iface_types lists
+#    vhostuserclient.  Two vhostuserclient ports, two QEMU guests pinging
+#    each other through actions=NORMAL; vhostuserclient/show lists both.
+#    ovs-vswitchd's memory is printed (VmRSS, RssAnon, RssShmem, VmLck,
+#    HugetlbPages) and its private resident memory (RssAnon) must stay under
+#    NVH_DEB_MAX_ANON_MB (default 512: with --mlockall everything it maps is
+#    resident; guest memory it maps is shared, RssShmem, and not counted).
+# 4. "ovs-ctl restart": the guests' pings resume, the ports are ready
+#    again, the binary is still ours; memory printed and checked again.
+# 5. "dpkg -r": /usr/sbin/ovs-vswitchd is Debian's DPDK binary again (the
+#    selection made by hand is restored), the database still has the bridge
+#    and both ports with their type and options.  "ovs-ctl restart" runs
+#    Debian's binary, which cannot open vhostuserclient ports (their error
+#    column says so) but keeps them.  "dpkg -P": the database is untouched.
+#
+# Afterwards the host is as it was: the switch is stopped, the package
+# purged, the ovs-vswitchd alternatives as they were, a database that
+# existed before put back (one the test created removed), and the logs the
+# test's switch wrote are moved into the work directory.
+source "$(dirname "$0")/lib.sh"
+
+BOOT_TIMEOUT=${NVH_BOOT_TIMEOUT:-90}
+RESUME_TIMEOUT=${NVH_RESTART_RESUME_TIMEOUT:-60}
+MAX_ANON_MB=${NVH_DEB_MAX_ANON_MB:-512}
+AFTER=20                       # replies that must follow each restart
+INTERVAL=0.1
+IP1=198.18.0.1
+IP2=198.18.0.2
+
+PKG=netdev-vhost-switch
+OURS=/usr/lib/netdev-vhost/sbin/ovs-vswitchd
+DPDK=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
+CTL=/usr/share/openvswitch/scripts/ovs-ctl
+RUNDIR=/var/run/openvswitch
+LOGDIR=/var/log/openvswitch
+DB=/var/lib/openvswitch/conf.db     # /etc/openvswitch/conf.db links here
+POLICY=/usr/sbin/policy-rc.d
+
+# Debian's tools (lib/ovs.sh's vsctl, appctl and ofctl use $NVH_PREFIX/bin).
+NVH_PREFIX=/usr
+export NVH_PREFIX
+
+DEB_STARTED=""          # set once this test started the system switch
+DEB_INSTALLED=""        # set once this test installed the package
+DEB_DB_SAVED=""         # a database that existed before, moved aside
+DEB_ALT_MODE="" DEB_ALT_VALUE=""
+DEB_LOGS_BEFORE=""
+SYSTEM_ID=""
+nvh_deb_rc=0            # the exit status, kept across deb_cleanup
+
+# ---- Clean-up: the host as it was -------------------------------------------
+# shellcheck disable=SC2317  # Called from the EXIT trap.
+deb_cleanup() {
+    local f
+    set +e
+    if [ -n "$DEB_STARTED" ]; then
+        "$CTL" stop >/dev/null 2>&1
+    fi
+    if [ -n "$DEB_INSTALLED" ] && dpkg-query -W "$PKG" >/dev/null 2>&1; then
+        deb_with_policy dpkg -P "$PKG" >/dev/null 2>&1
+    fi
+    case "$DEB_ALT_MODE" in
+        auto) update-alternatives --auto ovs-vswitchd >/dev/null 2>&1 ;;
+        manual) update-alternatives --set ovs-vswitchd "$DEB_ALT_VALUE" >/dev/null 2>&1 ;;
+    esac
+    if [ -n "$DEB_STARTED" ]; then
+        rm -f "$DB" "$(dirname "$DB")/.conf.db.~lock~"
+        [ -n "$DEB_DB_SAVED" ] && mv -f "$DEB_DB_SAVED" "$DB"
+        mkdir -p "$NVH_WORK/system-logs"
+        for f in "$LOGDIR"/*.log; do
+            [ -e "$f" ] || continue
+            grep -qxF "$f" <<<"$DEB_LOGS_BEFORE" && continue
+            mv -f "$f" "$NVH_WORK/system-logs/"
+        done
+    fi
+}
+
+# deb_with_policy COMMAND...: runs it with a policy-rc.d that forbids every
+# service start (exit 101) in place of any other, put back afterwards.
+deb_with_policy() {
+    local saved="" rc
+    if [ -e "$POLICY" ]; then
+        saved=$NVH_WORK/policy-rc.d.saved
+        cp -a "$POLICY" "$saved"
+    fi
+    printf '#!/bin/sh\nexit 101\n' > "$POLICY"
+    chmod 755 "$POLICY"
+    DEBIAN_FRONTEND=noninteractive "$@"
+    rc=$?
+    if [ -n "$saved" ]; then mv -f "$saved" "$POLICY"; else rm -f "$POLICY"; fi
+    return $rc
+}
+
+alt_value() { update-alternatives --query ovs-vswitchd | sed -n 's/^Value: //p'; }
+alt_mode()  { update-alternatives --query ovs-vswitchd | sed -n 's/^Status: //p'; }
+sbin_target() { readlink -f /usr/sbin/ovs-vswitchd; }
+
+# The system switch's ovs-vswitchd (the --monitor child: its pidfile).
+vswitchd_pid() { cat "$RUNDIR/ovs-vswitchd.pid" 2>/dev/null; }
+vswitchd_exe() { readlink "/proc/$(vswitchd_pid)/exe"; }
+
+# deb_ctl ARGS...: Debian's ovs-ctl; the system ID is given, so that it
+# writes no /etc/openvswitch/system-id.conf.
+deb_ctl() {
+    "$CTL" --system-id="$SYSTEM_ID" "$@" >>"$NVH_WORK/ovs-ctl.log" 2>&1
+}
+
+# deb_vswitchd_up: waits for DPDK in a new ovs-vswitchd and points the
+# library's bookkeeping at it (its PID, for the memory checks).
+deb_vswitchd_up() {
+    local what=$1
+    nvh_wait_for 60 "ovs-vswitchd's pidfile" test -s "$RUNDIR/ovs-vswitchd.pid" ||
+        nvh_fail "$what: ovs-vswitchd did not start (see ovs-ctl.log)"
+    NVH_VSWITCHD_PID=$(vswitchd_pid)
+    nvh_wait_for 60 "DPDK initialisation" deb__dpdk_initialized ||
+        nvh_fail "$what: ovs-vswitchd did not initialise DPDK"
+    nvh_log "$what: ovs-vswitchd pid $NVH_VSWITCHD_PID runs $(vswitchd_exe)," \
+        "command line: $(tr '\0' ' ' < "/proc/$NVH_VSWITCHD_PID/cmdline")"
+}
+deb__dpdk_initialized() {
+    [ "$(vsctl get Open_vSwitch . dpdk_initialized 2>/dev/null)" = true ]
+}
+
+# deb_memory WHAT: prints ovs-vswitchd's memory and checks RssAnon.
+deb_memory() {
+    local what=$1 status anon
+    status=/proc/$NVH_VSWITCHD_PID/status
+    nvh_log "$what: ovs-vswitchd memory:" \
+        "$(grep -E '^(VmRSS|RssAnon|RssFile|RssShmem|VmLck|HugetlbPages):' "$status" | xargs)"
+    anon=$(awk '/^RssAnon:/ { print int($2 / 1024) }' "$status")
+    [ "$anon" -le "$MAX_ANON_MB" ] ||
+        nvh_check_eq "$what: ovs-vswitchd RssAnon <= $MAX_ANON_MB MB" yes "no ($anon MB)"
+    nvh_check_eq "$what: ovs-vswitchd runs with --mlockall" yes \
+        "$(tr '\0' '\n' < "/proc/$NVH_VSWITCHD_PID/cmdline" | grep -qx -- --mlockall && echo yes)"
+}
+
+# deb_pings_resume WHAT: both guests get new replies after a restart.
+deb_pings_resume() {
+    local what=$1 g
+    declare -A last=()
+    for g in g1 g2; do last[$g]=$(nvh_ping_last $g); done
+    for g in g1 g2; do
+        nvh_wait_for "$RESUME_TIMEOUT" "$g's answers beyond seq=$((last[$g] + AFTER))" \
+            nvh_ping_beyond $g $((last[$g] + AFTER)) ||
+            nvh_fail "$what: $g's pings are not answered (last seq=$(nvh_ping_last $g))"
+        nvh_log "$what: $g answered up to seq=$(nvh_ping_last $g)"
+    done
+}
+
+# ---- 1. Preconditions -------------------------------------------------------
+NVH_PING_INTERVAL=$INTERVAL
+nvh_setup_guest_test
+# After nvh_init's trap: the switch is stopped and the host put back first,
+# then the library ends the guests and removes the work directory.
+trap 'nvh_deb_rc=$?; deb_cleanup; (exit $nvh_deb_rc); nvh_cleanup' EXIT
+nvh_require_cmd dpkg dpkg-query update-alternatives uuidgen
+[ -x "$CTL" ] || nvh_fail "$CTL missing: install openvswitch-switch-dpdk (scripts/setup.sh)"
+[ "$(dpkg-query -W -f='${Status}' openvswitch-switch-dpdk 2>/dev/null)" = "install ok installed" ] ||
+    nvh_fail "openvswitch-switch-dpdk is not installed (scripts/setup.sh)"
+! dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q 'installed' ||
+    nvh_fail "$PKG is already installed: this test installs and removes it"
+for d in ovsdb-server ovs-vswitchd; do
+    if [ -s "$RUNDIR/$d.pid" ] && nvh_alive "$(cat "$RUNDIR/$d.pid")"; then
+        nvh_fail "a system $d is running (pid $(cat "$RUNDIR/$d.pid")): not touching it"
+    fi
+done
+
+if [ -z "${NVH_DEB:-}" ]; then
+    nvh_log "building the package (scripts/build-deb.sh)"
+    NVH_DEB=$("$NVH_REPO/scripts/build-deb.sh" 2>"$NVH_WORK/build-deb.log" | tail -n 1) ||
+        { tail -n 30 "$NVH_WORK/build-deb.log"; nvh_fail "scripts/build-deb.sh failed"; }
+fi
+[ -f "$NVH_DEB" ] || nvh_fail "no package '$NVH_DEB'"
+nvh_log "package $NVH_DEB"
+
+SYSTEM_ID=$(uuidgen)
+DEB_ALT_MODE=$(alt_mode)
+DEB_ALT_VALUE=$(alt_value)
+DEB_LOGS_BEFORE=$(ls "$LOGDIR"/*.log 2>/dev/null)
+nvh_log "ovs-vswitchd alternatives before: $DEB_ALT_MODE, $DEB_ALT_VALUE"
+update-alternatives --set ovs-vswitchd "$DPDK" >/dev/null ||
+    nvh_fail "cannot select $DPDK"
+nvh_assert_eq "before: /usr/sbin/ovs-vswitchd" "$DPDK" "$(sbin_target)"
+
+# ---- 2. Install ---------------------------------------------------------------
+DEB_INSTALLED=1
+deb_with_policy dpkg -i "$NVH_DEB" >"$NVH_WORK/dpkg-install.log" 2>&1 ||
+    { cat "$NVH_WORK/dpkg-install.log"; nvh_fail "dpkg -i failed"; }
+nvh_check_eq "installed: /usr/sbin/ovs-vswitchd" "$OURS" "$(sbin_target)"
+update-alternatives --display ovs-vswitchd | sed 's/^/    /'
+for d in ovsdb-server ovs-vswitchd; do
+    [ -s "$RUNDIR/$d.pid" ] && nvh_alive "$(cat "$RUNDIR/$d.pid")" &&
+        nvh_fail "installing the package started $d"
+done
+
+# ---- 3. Start with Debian's ovs-ctl -------------------------------------------
+if [ -e "$DB" ]; then
+    DEB_DB_SAVED=$NVH_WORK/conf.db.saved
+    mv "$DB" "$DEB_DB_SAVED"
+fi
+DEB_STARTED=1
+deb_ctl --no-ovs-vswitchd start || nvh_fail "ovs-ctl --no-ovs-vswitchd start failed"
+NVH_OVS_DPDK_PREFIX="nvh$$deb"
+NVH_DPDK_PREFIXES+=("$NVH_OVS_DPDK_PREFIX")
+vsctl --no-wait set Open_vSwitch . \
+    other_config:dpdk-init=true \
+    other_config:dpdk-socket-mem="$NVH_SOCKET_MEM" \
+    other_config:dpdk-extra="--no-pci --file-prefix=$NVH_OVS_DPDK_PREFIX" \
+    other_config:pmd-cpu-mask="$NVH_PMD_MASK" || nvh_fail "cannot configure DPDK"
+deb_ctl --no-ovsdb-server start || nvh_fail "ovs-ctl --no-ovsdb-server start failed"
+deb_vswitchd_up start
+nvh_check_eq "start: running binary" "$OURS" "$(vswitchd_exe)"
+nvh_check_match "start: plugin loaded" \
+    "plugin /usr/lib/netdev-vhost/lib/openvswitch/plugins/netdev-vhost.so loaded" \
+    "$(grep 'plugins|' "$LOGDIR/ovs-vswitchd.log")"
+nvh_check_match "start: iface_types" "vhostuserclient" \
+    "$(vsctl get Open_vSwitch . iface_types)"
+
+nvh_two_port_bridge "actions=NORMAL"
+ping_args=(nvh.role=ping-stream "nvh.interval=$INTERVAL" nvh.count=6000 nvh.timeout=600)
+nvh_guest_start g1 "$(nvh_sock vhu0)" 52:54:00:00:00:01 nvh.ip=$IP1/24 nvh.peer=$IP2 "${ping_args[@]}"
+nvh_guest_start g2 "$(nvh_sock vhu1)" 52:54:00:00:00:02 nvh.ip=$IP2/24 nvh.peer=$IP1 "${ping_args[@]}"
+nvh_wait_port_ready vhu0 "$BOOT_TIMEOUT" || nvh_fail "vhu0 not ready"
+nvh_wait_port_ready vhu1 "$BOOT_TIMEOUT" || nvh_fail "vhu1 not ready"
+for g in g1 g2; do
+    nvh_guest_wait $g '^NVH-PINGING' "$BOOT_TIMEOUT" >/dev/null ||
+        nvh_fail "guest $g never reached its peer"
+    nvh_wait_for 60 "$AFTER replies to $g" nvh_ping_at_least $g $AFTER ||
+        nvh_fail "$g's pings are not answered"
+done
+show=$(appctl vhostuserclient/show)
+sed 's/^/    /' <<<"$show"
+nvh_check_match "vhostuserclient/show lists vhu0" "vhu0" "$show"
+nvh_check_match "vhostuserclient/show lists vhu1" "vhu1" "$show"
+deb_memory start
+
+# ---- 4. ovs-ctl restart -------------------------------------------------------
+deb_ctl restart || nvh_fail "ovs-ctl restart failed"
+deb_vswitchd_up restart
+nvh_check_eq "restart: running binary" "$OURS" "$(vswitchd_exe)"
+for p in vhu0 vhu1; do
+    nvh_wait_port_ready $p "$RESUME_TIMEOUT" || nvh_fail "restart: $p not ready again"
+done
+deb_pings_resume restart
+deb_memory restart
+
+# ---- 5. Remove, purge ---------------------------------------------------------
+before_ports=$(vsctl --bare --columns=name,type,options list Interface | sort)
+deb_with_policy dpkg -r "$PKG" >"$NVH_WORK/dpkg-remove.log" 2>&1 ||
+    { cat "$NVH_WORK/dpkg-remove.log"; nvh_fail "dpkg -r failed"; }
+nvh_check_eq "removed: /usr/sbin/ovs-vswitchd" "$DPDK" "$(sbin_target)"
+nvh_check_eq "removed: alternatives mode" manual "$(alt_mode)"
+nvh_check_eq "removed: ports in the database" "$before_ports" \
+    "$(vsctl --bare --columns=name,type,options list Interface | sort)"
+
+deb_ctl restart || nvh_fail "ovs-ctl restart (Debian's binary) failed"
+deb_vswitchd_up "Debian's binary"
+nvh_check_eq "after removal: running binary" "$DPDK" "$(vswitchd_exe)"
+for p in vhu0 vhu1; do
+    nvh_check_match "after removal: $p error column" "could not open" "$(nvh_iface_get $p error)"
+done
+nvh_check_eq "after removal: ports in the database" "$before_ports" \
+    "$(vsctl --bare --columns=name,type,options list Interface | sort)"
+
+deb_with_policy dpkg -P "$PKG" >"$NVH_WORK/dpkg-purge.log" 2>&1 ||
+    { cat "$NVH_WORK/dpkg-purge.log"; nvh_fail "dpkg -P failed"; }
+nvh_check_eq "purged: ports in the database" "$before_ports" \
+    "$(vsctl --bare --columns=name,type,options list Interface | sort)"
+nvh_check_eq "purged: /usr/sbin/ovs-vswitchd" "$DPDK" "$(sbin_target)"
+
+nvh_finish
