@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // file_mapping_test.cpp: mappings of frontend files (memory/file_mapping.h)
 // cover exactly what the kernel maps and are fully unmapped, on plain
-// memfds and on hugetlbfs (MFD_HUGETLB), and only the range asked for.
+// memfds and on hugetlbfs (MFD_HUGETLB), and only the range asked for; under
+// mlockall they are neither populated nor locked.
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -103,6 +107,48 @@ TEST(FileMapping, HugetlbfsMemoryTableIsUnmappedWhenReplaced) {
             ASSERT_TRUE(is_mapped(start));
         }
         EXPECT_FALSE(is_mapped(start)) << "round " << i << ": the huge page mapping leaked";
+    }
+}
+
+// Pages of [p, p + len) resident in this process's page tables (mincore).
+size_t resident_pages(const void* p, size_t len) {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> vec((len + page - 1) / page);
+    if (::mincore(const_cast<void*>(p), len, vec.data()) != 0) {
+        return SIZE_MAX;
+    }
+    size_t n = 0;
+    for (unsigned char v : vec) {
+        n += v & 1;
+    }
+    return n;
+}
+
+// ovs-ctl starts ovs-vswitchd with --mlockall: mlockall(MCL_CURRENT |
+// MCL_FUTURE).  A guest's memory mapped then must not be faulted in (nor
+// allocated, for a sparse file) or locked: only the pages touched come in.
+TEST(FileMapping, GuestMemoryIsNeitherPopulatedNorLockedUnderMlockall) {
+    const uint64_t size = 256ull << 20;   // Sparse: nothing allocated yet.
+    UniqueFd fd = memfd(0, size);
+    ASSERT_TRUE(fd.valid());
+    // MCL_FUTURE alone: the mappings made from now on, as under --mlockall,
+    // without locking what the test process already has.
+    ASSERT_EQ(::mlockall(MCL_FUTURE), 0)
+        << "mlockall: " << std::strerror(errno) << " (needs root or RLIMIT_MEMLOCK)";
+    Result<FileMapping> m = FileMapping::map(fd.get(), 0, size, MappedFile::kMemoryRegion);
+    const int mapped_errno = errno;
+    ::munlockall();
+    ASSERT_TRUE(m.ok()) << m.error().what << ": " << std::strerror(mapped_errno);
+    EXPECT_EQ(resident_pages(m->data(), size), 0u) << "the mapping was populated";
+    m->data()[4096] = 1;
+    m->data()[size - 1] = 2;
+    EXPECT_EQ(resident_pages(m->data(), size), 2u);
+    // Not locked: the VmLck of the process does not include it.
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmLck:", 0) == 0) {
+            EXPECT_LT(std::stoull(line.substr(6)), size / 1024) << line;
+        }
     }
 }
 

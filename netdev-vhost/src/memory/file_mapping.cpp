@@ -95,14 +95,28 @@ Result<FileMapping> FileMapping::map(int fd, uint64_t offset, uint64_t len, Mapp
     if (map_len > SIZE_MAX) {
         return fail(EINVAL, what, Failure::kTooLarge);
     }
-    void* p = ::mmap(nullptr, static_cast<size_t>(map_len), PROT_READ | PROT_WRITE, MAP_SHARED,
-                     fd, static_cast<off_t>(start));
+    // ovs-vswitchd runs under mlockall(MCL_CURRENT | MCL_FUTURE) when started
+    // with --mlockall (ovs-ctl's default): every new mapping is then locked,
+    // and a locked mapping is populated as it is made.  Mapped that way, all
+    // of a guest's memory would be faulted in here, allocated if the guest
+    // never touched it (or if the file is sparse: a frontend could make this
+    // process allocate whatever size it declares) and counted in our RSS.  So
+    // the range is mapped inaccessible, which the kernel does not populate,
+    // unlocked, and only then opened: pages come in as the data path touches
+    // them, and stay unlocked (they are the guest's, shared, not ours to pin).
+    // Without mlockall the munlock() is a no-op.
+    void* p = ::mmap(nullptr, static_cast<size_t>(map_len), PROT_NONE, MAP_SHARED, fd,
+                     static_cast<off_t>(start));
     if (p == MAP_FAILED) {
         return fail(errno, what, Failure::kMmap);
     }
     FileMapping m;
     m.mapping_ = p;
     m.mapping_len_ = static_cast<size_t>(map_len);
+    if (::munlock(p, m.mapping_len_) != 0 ||
+        ::mprotect(p, m.mapping_len_, PROT_READ | PROT_WRITE) != 0) {
+        return fail(errno, what, Failure::kMmap);   // `m` unmaps.
+    }
     m.data_ = static_cast<uint8_t*>(p) + (offset - start);
     // The size checked above holds only until the frontend changes the file
     // (docs/security.md, "Guest memory may vanish or fault at any time").
