@@ -91,6 +91,21 @@ TYPED_TEST(RingTx, HeaderAndFrameSharingADescriptor) {
     EXPECT_EQ(b.got(0), f);
 }
 
+// After a dequeue of an oversized chain `big` followed by frame `ok`: `ok`
+// took pkts[0], `big` was counted as oversized and given back with length 0.
+template <typename Queue>
+void expect_big_dropped_ok_taken(Queue& q, TxBuffers& b, int big,
+                                 const std::vector<uint8_t>& ok) {
+    EXPECT_EQ(b.got(0), ok);
+    EXPECT_EQ(q.c().oversized_frames.load(), 1u);
+    EXPECT_EQ(q.c().packets.load(), 1u);
+    auto u = q.pop();
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->id, uint32_t(big));
+    EXPECT_EQ(u->len, 0u);
+    EXPECT_TRUE(q.pop());
+}
+
 TYPED_TEST(RingTx, FrameOverCapacityDroppedAndReturned) {
     RingQueue<TypeParam> q(64, kV1);
     int big = q.post_tx(frame(1519));
@@ -98,14 +113,7 @@ TYPED_TEST(RingTx, FrameOverCapacityDroppedAndReturned) {
     q.post_tx(ok);
     TxBuffers b(1518);
     ASSERT_EQ(q.dequeue(b), 1u);
-    EXPECT_EQ(b.got(0), ok);   // the next frame took pkts[0]
-    EXPECT_EQ(q.c().oversized_frames.load(), 1u);
-    EXPECT_EQ(q.c().packets.load(), 1u);
-    auto u = q.pop();
-    ASSERT_TRUE(u);
-    EXPECT_EQ(u->id, uint32_t(big));   // the dropped chain given back
-    EXPECT_EQ(u->len, 0u);
-    EXPECT_TRUE(q.pop());
+    expect_big_dropped_ok_taken(q, b, big, ok);
 }
 
 // nvh_large_buffer_fn: a frame larger than its slot gets the caller's large
@@ -178,14 +186,7 @@ TYPED_TEST(RingTx, FrameOverCapacityDroppedWhenTheHookRefuses) {
         large.lie = lie;   // a buffer too small is no buffer
         ASSERT_EQ(q.dequeue(b, large.hook()), 1u) << lie;
         EXPECT_EQ(large.calls.size(), 1u);
-        EXPECT_EQ(b.got(0), ok);   // the next frame took pkts[0]
-        EXPECT_EQ(q.c().oversized_frames.load(), 1u);
-        EXPECT_EQ(q.c().packets.load(), 1u);
-        auto u = q.pop();
-        ASSERT_TRUE(u);
-        EXPECT_EQ(u->id, uint32_t(big));   // the dropped chain given back
-        EXPECT_EQ(u->len, 0u);
-        EXPECT_TRUE(q.pop());
+        expect_big_dropped_ok_taken(q, b, big, ok);
     }
 }
 
