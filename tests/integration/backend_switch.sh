@@ -86,20 +86,10 @@ served_by() {
 declare -A last=()
 mark() { local g; for g in g1 g2; do last[$g]=$(nvh_ping_last $g); done; }
 resumed() {
-    local phase=$1 g gap t
+    local phase=$1
     nvh_wait_port_ready vhu0 "$RESUME_TIMEOUT" || nvh_fail "$phase: vhu0 not ready"
     nvh_wait_port_ready vhu1 "$RESUME_TIMEOUT" || nvh_fail "$phase: vhu1 not ready"
-    for g in g1 g2; do
-        nvh_wait_for "$RESUME_TIMEOUT" "$g's answers beyond seq=$((last[$g] + AFTER))" \
-            nvh_ping_beyond $g $((last[$g] + AFTER)) ||
-            nvh_fail "$phase: $g's pings are not answered again (last answered" \
-                "seq=$(nvh_ping_last $g), before the change: seq=${last[$g]})"
-    done
-    for g in g1 g2; do
-        read -r gap t rtt <<<"$(nvh_ping_gap $g "${last[$g]}")"
-        nvh_log "$phase: $g: longest ping gap $gap pings (~$t s), slowest answer $rtt ms"
-        echo "$phase $g $gap $t $rtt" >>"$NVH_WORK/gaps"
-    done
+    nvh_ping_streams_resumed "$phase" "$RESUME_TIMEOUT" "$AFTER" last g1 g2
 }
 
 restart_vswitchd() {
@@ -110,12 +100,7 @@ restart_vswitchd() {
 # ---- builtin -------------------------------------------------------------
 nvh_wait_port_ready vhu0 "$BOOT_TIMEOUT" || nvh_fail "vhu0 not ready"
 nvh_wait_port_ready vhu1 "$BOOT_TIMEOUT" || nvh_fail "vhu1 not ready"
-for g in g1 g2; do
-    nvh_guest_wait $g '^NVH-PINGING' "$BOOT_TIMEOUT" >/dev/null ||
-        nvh_fail "guest $g never reached its peer"
-    nvh_wait_for 60 "$BEFORE replies to $g" nvh_ping_at_least $g $BEFORE ||
-        nvh_fail "$g's pings are not answered"
-done
+nvh_ping_streams_up "$BOOT_TIMEOUT" "$BEFORE" g1 g2
 nvh_check_eq "builtin: start-up log names DPDK's vhost library" 1 \
     "$(log_count "dpdkvhostuserclient ports are served by DPDK's vhost library")"
 nvh_check_eq "builtin: vhu0 served by" dpdk "$(served_by vhu0)"
@@ -210,6 +195,6 @@ for g in g1 g2; do
     nvh_log "$g: backend disconnections QEMU saw: $(grep -c 'VQ 0 ring restore failed' "$NVH_WORK/$g.qemu.log")"
 done
 nvh_log "longest ping gaps (phase, guest, pings lost in a row, ~seconds, slowest answer in ms):"
-sed 's/^/    /' "$NVH_WORK/gaps"
+printf '    %s\n' "${NVH_PING_GAPS[@]}"
 
 nvh_finish

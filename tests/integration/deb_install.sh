@@ -165,19 +165,6 @@ deb_memory() {
         "$(tr '\0' '\n' < "/proc/$NVH_VSWITCHD_PID/cmdline" | grep -qx -- --mlockall && echo yes)"
 }
 
-# deb_pings_resume WHAT: both guests get new replies after a restart.
-deb_pings_resume() {
-    local what=$1 g
-    declare -A last=()
-    for g in g1 g2; do last[$g]=$(nvh_ping_last $g); done
-    for g in g1 g2; do
-        nvh_wait_for "$RESUME_TIMEOUT" "$g's answers beyond seq=$((last[$g] + AFTER))" \
-            nvh_ping_beyond $g $((last[$g] + AFTER)) ||
-            nvh_fail "$what: $g's pings are not answered (last seq=$(nvh_ping_last $g))"
-        nvh_log "$what: $g answered up to seq=$(nvh_ping_last $g)"
-    done
-}
-
 # ---- 1. Preconditions -------------------------------------------------------
 NVH_PING_INTERVAL=$INTERVAL
 nvh_setup_guest_test
@@ -231,13 +218,7 @@ if [ -e "$DB" ]; then
 fi
 DEB_STARTED=1
 deb_ctl --no-ovs-vswitchd start || nvh_fail "ovs-ctl --no-ovs-vswitchd start failed"
-NVH_OVS_DPDK_PREFIX="nvh$$deb"
-NVH_DPDK_PREFIXES+=("$NVH_OVS_DPDK_PREFIX")
-vsctl --no-wait set Open_vSwitch . \
-    other_config:dpdk-init=true \
-    other_config:dpdk-socket-mem="$NVH_SOCKET_MEM" \
-    other_config:dpdk-extra="--no-pci --file-prefix=$NVH_OVS_DPDK_PREFIX" \
-    other_config:pmd-cpu-mask="$NVH_PMD_MASK" || nvh_fail "cannot configure DPDK"
+nvh_ovs_configure_dpdk deb
 deb_ctl --no-ovsdb-server start || nvh_fail "ovs-ctl --no-ovsdb-server start failed"
 deb_vswitchd_up start
 nvh_check_eq "start: running binary" "$OURS" "$(vswitchd_exe)"
@@ -253,12 +234,7 @@ nvh_guest_start g1 "$(nvh_sock vhu0)" 52:54:00:00:00:01 nvh.ip=$IP1/24 nvh.peer=
 nvh_guest_start g2 "$(nvh_sock vhu1)" 52:54:00:00:00:02 nvh.ip=$IP2/24 nvh.peer=$IP1 "${ping_args[@]}"
 nvh_wait_port_ready vhu0 "$BOOT_TIMEOUT" || nvh_fail "vhu0 not ready"
 nvh_wait_port_ready vhu1 "$BOOT_TIMEOUT" || nvh_fail "vhu1 not ready"
-for g in g1 g2; do
-    nvh_guest_wait $g '^NVH-PINGING' "$BOOT_TIMEOUT" >/dev/null ||
-        nvh_fail "guest $g never reached its peer"
-    nvh_wait_for 60 "$AFTER replies to $g" nvh_ping_at_least $g $AFTER ||
-        nvh_fail "$g's pings are not answered"
-done
+nvh_ping_streams_up "$BOOT_TIMEOUT" "$AFTER" g1 g2
 show=$(appctl vhostuserclient/show)
 sed 's/^/    /' <<<"$show"
 nvh_check_match "vhostuserclient/show lists vhu0" "vhu0" "$show"
@@ -266,13 +242,15 @@ nvh_check_match "vhostuserclient/show lists vhu1" "vhu1" "$show"
 deb_memory start
 
 # ---- 4. ovs-ctl restart -------------------------------------------------------
+# shellcheck disable=SC2034  # read by nvh_ping_streams_resumed
+declare -A last=([g1]=$(nvh_ping_last g1) [g2]=$(nvh_ping_last g2))
 deb_ctl restart || nvh_fail "ovs-ctl restart failed"
 deb_vswitchd_up restart
 nvh_check_eq "restart: running binary" "$OURS" "$(vswitchd_exe)"
 for p in vhu0 vhu1; do
     nvh_wait_port_ready $p "$RESUME_TIMEOUT" || nvh_fail "restart: $p not ready again"
 done
-deb_pings_resume restart
+nvh_ping_streams_resumed restart "$RESUME_TIMEOUT" "$AFTER" last g1 g2
 deb_memory restart
 
 # ---- 5. Remove, purge ---------------------------------------------------------

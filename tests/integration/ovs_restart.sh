@@ -50,14 +50,7 @@ nvh_guest_start g2 "$s1" 52:54:00:00:00:02 nvh.ip=$IP2/24 nvh.peer=$IP1 "${ping_
 
 nvh_wait_port_ready vhu0 "$BOOT_TIMEOUT" || nvh_fail "vhu0 not ready"
 nvh_wait_port_ready vhu1 "$BOOT_TIMEOUT" || nvh_fail "vhu1 not ready"
-for g in g1 g2; do
-    nvh_guest_wait $g '^NVH-PINGING' "$BOOT_TIMEOUT" >/dev/null ||
-        nvh_fail "guest $g never reached its peer"
-done
-for g in g1 g2; do
-    nvh_wait_for 60 "$BEFORE replies to $g" nvh_ping_at_least $g $BEFORE ||
-        nvh_fail "$g's pings are not answered before any restart"
-done
+nvh_ping_streams_up "$BOOT_TIMEOUT" "$BEFORE" g1 g2
 nvh_log "features negotiated: vhu0 $(nvh_iface_status vhu0 features)," \
     "vhu1 $(nvh_iface_status vhu1 features)"
 
@@ -93,17 +86,7 @@ restart_phase() {
                 "of the restart (last answered seq=$(nvh_ping_last $g))"
         nvh_log "$phase: $g answered again $((SECONDS - t0)) s after the stop began"
     done
-    for g in g1 g2; do
-        nvh_wait_for "$RESUME_TIMEOUT" "$g's answers beyond seq=$((last[$g] + AFTER))" \
-            nvh_ping_beyond $g $((last[$g] + AFTER)) ||
-            nvh_fail "$phase: $g's pings stopped being answered after the restart" \
-                "(last answered seq=$(nvh_ping_last $g), before the stop: seq=${last[$g]})"
-    done
-    for g in g1 g2; do
-        read -r gap t rtt <<<"$(nvh_ping_gap $g "${last[$g]}")"
-        nvh_log "$phase: $g: longest gap after seq=${last[$g]}: $gap pings (~$t s)," \
-            "slowest answer $rtt ms, now at seq=$(nvh_ping_last $g)"
-    done
+    nvh_ping_streams_resumed "$phase" "$RESUME_TIMEOUT" "$AFTER" last g1 g2
 
     # The new process sees both ports connected, ready, without error, and
     # counts the new traffic (its statistics start at 0).

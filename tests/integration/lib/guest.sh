@@ -135,6 +135,43 @@ nvh_ping_beyond() {
     l=$(nvh_ping_last "$1")
     [ -n "$l" ] && [ "$l" -ge "$2" ]
 }
+# nvh_ping_streams_up TIMEOUT N GUEST...: each GUEST reached its peer
+# (NVH-PINGING within TIMEOUT) and has N answers.
+nvh_ping_streams_up() {
+    local timeout=$1 n=$2 g
+    shift 2
+    for g in "$@"; do
+        nvh_guest_wait "$g" '^NVH-PINGING' "$timeout" >/dev/null ||
+            nvh_fail "guest $g never reached its peer"
+        nvh_wait_for 60 "$n replies to $g" nvh_ping_at_least "$g" "$n" ||
+            nvh_fail "$g's pings are not answered"
+    done
+}
+
+# nvh_ping_streams_resumed PHASE TIMEOUT AFTER LAST GUEST...: LAST names an
+# associative array of each GUEST's last answered seq before a change; each
+# GUEST's pings are answered again up to AFTER beyond it, within TIMEOUT.
+# Then each longest gap since is logged (nvh_ping_gap) and appended to
+# NVH_PING_GAPS ("PHASE GUEST PINGS SECONDS SLOWEST_MS").
+NVH_PING_GAPS=()
+nvh_ping_streams_resumed() {
+    local phase=$1 timeout=$2 after=$3 g gap t rtt
+    local -n nvh__last=$4
+    shift 4
+    for g in "$@"; do
+        nvh_wait_for "$timeout" "$g's answers beyond seq=$((nvh__last[$g] + after))" \
+            nvh_ping_beyond "$g" $((nvh__last[$g] + after)) ||
+            nvh_fail "$phase: $g's pings are not answered again (last answered" \
+                "seq=$(nvh_ping_last "$g"), before the change: seq=${nvh__last[$g]})"
+    done
+    for g in "$@"; do
+        read -r gap t rtt <<<"$(nvh_ping_gap "$g" "${nvh__last[$g]}")"
+        nvh_log "$phase: $g: longest gap after seq=${nvh__last[$g]}: $gap pings (~$t s)," \
+            "slowest answer $rtt ms, now at seq=$(nvh_ping_last "$g")"
+        NVH_PING_GAPS+=("$phase $g $gap $t $rtt")
+    done
+}
+
 # nvh_ping_gap GUEST FROM: "N S R" = the longest run of unanswered pings after
 # seq FROM (N pings, about S seconds) and the slowest answer after it (R ms):
 # a ping sent while the path was down but answered once it came back (the

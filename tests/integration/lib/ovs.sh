@@ -46,17 +46,25 @@ nvh_ovs_start() {
     nvh_register_pid ovsdb-server "$pid"
     vsctl --no-wait init || nvh_fail "ovs-vsctl init failed"
 
-    NVH_OVS_DPDK_PREFIX="nvh$$ovs"
+    nvh_ovs_configure_dpdk ovs
+    for kv in "$@"; do
+        vsctl --no-wait set Open_vSwitch . "other_config:$kv" || nvh_fail "cannot set $kv"
+    done
+    nvh_vswitchd_start
+}
+
+# nvh_ovs_configure_dpdk TAG: DPDK's settings in the database, before
+# ovs-vswitchd starts: dpdk-init, NVH_SOCKET_MEM, NVH_PMD_MASK, no PCI and an
+# EAL --file-prefix of this run's own (NVH_OVS_DPDK_PREFIX, removed at
+# clean-up).
+nvh_ovs_configure_dpdk() {
+    NVH_OVS_DPDK_PREFIX="nvh$$$1"
     NVH_DPDK_PREFIXES+=("$NVH_OVS_DPDK_PREFIX")
     vsctl --no-wait set Open_vSwitch . \
         other_config:dpdk-init=true \
         other_config:dpdk-socket-mem="$NVH_SOCKET_MEM" \
         other_config:dpdk-extra="--no-pci --file-prefix=$NVH_OVS_DPDK_PREFIX" \
         other_config:pmd-cpu-mask="$NVH_PMD_MASK" || nvh_fail "cannot configure DPDK"
-    for kv in "$@"; do
-        vsctl --no-wait set Open_vSwitch . "other_config:$kv" || nvh_fail "cannot set $kv"
-    done
-    nvh_vswitchd_start
 }
 
 # nvh_vswitchd_start: starts ovs-vswitchd on the sandbox's database (first
