@@ -37,6 +37,9 @@ packages=(
     clang libclang-rt-14-dev
     # Integration tests and demo: a QEMU guest with a busybox initramfs.
     qemu-system-x86 busybox-static cpio iproute2 procps
+    # OVS's own system-dpdk.at tests (integration.ovs_system_dpdk): ping in a
+    # network namespace, ethtool on its veth pair.
+    iputils-ping ethtool
     # Benchmark (bench/): its chart, and profiles of ovs-vswitchd.
     python3-matplotlib linux-perf
     # The Debian package (scripts/build-deb.sh, ctest package.deb):

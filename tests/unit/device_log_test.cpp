@@ -2,8 +2,14 @@
 // Tests of the per-device log routing (nvh_device_config.log, base/log.h):
 // the lines the core logs while serving one device reach that device's
 // handler, with its aux, and no other; a device without a handler of its
-// own logs through the process-wide one.
+// own logs through the process-wide one.  And the level of the line that
+// ends a connection: INFO when the frontend closed it, WARN when it broke a
+// rule.
 #include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <optional>
 
 #include <atomic>
 #include <chrono>
@@ -41,32 +47,38 @@ bool wait_until(const std::function<bool()>& condition) {
     return condition();
 }
 
-// The lines one handler received.
+// The lines one handler received, with their levels.
 struct LogLines {
-    bool contains(const std::string& text) {
+    bool contains(const std::string& text) { return level_of(text).has_value(); }
+    // The level of the first line that contains `text`.
+    std::optional<nvh_log_level> level_of(const std::string& text) {
         std::lock_guard<std::mutex> guard(mutex);
-        for (const std::string& line : lines) {
-            if (line.find(text) != std::string::npos) {
-                return true;
+        for (size_t i = 0; i < lines.size(); i++) {
+            if (lines[i].find(text) != std::string::npos) {
+                return levels[i];
             }
         }
-        return false;
+        return std::nullopt;
     }
-    void add(const char* message) {
+    void add(nvh_log_level level, const char* message) {
         std::lock_guard<std::mutex> guard(mutex);
         lines.emplace_back(message);
+        levels.push_back(level);
     }
 
     std::mutex mutex;
     std::vector<std::string> lines;
+    std::vector<nvh_log_level> levels;
 };
 
 LogLines g_process_lines;
 
-void process_log(nvh_log_level, const char* message) { g_process_lines.add(message); }
+void process_log(nvh_log_level level, const char* message) {
+    g_process_lines.add(level, message);
+}
 
-void device_log(void* aux, nvh_log_level, const char* message) {
-    static_cast<LogLines*>(aux)->add(message);
+void device_log(void* aux, nvh_log_level level, const char* message) {
+    static_cast<LogLines*>(aux)->add(level, message);
 }
 
 // A device, with its own log handler or none, and its frontend.
@@ -126,6 +138,32 @@ TEST_F(DeviceLogTest, LinesOfADeviceGoToItsOwnHandler) {
     EXPECT_FALSE(b.lines.contains(a.path));
     EXPECT_FALSE(g_process_lines.contains("unsupported vhost-user request"));
     EXPECT_FALSE(g_process_lines.contains(a.path));
+}
+
+// A frontend that goes away in order (QEMU quitting, testpmd exiting) is
+// normal operation and logged at INFO, as dpdkvhostuserclient logs it; OVS's
+// own tests (tests/ovs-system-dpdk) fail on any WARN they do not expect.  A
+// frontend that breaks a rule still gets a WARN.
+TEST_F(DeviceLogTest, ClosedByTheFrontendIsInfoBrokenRuleIsWarn) {
+    LoggedPort port(true);
+    ASSERT_TRUE(port.connect());
+    port.frontend->close_connection();
+    const std::string closed = port.path + ": disconnected: frontend closed the connection";
+    ASSERT_TRUE(wait_until([&] { return port.lines.contains(closed); }));
+    EXPECT_EQ(port.lines.level_of(closed), NVH_LOG_INFO);
+
+    // The port connects again to the frontend that still listens; this time
+    // a header announces a payload larger than any request.
+    ASSERT_TRUE(port.frontend->accept(kTimeoutMs));
+    const uint32_t header[3] = {static_cast<uint32_t>(vhost_user::Request::kSetFeatures),
+                                vhost_user::kVersion, 0x100000};
+    std::array<uint8_t, sizeof header> bytes{};
+    std::memcpy(bytes.data(), header, sizeof header);
+    ASSERT_TRUE(port.frontend->send_raw(bytes));
+    EXPECT_TRUE(port.frontend->wait_peer_closed(kTimeoutMs));
+    const std::string broken = port.path + ": disconnected: payload size larger than any request";
+    ASSERT_TRUE(wait_until([&] { return port.lines.contains(broken); }));
+    EXPECT_EQ(port.lines.level_of(broken), NVH_LOG_WARN);
 }
 
 TEST_F(DeviceLogTest, DeviceWithoutAHandlerLogsThroughTheProcessHandler) {

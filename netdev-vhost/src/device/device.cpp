@@ -211,8 +211,8 @@ void Device::try_connect() {
     publish();
 }
 
-void Device::disconnect(const char* reason) {
-    log_message(NVH_LOG_WARN, "%s: disconnected: %s", socket_path_.c_str(), reason);
+void Device::disconnect(const char* reason, nvh_log_level level) {
+    log_message(level, "%s: disconnected: %s", socket_path_.c_str(), reason);
     std::snprintf(last_error_, sizeof last_error_, "%s", reason);
     if (refusal_.on_disconnect()) {
         log_message(NVH_LOG_WARN, "%s: the frontend closed %u connections in a "
@@ -290,10 +290,18 @@ void Device::on_fd_event(uint32_t) {
     failure_[0] = '\0';
     Status received = session_.receive(*this);
     if (!received) {
+        // A frontend that closes its end is normal operation (QEMU quits, a
+        // guest shuts down, testpmd exits): INFO, as dpdkvhostuserclient
+        // logs it ("vhost peer closed", "vHost Device ... has been
+        // removed").  A WARN there would be one per guest shutdown, and
+        // OVS's own tests fail on any WARN they do not expect.
+        nvh_log_level level = failure_[0] == '\0' && session_.closed_by_frontend()
+                                  ? NVH_LOG_INFO
+                                  : NVH_LOG_WARN;
         if (failure_[0] == '\0') {
             std::snprintf(failure_, sizeof failure_, "%s", received.error().what);
         }
-        disconnect(failure_);
+        disconnect(failure_, level);
         return;
     }
     publish();
@@ -438,7 +446,7 @@ bool Device::reconnect() {
             return;
         }
         if (session_.connected()) {
-            disconnect(kReconnectReason);
+            disconnect(kReconnectReason, NVH_LOG_INFO);   // Asked for.
             dropped = true;
         }
         // A frontend that was connected still listens: the first attempt

@@ -120,7 +120,10 @@ private:
     // Waits for the next attempt: watches the socket path and arms the timer
     // (at most `poll` from now).
     void wait_for_frontend(std::chrono::milliseconds poll);
-    void disconnect(const char* reason);
+    // Closes the connection, logging `reason` at `level`: WARN unless the
+    // connection ended as it normally does (the frontend closed it, an
+    // operator asked for a reconnect).
+    void disconnect(const char* reason, nvh_log_level level = NVH_LOG_WARN);
     // Closes the connection if its guest memory or dirty log faulted;
     // otherwise checks again kMemoryFaultCheckInterval from now.
     void check_memory_fault();

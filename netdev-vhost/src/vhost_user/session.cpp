@@ -56,6 +56,7 @@ void Session::clear_message() {
 void Session::close() {
     clear_message();
     socket_.reset();
+    closed_by_frontend_ = false;
 }
 
 std::span<uint8_t> Session::unread_part() {
@@ -130,6 +131,7 @@ Result<Session::ReadResult> Session::read_some() {
         return Error{EPROTO, "message carries more fds than any request"};
     }
     if (n == 0) {
+        closed_by_frontend_ = true;
         return Error{ECONNRESET, "frontend closed the connection"};
     }
     Status counted = count_read(static_cast<size_t>(n));

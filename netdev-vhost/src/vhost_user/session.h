@@ -58,6 +58,11 @@ public:
 
     bool connected() const { return socket_.valid(); }
     int fd() const { return socket_.get(); }
+    // Whether receive() failed because the frontend closed its end (EOF):
+    // the frontend went away in order, as QEMU, a guest shutting down or
+    // testpmd exiting do, rather than breaking a rule or a socket error.
+    // Until close().
+    bool closed_by_frontend() const { return closed_by_frontend_; }
 
 private:
     enum class ReadResult { kProgress, kWouldBlock };
@@ -82,6 +87,7 @@ private:
     size_t payload_have_ = 0;
     std::array<UniqueFd, vhost_user::kMaxFds> fds_{};
     size_t fd_count_ = 0;
+    bool closed_by_frontend_ = false;
 };
 
 }  // namespace nvh
