@@ -50,6 +50,9 @@ static bool backend_ours;
 static char *backend_value;          /* other_config:vhost-backend as last
                                       * seen, NULL if absent. */
 static char *ignored_knobs_warning;  /* status:warning text, or NULL. */
+/* other_config as last handled: bridge_run() calls the hook on every pass of
+ * the main loop, and nothing is to be done unless it changed. */
+static struct smap last_other_config = SMAP_INITIALIZER(&last_other_config);
 
 /* DPDK vhost knobs of the Open_vSwitch table that these ports do not
  * honour, each with what it means for a port of this plugin. */
@@ -75,12 +78,6 @@ static struct ignored_knob ignored_knobs[] = {
       "library still serves; client ports use options:vhost-server-path as "
       "given", false, NULL },
 };
-
-bool
-netdev_vhost_backend_serves_dpdk_type(void)
-{
-    return backend_ours;
-}
 
 /* Whether 'value' of knob 'key' asks for something: the boolean knobs when
  * true, vhost-sock-dir whenever it is set. */
@@ -194,16 +191,30 @@ netdev_vhost_backend_configure(const struct smap *other_config)
     if (!dpdk_available()) {
         return;
     }
+    if (backend_decided && smap_equal(other_config, &last_other_config)) {
+        return;
+    }
     if (!backend_decided) {
         netdev_vhost_backend_decide(value);
         backend_value = nullable_xstrdup(value);
     } else if (!nullable_string_is_equal(value, backend_value)) {
-        VLOG_WARN("other_config:"BACKEND_KEY" changed to \"%s\": "
-                  DPDK_CLIENT_TYPE" ports stay on %s until ovs-vswitchd "
-                  "restarts", value ? value : "",
-                  backend_ours ? "netdev-vhost" : "DPDK's vhost library");
+        bool want_ours = value && !strcmp(value, BACKEND_OURS);
+        const char *serving = backend_ours ? "netdev-vhost"
+                                           : "DPDK's vhost library";
+
+        if (want_ours != backend_ours) {
+            VLOG_WARN("other_config:"BACKEND_KEY" changed to \"%s\": "
+                      DPDK_CLIENT_TYPE" ports stay on %s until ovs-vswitchd "
+                      "restarts", value ? value : "", serving);
+        } else {
+            VLOG_INFO("other_config:"BACKEND_KEY" changed to \"%s\": "
+                      DPDK_CLIENT_TYPE" ports are served by %s, as in "
+                      "effect", value ? value : "", serving);
+        }
         free(backend_value);
         backend_value = nullable_xstrdup(value);
     }
     netdev_vhost_backend_check_knobs(other_config);
+    smap_destroy(&last_other_config);
+    smap_clone(&last_other_config, other_config);
 }

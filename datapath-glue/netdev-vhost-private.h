@@ -271,7 +271,6 @@ int netdev_vhost_set_config(struct netdev *, const struct smap *,
 /* The backend of "dpdkvhostuserclient" and the ignored DPDK vhost knobs
  * (netdev-vhost-backend.c), main thread only. */
 void netdev_vhost_backend_configure(const struct smap *ovs_other_config);
-bool netdev_vhost_backend_serves_dpdk_type(void);
 const char *netdev_vhost_backend_warning(void);
 
 /* The appctl commands (netdev-vhost-appctl.c). */
