@@ -128,7 +128,8 @@ netdev_vhost_apply_options(struct netdev_vhost *dev,
  * keeps its last valid configuration instead, and with it the guest's
  * traffic (a refusal would make OVS take the port out of the datapath until
  * the option is fixed); the reason is logged and shown in status:
- * config_error until a valid configuration replaces it. */
+ * config_error until a valid configuration replaces it.  Only while the
+ * process runs: after a restart the port is new, and refused. */
 int
 netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
                         char **errp)
@@ -159,8 +160,9 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
         }
     } else if (dev->requested_path) {
         if (!nullable_string_is_equal(refusal, dev->config_error)) {
-            VLOG_WARN("%s; the port keeps its last valid configuration",
-                      refusal);
+            VLOG_WARN("%s; the port keeps its last valid configuration "
+                      "(a restart of ovs-vswitchd would refuse the port "
+                      "until the option is fixed)", refusal);
             free(dev->config_error);
             dev->config_error = xstrdup(refusal);
         }
