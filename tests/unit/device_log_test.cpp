@@ -164,6 +164,15 @@ TEST_F(DeviceLogTest, ClosedByTheFrontendIsInfoBrokenRuleIsWarn) {
     const std::string broken = port.path + ": disconnected: payload size larger than any request";
     ASSERT_TRUE(wait_until([&] { return port.lines.contains(broken); }));
     EXPECT_EQ(port.lines.level_of(broken), NVH_LOG_WARN);
+
+    // A close in the middle of a message is no orderly close either.
+    ASSERT_TRUE(port.frontend->accept(kTimeoutMs));
+    ASSERT_TRUE(port.frontend->send_raw(std::span<const uint8_t>(bytes.data(), 6)));
+    port.frontend->close_connection();
+    const std::string cut = port.path + ": disconnected: frontend closed the connection in "
+                                        "the middle of a message";
+    ASSERT_TRUE(wait_until([&] { return port.lines.contains(cut); }));
+    EXPECT_EQ(port.lines.level_of(cut), NVH_LOG_WARN);
 }
 
 TEST_F(DeviceLogTest, DeviceWithoutAHandlerLogsThroughTheProcessHandler) {

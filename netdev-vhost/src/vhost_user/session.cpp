@@ -131,6 +131,10 @@ Result<Session::ReadResult> Session::read_some() {
         return Error{EPROTO, "message carries more fds than any request"};
     }
     if (n == 0) {
+        if (header_have_ != 0) {
+            // Not an orderly close: a message was cut short.
+            return Error{ECONNRESET, "frontend closed the connection in the middle of a message"};
+        }
         closed_by_frontend_ = true;
         return Error{ECONNRESET, "frontend closed the connection"};
     }
