@@ -30,7 +30,8 @@ namespace nvh {
 
 // Every virtio feature a device offers (docs/features.md).  Fixed for the
 // device's lifetime, so the same on every connection and after a restart of
-// the process, as a frontend resuming a guest requires.
+// the same build, as a frontend resuming a guest requires; a change of this
+// set between versions is an upgrade constraint (docs/install.md).
 constexpr uint64_t device_offered_features(bool offloads) {
     return kOfferedFeatures | kGuestOffloadFeatures |
            (offloads ? kHostOffloadFeatures : kUnusableHostOffloadFeatures);

@@ -73,7 +73,9 @@ void KickMonitor::watch_started(uint32_t n_vrings, uint64_t features) {
 
 bool KickMonitor::any_ring_moved() const {
     for (const Virtqueue& vq : queues_) {
-        if (vq.started() && vq.driver_avail_idx() != vq.start_avail_idx()) {
+        // Packed rings have no avail->idx (and are never watched).
+        if (vq.started() && !vq.packed() &&
+            vq.driver_avail_idx() != vq.start_avail_idx()) {
             return true;
         }
     }

@@ -104,7 +104,9 @@ Result<FileMapping> FileMapping::map(int fd, uint64_t offset, uint64_t len, Mapp
     // the range is mapped inaccessible, which the kernel does not populate,
     // unlocked, and only then opened: pages come in as the data path touches
     // them, and stay unlocked (they are the guest's, shared, not ours to pin).
-    // Without mlockall the munlock() is a no-op.
+    // Without mlockall the munlock() is a no-op.  (RLIMIT_MEMLOCK still
+    // applies to the mmap() itself under MCL_FUTURE: ovs-vswitchd keeps
+    // CAP_IPC_LOCK, also with --ovs-user.)
     void* p = ::mmap(nullptr, static_cast<size_t>(map_len), PROT_NONE, MAP_SHARED, fd,
                      static_cast<off_t>(start));
     if (p == MAP_FAILED) {
