@@ -22,6 +22,9 @@ cp -r "$repo/tests/integration/lib.sh" "$repo/tests/integration/lib" \
     "$repo/tests/integration/qemu_ping.sh" "$repo/tests/integration/testpmd_forward.sh" \
     "$dir/tests/integration/"
 chmod -R a+rX "$dir"
+# nobody may write there, so that a test.sh that went on to build would
+# leave $dir/build behind (checked below).
+chown nobody "$dir"
 
 as_nobody() {
     (cd "$dir" && setpriv --reuid=nobody --regid=nogroup --clear-groups \

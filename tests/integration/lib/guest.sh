@@ -136,14 +136,14 @@ nvh_ping_beyond() {
     [ -n "$l" ] && [ "$l" -ge "$2" ]
 }
 # nvh_ping_streams_up TIMEOUT N GUEST...: each GUEST reached its peer
-# (NVH-PINGING within TIMEOUT) and has N answers.
+# (NVH-PINGING) and has N answers, each within TIMEOUT.
 nvh_ping_streams_up() {
     local timeout=$1 n=$2 g
     shift 2
     for g in "$@"; do
         nvh_guest_wait "$g" '^NVH-PINGING' "$timeout" >/dev/null ||
             nvh_fail "guest $g never reached its peer"
-        nvh_wait_for 60 "$n replies to $g" nvh_ping_at_least "$g" "$n" ||
+        nvh_wait_for "$timeout" "$n replies to $g" nvh_ping_at_least "$g" "$n" ||
             nvh_fail "$g's pings are not answered"
     done
 }
