@@ -121,8 +121,15 @@ netdev_vhost_backend_check_knobs(const struct smap *other_config)
                           k->consequence);
         }
     }
-    free(ignored_knobs_warning);
-    ignored_knobs_warning = warning.length ? ds_steal_cstr(&warning) : NULL;
+    if (!nullable_string_is_equal(warning.length ? ds_cstr(&warning) : NULL,
+                                  ignored_knobs_warning)) {
+        free(ignored_knobs_warning);
+        ignored_knobs_warning = warning.length ? ds_steal_cstr(&warning)
+                                               : NULL;
+        /* OVS refreshes a port's status column only when the port says it
+         * changed. */
+        netdev_vhost_status_changed_all();
+    }
     ds_destroy(&warning);
 }
 

@@ -44,6 +44,18 @@ struct ovs_mutex netdev_vhost_list_mutex = OVS_MUTEX_INITIALIZER;
 struct ovs_list netdev_vhost_list OVS_GUARDED_BY(netdev_vhost_list_mutex)
     = OVS_LIST_INITIALIZER(&netdev_vhost_list);
 
+void
+netdev_vhost_status_changed_all(void)
+{
+    struct netdev_vhost *dev;
+
+    ovs_mutex_lock(&netdev_vhost_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &netdev_vhost_list) {
+        netdev_change_seq_changed(&dev->up);
+    }
+    ovs_mutex_unlock(&netdev_vhost_list_mutex);
+}
+
 /* Runs on the core's control thread: must be cheap and must not call back
  * into the core.  Asking for a reconfiguration is a seq change. */
 static void

@@ -157,6 +157,7 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
             VLOG_INFO("%s: configuration valid again", name);
             free(dev->config_error);
             dev->config_error = NULL;
+            netdev_change_seq_changed(netdev);   /* status:config_error */
         }
     } else if (dev->requested_path) {
         if (!nullable_string_is_equal(refusal, dev->config_error)) {
@@ -165,6 +166,7 @@ netdev_vhost_set_config(struct netdev *netdev, const struct smap *args,
                       "until the option is fixed)", refusal);
             free(dev->config_error);
             dev->config_error = xstrdup(refusal);
+            netdev_change_seq_changed(netdev);   /* status:config_error */
         }
         free(refusal);
     } else {

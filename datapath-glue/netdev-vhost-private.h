@@ -182,6 +182,10 @@ extern struct ovs_mutex netdev_vhost_list_mutex;
 extern struct ovs_list netdev_vhost_list
     OVS_GUARDED_BY(netdev_vhost_list_mutex);
 
+/* Tells OVS that the status of every such netdev changed, so that it
+ * refreshes their status columns (netdev-vhost-client.c). */
+void netdev_vhost_status_changed_all(void);
+
 static inline struct netdev_vhost *
 netdev_vhost_cast(const struct netdev *netdev)
 {
