@@ -154,7 +154,7 @@ nvh_check_eq "replug: vhu0 error column" "[]" "$(nvh_iface_get vhu0 error)"
 mark
 connects=$(nvh_iface_status vhu0 connects)
 vsctl set Interface vhu0 options:tx-retries-max=33 || nvh_fail "cannot set tx-retries-max"
-nvh_wait_for 30 "vhu0 status:config_error" nvh_iface_status vhu0 config_error >/dev/null ||
+nvh_wait_status vhu0 config_error '*tx-retries-max*' 30 ||
     nvh_check_eq "bad-option: status:config_error shown" yes no
 nvh_check_match "bad-option: vhu0 status:config_error" \
     'tx-retries-max .*33.* is not an integer between 0 and 32' \
@@ -178,7 +178,7 @@ nvh_check_eq "bad-option: tx-retries-max 33 applied" no \
 vsctl remove Interface vhu0 options tx-retries-max || nvh_fail "cannot remove tx-retries-max"
 
 vsctl set Open_vSwitch . other_config:vhost-iommu-support=true || nvh_fail "cannot set iommu"
-nvh_wait_for 30 "vhu0 status:warning" nvh_iface_status vhu0 warning >/dev/null ||
+nvh_wait_status vhu0 warning '*vhost-iommu-support=true ignored*' 30 ||
     nvh_check_eq "iommu: status:warning shown" yes no
 nvh_check_match "iommu: vhu0 status:warning" 'other_config:vhost-iommu-support=true ignored' \
     "$(nvh_iface_status vhu0 warning)"

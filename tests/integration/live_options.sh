@@ -80,7 +80,7 @@ if [ $ours = 1 ]; then
     forwarding tp1 "tx-retries-max 32"
 
     vsctl set Interface vhu0 options:tx-retries-max=33 || nvh_fail "cannot set tx-retries-max=33"
-    nvh_wait_for 30 "vhu0 status:config_error" config_error_of vhu0 >/dev/null
+    nvh_wait_status vhu0 config_error '?*' 30
     nvh_check_match "vhu0 status:config_error with tx-retries-max=33" \
         'tx-retries-max .*33.* is not an integer between 0 and 32' "$(config_error_of vhu0)"
     nvh_check_eq "the refusal is logged" yes \
