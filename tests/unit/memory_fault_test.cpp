@@ -147,16 +147,19 @@ TEST_F(MemoryFaultTest, DirtyLogTruncatedDuringMigrationIsSurvived) {
     expect_closed_for_the_fault(1);
 }
 
-// A private tmpfs of 64 KiB, mounted in a mount namespace of this (forked)
-// process only, so nothing is left behind whatever happens.
+// A private tmpfs of 64 KiB, mounted over the test's temporary directory in
+// a mount namespace of this (forked) process only: nothing is created
+// outside it, so nothing is left behind whatever happens.
 std::string mount_tiny_tmpfs() {
     if (::unshare(CLONE_NEWNS) != 0 ||
         ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
         std::exit(10);
     }
-    std::string dir = ::testing::TempDir() + "nvh-tiny-XXXXXX";
-    if (::mkdtemp(dir.data()) == nullptr ||
-        ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=64k") != 0) {
+    std::string dir = ::testing::TempDir();
+    if (dir.size() > 1 && dir.back() == '/') {
+        dir.pop_back();
+    }
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=64k") != 0) {
         std::exit(11);
     }
     return dir;
