@@ -112,7 +112,12 @@ const Listener& listener() {
             ::listen(made.fd.get(), 4) != 0) {
             fail("cannot listen");
         }
-        std::atexit([] { ::unlink(listener().path.c_str()); });
+        // The handler runs after `made`'s copy is destroyed (it is
+        // registered while the static is being built), so it unlinks a
+        // copy of the path of its own.
+        static char path_at_exit[sizeof addr.sun_path];
+        std::memcpy(path_at_exit, made.path.c_str(), made.path.size() + 1);
+        std::atexit([] { ::unlink(path_at_exit); });
         return made;
     }();
     return l;
