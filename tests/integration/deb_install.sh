@@ -31,6 +31,9 @@
 #    memory, which it maps, is not faulted in by --mlockall.
 # 4. "ovs-ctl restart": the guests' pings resume, the ports are ready
 #    again, the binary is still ours; memory printed and checked again.
+#    Then "ovs-ctl --ovs-user=nvh-ovs:nvh-ovs restart" (a user created for
+#    it, owning OVS's directories, allowed on the guests' sockets): the
+#    switch runs as that user, under --mlockall, and the pings resume.
 # 5. "dpkg -r": /usr/sbin/ovs-vswitchd is Debian's DPDK binary again (the
 #    selection made by hand is restored), the database still has the bridge
 #    and both ports with their type and options.  "ovs-ctl restart" runs
@@ -65,7 +68,12 @@ POLICY=/usr/sbin/policy-rc.d
 NVH_PREFIX=/usr
 export NVH_PREFIX
 
+OVS_USER=nvh-ovs        # for "ovs-ctl --ovs-user", created and removed here
+# What ovs-ctl --ovs-user needs to own (it creates only missing directories).
+OVS_DIRS=("$RUNDIR" "$LOGDIR" "$(dirname "$DB")" /etc/openvswitch)
+
 DEB_STARTED=""          # set once this test started the system switch
+DEB_USER_ADDED=""       # set once this test created OVS_USER
 DEB_INSTALLED=""        # set once this test installed the package
 DEB_DB_SAVED=""         # a database that existed before, moved aside
 DEB_ALT_MODE="" DEB_ALT_VALUE=""
@@ -80,6 +88,10 @@ deb_cleanup() {
     set +e
     if [ -n "$DEB_STARTED" ]; then
         "$CTL" stop >/dev/null 2>&1
+    fi
+    if [ -n "$DEB_USER_ADDED" ]; then
+        chown -R root:root "${OVS_DIRS[@]}" 2>/dev/null
+        userdel "$OVS_USER" >/dev/null 2>&1
     fi
     if [ -n "$DEB_INSTALLED" ] && dpkg-query -W "$PKG" >/dev/null 2>&1; then
         deb_with_policy dpkg -P "$PKG" >/dev/null 2>&1
@@ -252,6 +264,34 @@ for p in vhu0 vhu1; do
 done
 nvh_ping_streams_resumed restart "$RESUME_TIMEOUT" "$AFTER" last g1 g2
 deb_memory restart
+
+# ---- 4b. ovs-ctl --ovs-user -----------------------------------------------------
+# The switch as a user of its own, as ovs-ctl's --ovs-user (OVS_CTL_OPTS)
+# runs it: ovsdb-server and ovs-vswitchd drop root, ovs-vswitchd keeping
+# CAP_IPC_LOCK (--mlockall) and the network capabilities.  What an operator
+# does for it is done here: the user owns OVS's directories, and it may
+# connect to the guests' vhost-user sockets (libvirt: a group both share).
+id "$OVS_USER" >/dev/null 2>&1 && nvh_fail "user $OVS_USER exists already"
+useradd --system --no-create-home --shell /usr/sbin/nologin "$OVS_USER" ||
+    nvh_fail "cannot create user $OVS_USER"
+DEB_USER_ADDED=1
+chown -R "$OVS_USER:$OVS_USER" "${OVS_DIRS[@]}" || nvh_fail "cannot chown OVS's directories"
+chmod 755 "$NVH_WORK"
+chmod 666 "$(nvh_sock vhu0)" "$(nvh_sock vhu1)"
+# shellcheck disable=SC2034  # read by nvh_ping_streams_resumed
+declare -A last=([g1]=$(nvh_ping_last g1) [g2]=$(nvh_ping_last g2))
+deb_ctl --ovs-user="$OVS_USER:$OVS_USER" restart || nvh_fail "ovs-ctl --ovs-user restart failed"
+deb_vswitchd_up ovs-user
+nvh_check_eq "ovs-user: ovs-vswitchd's user" "$OVS_USER" \
+    "$(ps -o user= -p "$NVH_VSWITCHD_PID" | tr -d ' ')"
+nvh_check_eq "ovs-user: running binary" "$OURS" "$(vswitchd_exe)"
+for p in vhu0 vhu1; do
+    nvh_wait_port_ready $p "$RESUME_TIMEOUT" || nvh_fail "ovs-user: $p not ready again"
+done
+nvh_ping_streams_resumed ovs-user "$RESUME_TIMEOUT" "$AFTER" last g1 g2
+deb_memory ovs-user
+# Back to root for the rest (Debian's binary, as by default).
+chown -R root:root "${OVS_DIRS[@]}" || nvh_fail "cannot give OVS's directories back to root"
 
 # ---- 5. Remove, purge ---------------------------------------------------------
 before_ports=$(vsctl --bare --columns=name,type,options list Interface | sort)
