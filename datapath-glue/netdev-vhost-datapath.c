@@ -90,7 +90,7 @@ netdev_vhost_rxq_fill(struct netdev_rxq_vhost *rx, uint32_t start, uint32_t n)
  * OVS sees one ordinary single-segment mbuf.  Runs on the PMD thread that
  * polls queue pair 'qp'. */
 bool
-netdev_vhost_large_buffer(void *aux, uint32_t qp OVS_UNUSED,
+netdev_vhost_large_buffer(void *aux, uint32_t qp,
                           struct nvh_packet *pkt, uint32_t len OVS_UNUSED)
 {
     struct netdev_vhost *dev = aux;
@@ -104,6 +104,7 @@ netdev_vhost_large_buffer(void *aux, uint32_t qp OVS_UNUSED,
     }
     pkt->data = rte_pktmbuf_mtod(m, uint8_t *);
     pkt->capacity = rte_pktmbuf_tailroom(m);
+    dev->large_lent[qp] = true;
     return true;
 }
 
@@ -212,7 +213,8 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
     }
 
     n = nvh_dequeue_burst(dev->core, rxq->queue_id, rx->pkts, rx->n_mbufs);
-    if (dev->large && n < rx->n_mbufs) {
+    if (OVS_UNLIKELY(dev->large_lent[rxq->queue_id])) {
+        dev->large_lent[rxq->queue_id] = false;
         netdev_vhost_rxq_put_large(rx, n);
     }
     if (!n) {

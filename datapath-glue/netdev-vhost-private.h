@@ -103,6 +103,11 @@ struct netdev_vhost {
                                            * 'large_mp', else NULL. */
     struct vhost_mempool *large_mp;       /* Buffers for guest frames larger
                                            * than an mbuf of 'mp'. */
+    /* Per queue pair: the large_buffer hook attached a buffer since the
+     * last receive on it.  Written and read only by the PMD thread that
+     * polls the pair's rxq, so that an idle receive need not look for
+     * buffers to put back. */
+    bool large_lent[NVH_MAX_QUEUE_PAIRS];
     uint32_t max_packet_len;              /* Frame length for 'mtu'. */
     int tx_map[NVH_MAX_QUEUE_PAIRS];      /* OVS txq -> guest pair, or -1. */
     bool tx_map_shared;                   /* Some pairs get several txqs. */
