@@ -50,10 +50,15 @@ packages=(
 # Debian's DPDK Open vSwitch, which the package depends on (and the package
 # installation test, tests/integration/deb_install.sh, starts through its
 # ovs-ctl).  Installed without starting its services, see below.
-ovs_packages=(openvswitch-switch-dpdk)
-# Its services: systemd units, and the SysV init script.
+# OVN (the central databases and ovn-northd, and ovn-controller) for the
+# multi-chassis test tests/integration/ovn_multichassis.sh, which starts its
+# own.  Installed the same way.
+ovs_packages=(openvswitch-switch-dpdk ovn-central ovn-host)
+# Their services: systemd units, and the SysV init scripts.
 ovs_units=(openvswitch-switch.service ovs-vswitchd.service
-           ovsdb-server.service ovs-record-hostname.service)
+           ovsdb-server.service ovs-record-hostname.service
+           ovn-central.service ovn-northd.service ovn-ovsdb-server-nb.service
+           ovn-ovsdb-server-sb.service ovn-host.service ovn-controller.service)
 
 # libvirt for the integration test libvirt_guest, which starts a libvirtd of
 # its own: the daemon, its QEMU driver and virsh, without recommends and
@@ -94,15 +99,16 @@ as_root env DEBIAN_FRONTEND=noninteractive \
     apt-get "${apt_opts[@]}" --no-install-recommends install "${libvirt_packages[@]}"
 
 # openvswitch-switch's postinst starts the switch (invoke-rc.d or
-# deb-systemd-invoke) and enables it at boot.  Its services must never run
-# on a test machine: the tests start their own ovsdb-server and
-# ovs-vswitchd, and two userspace datapaths on one host collide.  So, before
+# deb-systemd-invoke) and enables it at boot, and OVN's packages start
+# theirs.  Those services must never run on a test machine: the tests start
+# their own ovsdb-server, ovs-vswitchd and OVN daemons, and two userspace
+# datapaths on one host collide.  So, before
 # the installation, the units are masked (systemd); during it a policy-rc.d
 # that forbids every start (exit 101) stands in for any other (put back
 # afterwards); after it the SysV script is disabled.  Nothing is stopped: a
 # switch that was already running was not started here.
-if ! dpkg-query -W -f='${Status}' "${ovs_packages[@]}" 2>/dev/null |
-     grep -qx 'install ok installed'; then
+if [ "$(dpkg-query -W -f='${Status}\n' "${ovs_packages[@]}" 2>/dev/null |
+       grep -cx 'install ok installed')" -ne ${#ovs_packages[@]} ]; then
     if [ -d /run/systemd/system ]; then
         log "masking ${ovs_units[*]}"
         as_root systemctl mask "${ovs_units[@]}" >/dev/null
@@ -130,12 +136,14 @@ if ! dpkg-query -W -f='${Status}' "${ovs_packages[@]}" 2>/dev/null |
     restore_policy
     trap - EXIT
 fi
-if [ ! -d /run/systemd/system ] && [ -e /etc/init.d/openvswitch-switch ] &&
-   command -v update-rc.d >/dev/null &&
-   ls /etc/rc[2-5].d/S*openvswitch-switch >/dev/null 2>&1; then
-    log "disabling the SysV service openvswitch-switch at boot"
-    as_root update-rc.d openvswitch-switch disable >/dev/null
-fi
+for service in openvswitch-switch ovn-central ovn-host; do
+    if [ ! -d /run/systemd/system ] && [ -e "/etc/init.d/$service" ] &&
+       command -v update-rc.d >/dev/null &&
+       ls /etc/rc[2-5].d/S*"$service" >/dev/null 2>&1; then
+        log "disabling the SysV service $service at boot"
+        as_root update-rc.d "$service" disable >/dev/null
+    fi
+done
 
 # A privileged libvirtd's QEMU driver looks up its default user and group,
 # libvirt-qemu, when it starts (before it reads qemu.conf, which may name
