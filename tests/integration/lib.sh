@@ -11,6 +11,8 @@
 #   lib/testpmd.sh  dpdk-testpmd with virtio_user frontends
 #   lib/guest.sh    QEMU guests and their image
 #   lib/libvirt.sh  a libvirtd of the test's own, guests started through it
+#   lib/ovn.sh      OVN: central databases and ovn-northd, chassis in
+#                   network namespaces of their own
 #
 # Everything a test starts lives in one work directory (sandboxed OVS run, db
 # and log directories, vhost-user sockets, testpmd and QEMU logs) and every
@@ -62,6 +64,7 @@ NVH_FAILURES=0
 NVH_DONE=""             # set once PASS/FAIL/SKIP has been printed
 NVH_PIDS=()             # "name:pid" in start order
 NVH_DPDK_PREFIXES=()    # DPDK --file-prefix values to clean up
+NVH_CLEANUP=()          # commands run at clean-up, after the processes end
 
 # ---------------------------------------------------------------------------
 # Reporting
@@ -253,6 +256,7 @@ nvh_dump_logs() {
     local f
     [ -n "$NVH_WORK" ] && [ -d "$NVH_WORK" ] || return 0
     for f in "$NVH_WORK"/ovs/log/*.stderr "$NVH_WORK"/ovs/log/ovs-vswitchd.log \
+             "$NVH_WORK"/ch*/log/*.log "$NVH_WORK"/central/*.log "$NVH_WORK"/*.stderr \
              "$NVH_WORK"/*.log "$NVH_WORK"/*.console; do
         [ -s "$f" ] || continue
         echo "----- last lines of ${f#"$NVH_WORK"/} -----"
@@ -285,6 +289,9 @@ nvh_cleanup() {
             *) nvh_stop_pid "$name" "$pid" 5 ;;
         esac
     done
+    for ((i = ${#NVH_CLEANUP[@]} - 1; i >= 0; i--)); do
+        eval "${NVH_CLEANUP[i]}"
+    done
     # DPDK runtime files of the processes we started (unique prefixes).
     for p in "${NVH_DPDK_PREFIXES[@]}"; do
         rm -rf "/var/run/dpdk/$p"
@@ -313,3 +320,5 @@ source "$NVH_REPO/tests/integration/lib/testpmd.sh"
 source "$NVH_REPO/tests/integration/lib/guest.sh"
 # shellcheck source=lib/libvirt.sh
 source "$NVH_REPO/tests/integration/lib/libvirt.sh"
+# shellcheck source=lib/ovn.sh
+source "$NVH_REPO/tests/integration/lib/ovn.sh"
