@@ -55,6 +55,28 @@
 #                    measurement (0: none); report in the work directory
 #   NVH_BENCH_PERF_ARGS  perf record options (default -g; ovs-vswitchd has no
 #                    frame pointers: "--call-graph dwarf" for callers)
+#   NVH_BENCH_FLOWS  chain: the OpenFlow pipeline of the two pairs
+#                    simple  in_port=a1 -> a2, in_port=b1 -> b2 (OVS's
+#                            simple-match fast path)             (default)
+#                    l3      a table of IPv4 routes (nw_dst, 200 prefixes of
+#                            several lengths; the frames' 198.18.0.2 hits a
+#                            /32 per input port): megaflows that match the
+#                            destination address, looked up through the EMC
+#                            and the megaflow classifier
+#                    normal  each pair on a bridge of its own with
+#                            actions=NORMAL for what a1 (b1) receives (MAC
+#                            learning; the frames'
+#                            destination is never learnt, so each is flooded
+#                            to the pair's other port: the bridge's LOCAL
+#                            port is set no-flood)
+#   NVH_BENCH_QUEUES queue pairs of every virtio_user port and vhost-user
+#                    port (testpmd --rxq/--txq) (default 1)
+#   NVH_BENCH_FLOOR  seconds of the OVS floor measured after the run in the
+#                    same ovs-vswitchd (0: none): testpmd stopped, a DPDK
+#                    net_null port forwarding to another by an in_port flow;
+#                    the cycles per packet of its rxq are what OVS itself
+#                    costs with the cheapest ports, and each type's "vhost
+#                    work" is its pair's cycles minus that floor (default 15)
 # and those of tests/integration/lib.sh (NVH_BUILD_DIR, NVH_PMD_MASK,
 # NVH_TP_LCORES, NVH_KEEP...).
 #
@@ -89,6 +111,9 @@ SECS=${NVH_BENCH_SECS:-30}
 WARMUP=${NVH_BENCH_WARMUP:-5}
 BURSTS=${NVH_BENCH_BURSTS:-1}
 PERF_SECS=${NVH_BENCH_PERF:-0}
+FLOWS=${NVH_BENCH_FLOWS:-simple}
+QUEUES=${NVH_BENCH_QUEUES:-1}
+FLOOR_SECS=${NVH_BENCH_FLOOR:-15}
 NICE=${NVH_BENCH_NICE--10}
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 
@@ -151,8 +176,57 @@ add_ring_port() {
     [ -z "$err" ] || [ "$err" = "[]" ] || nvh_fail "$1: $err"
 }
 
+# l3_flows BR IN OUT: the pair's route table: 200 prefixes of lengths 8 to
+# 32 (none covering 198.18.0.2 but its /32), then the /32 to OUT.
+l3_flows() {
+    local br=$1 in=$2 out=$3 i
+    {
+        for ((i = 0; i < 200; i++)); do
+            echo "priority=$((8 + i % 25)),ip,in_port=$in,nw_dst=$((10 + i % 90)).$((i * 7 % 256)).0.0/$((8 + i % 25)),actions=drop"
+        done
+        echo "priority=40,ip,in_port=$in,nw_dst=198.18.0.2,actions=output:$out"
+    } > "$NVH_WORK/l3-$in.flows"
+    ofctl add-flows "$br" "$NVH_WORK/l3-$in.flows" || nvh_fail "cannot add the l3 flows"
+}
+
+# chain_flows: the chain's pipeline (NVH_BENCH_FLOWS).
+chain_flows() {
+    case "$FLOWS" in
+    simple)
+        nvh_flows br0 "in_port=1,actions=output:2" "in_port=3,actions=output:4" \
+            "priority=0,actions=drop" ;;
+    l3)
+        nvh_flows br0 "priority=0,actions=drop"
+        l3_flows br0 1 2
+        l3_flows br0 3 4 ;;
+    normal)
+        # b1 and b2 move to a bridge of their own.
+        vsctl del-port br0 b1 -- del-port br0 b2 || nvh_fail "cannot move b1, b2"
+        nvh_add_bridge br1
+        NVH_PORT_TYPE=$TYPE_B nvh_add_port br1 b1 "$(nvh_sock b1)" 3
+        NVH_PORT_TYPE=$TYPE_B nvh_add_port br1 b2 "$(nvh_sock b2)" 4
+        # What a2 and b2 receive (testpmd's first bursts from p1 and p3)
+        # is dropped, as in the other pipelines, else it would circulate
+        # in a loop of its own in each pair.
+        nvh_flows br0 "priority=10,in_port=2,actions=drop" "priority=1,actions=NORMAL"
+        nvh_flows br1 "priority=10,in_port=4,actions=drop" "priority=1,actions=NORMAL"
+        # Not flooded to the bridges' own (tap) ports.
+        ofctl mod-port br0 br0 no-flood && ofctl mod-port br1 br1 no-flood ||
+            nvh_fail "cannot keep the LOCAL ports out of the flood" ;;
+    *) nvh_fail "NVH_BENCH_FLOWS must be simple, l3 or normal" ;;
+    esac
+}
+
 passes=1
 pairs=()
+if [ "$QUEUES" -gt 1 ]; then
+    export NVH_TP_QUEUES=$QUEUES
+    tp_queues=(--rxq="$QUEUES" --txq="$QUEUES" --total-num-mbufs=65536)
+else
+    tp_queues=()
+fi
+[ "$FLOWS" = simple ] || [ "$TOPO" = chain ] ||
+    nvh_fail "NVH_BENCH_FLOWS=$FLOWS applies to the chain topology only"
 case "$TOPO" in
 chain|phychain)
     add_port a1 "$TYPE_A" 1
@@ -160,8 +234,7 @@ chain|phychain)
     add_port b1 "$TYPE_B" 3
     add_port b2 "$TYPE_B" 4
     if [ "$TOPO" = chain ]; then
-        nvh_flows br0 "in_port=1,actions=output:2" "in_port=3,actions=output:4" \
-            "priority=0,actions=drop"
+        chain_flows
         passes=2
         pairs=(--pair chain=a1/b1)
     else
@@ -175,7 +248,8 @@ chain|phychain)
     fi
     # p0..p3 = a1, a2, b1, b2.
     nvh_tp_start tp "$(nvh_sock a1)$devargs" "$(nvh_sock a2)$devargs" \
-        "$(nvh_sock b1)$devargs" "$(nvh_sock b2)$devargs" -- --port-topology=chained
+        "$(nvh_sock b1)$devargs" "$(nvh_sock b2)$devargs" -- --port-topology=chained \
+        "${tp_queues[@]}"
     nvh_tp_sync tp 60
     wait_ready a1 "$TYPE_A"; wait_ready a2 "$TYPE_A"
     wait_ready b1 "$TYPE_B"; wait_ready b2 "$TYPE_B"
@@ -238,7 +312,7 @@ label="$TOPO $SIZE B $RING A=$TYPE_A"
 /usr/bin/python3 "$BENCH_DIR/sample.py" --appctl "$NVH_PREFIX/bin/ovs-appctl" \
     --secs "$SECS" "${pairs[@]}" --passes "$passes" \
     --meta "topo=$TOPO" --meta "a=$TYPE_A" --meta "b=$TYPE_B" --meta "size=$SIZE" \
-    --meta "ring=$RING" --meta "bursts=$BURSTS" \
+    --meta "ring=$RING" --meta "bursts=$BURSTS" --meta "flows=$FLOWS" --meta "queues=$QUEUES" \
     --meta "guest_pages=$([ "$NVH_TP_HUGEPAGES" = 1 ] && echo 2M || echo 4K)" --label "$label" \
     > "$NVH_WORK/sample.out" &
 sampler=$!
@@ -257,8 +331,32 @@ wait "$sampler" || nvh_fail "sampling failed: $(cat "$NVH_WORK/sample.out")"
 nvh_tp_run tp stop
 sleep 6
 port_counters "${ports[@]}" > "$NVH_WORK/counters.json"
+
+# The OVS floor, in the same ovs-vswitchd: net_null0 (makes frames as fast
+# as it is polled) -> net_null1 (drops them), by an in_port flow.  Its rxq's
+# cycles per packet: a DPDK receive + datapath + a DPDK transmit.
+floor=()
+if [ "$FLOOR_SECS" -gt 0 ] && [[ $TOPO == *chain ]]; then
+    nvh_add_bridge brf
+    vsctl add-port brf null0 -- set Interface null0 type=dpdk \
+        "options:dpdk-devargs=net_null0,size=$SIZE" ofport_request=1 \
+        -- add-port brf null1 -- set Interface null1 type=dpdk \
+        "options:dpdk-devargs=net_null1,size=$SIZE,no-rx=1" ofport_request=2 ||
+        nvh_fail "cannot add the net_null ports"
+    nvh_flows brf "in_port=1,actions=output:2" "priority=0,actions=drop"
+    sleep 6
+    /usr/bin/python3 "$BENCH_DIR/sample.py" --appctl "$NVH_PREFIX/bin/ovs-appctl" \
+        --secs "$FLOOR_SECS" --pair floor=null0/ --passes 1 --meta topo=floor \
+        --label floor > "$NVH_WORK/floor.out" || nvh_fail "sampling the floor failed"
+    /usr/bin/python3 "$BENCH_DIR/sample.py" --summarize "$NVH_WORK/floor.out" \
+        > "$NVH_WORK/floor.txt" || nvh_fail "no floor: $(cat "$NVH_WORK/floor.txt")"
+    f=$(sed -n 's/^RESULT //p' "$NVH_WORK/floor.txt" |
+        /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["cpp_a"])')
+    nvh_info "OVS floor (net_null -> net_null, same ovs-vswitchd): $f cycles/packet"
+    floor=(--floor "$f")
+fi
 /usr/bin/python3 "$BENCH_DIR/sample.py" --summarize "$NVH_WORK/sample.out" \
-    --counters "$NVH_WORK/counters.json" ${NVH_BENCH_OUT:+--out "$NVH_BENCH_OUT"}
+    --counters "$NVH_WORK/counters.json" "${floor[@]}" ${NVH_BENCH_OUT:+--out "$NVH_BENCH_OUT"}
 
 if [ "$PERF_SECS" -gt 0 ] && [ -s "$NVH_WORK/perf.data" ]; then
     perf report -i "$NVH_WORK/perf.data" --stdio --no-children --percent-limit 0.5 \

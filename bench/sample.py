@@ -128,8 +128,10 @@ def pmd_intervals(samples, passes):
     return windows
 
 
-def pair_result(meta, name, rxq_a, rxq_b, windows, near):
-    """The result of one pair of rxqs over the intervals near the best."""
+def pair_result(meta, name, rxq_a, rxq_b, windows, near, floor=None):
+    """The result of one pair of rxqs over the intervals near the best, with
+    the ratio over every interval too ("ratio_all"), and each side's cycles
+    minus the OVS floor ("work_a", "work_b") when the floor is known."""
     med = statistics.median
 
     def cpp_of(w, rxq):
@@ -149,6 +151,14 @@ def pair_result(meta, name, rxq_a, rxq_b, windows, near):
         sb = sum(w["shares"].get(rxq_b, 0) for w in near)
         result["cpp_b"] = round(med(cpp_of(w, rxq_b) for w in near), 1)
         result["ratio"] = round(sa / sb, 3) if sb else None
+        sa_all = sum(w["shares"].get(rxq_a, 0) for w in windows)
+        sb_all = sum(w["shares"].get(rxq_b, 0) for w in windows)
+        result["ratio_all"] = round(sa_all / sb_all, 3) if sb_all else None
+    if floor is not None:
+        result["floor"] = round(floor, 1)
+        result["work_a"] = round(result["cpp_a"] - floor, 1)
+        if rxq_b:
+            result["work_b"] = round(result["cpp_b"] - floor, 1)
     return result
 
 
@@ -195,7 +205,7 @@ def summarize(args):
           f"{100 - NEAR_BEST * 100:.0f} % of the best, {fmt(best, 3)} Mpps):")
     results = []
     for name, rxq_a, rxq_b in pairs:
-        result = pair_result(meta, name, rxq_a, rxq_b, windows, near)
+        result = pair_result(meta, name, rxq_a, rxq_b, windows, near, args.floor)
         result["label"] = head["label"] + (f" [{name}]" if len(pairs) > 1 else "")
         if ports is not None:
             result["ports"] = ports
@@ -205,7 +215,10 @@ def summarize(args):
         if rxq_b:
             print(f"    B {meta.get('b')} (rxq {rxq_b}): {result['cpp_b']:.1f} cycles/packet")
             print(f"    ratio A/B (sum of A shares / sum of B shares): "
-                  f"{fmt(result['ratio'], 3)}")
+                  f"{fmt(result['ratio'], 3)} (every interval: {fmt(result['ratio_all'], 3)})")
+        if args.floor is not None:
+            print(f"    OVS floor {args.floor:.1f} cycles/packet; vhost work A "
+                  f"{result['work_a']:.1f}" + (f", B {result['work_b']:.1f}" if rxq_b else ""))
     for port, c in (ports or {}).items():
         print(f"  {port} ({c['type']}): rx {c['rx_packets']} tx {c['tx_packets']} "
               f"rx_dropped {c['rx_dropped']} tx_dropped {c['tx_dropped']} "
@@ -233,6 +246,8 @@ def main():
     p.add_argument("--summarize")
     p.add_argument("--counters")
     p.add_argument("--out")
+    p.add_argument("--floor", type=float,
+                   help="OVS floor in cycles/packet (chain.sh NVH_BENCH_FLOOR)")
     args = p.parse_args()
     summarize(args) if args.summarize else sample(args)
 

@@ -10,11 +10,14 @@ and of B, the ratio A/B and, for a chain of both types, the ratio
 vhostuserclient / dpdkvhostuserclient, and the ports' drop and retry counters (sums over the
 run's ports of tx_dropped, ovs_tx_failure_drops and ovs_tx_retries).
 
---summary: one row per case (topology, size, ring, guest pages, port
-types), in order of first appearance: the number of runs, the median of the
-runs' ratios vhostuserclient / dpdkvhostuserclient (A/B for an A/A chain),
-every run's ratio, and the medians of each port type's cycles/packet and of
-Mpps.  A chain of both types is one case whichever type was A: runs with
+--summary: one row per case (topology, size, ring, guest pages, OpenFlow
+pipeline, queue pairs, port types), in order of first appearance: the number
+of runs, the median of the runs' ratios vhostuserclient /
+dpdkvhostuserclient (A/B for an A/A chain), every run's ratio, the median of
+the ratios over every interval of each run (not only those near its best
+rate), and the medians of each port type's cycles/packet, of the OVS floor
+measured in the same runs (NVH_BENCH_FLOOR), of each type's vhost work (its
+cycles minus the floor) and of Mpps.  A chain of both types is one case whichever type was A: runs with
 A=dpdkvhostuserclient count with their ratio inverted and their columns
 swapped (marked "(B/A)" in the list of ratios), so that runs in both
 positions cancel the chain's own position bias (see the A/A rows).  For
@@ -69,31 +72,47 @@ def summary(paths):
                 swapped = paired(r) and a != b and a != "vhostuserclient"
                 if swapped:
                     a, b = b, a
-                key = (r["topo"], r["size"], r["ring"], r.get("guest_pages", "4K"), a, b)
+                key = (r["topo"], r["size"], r["ring"], r.get("guest_pages", "4K"),
+                       r.get("flows", "simple"), r.get("queues", "1"), a, b)
                 cases.setdefault(key, []).append((r, swapped))
     med = statistics.median
-    print("| topology | size | ring | guest pages | A | B | runs | ratio (median) | ratios "
-          "| A cyc/pkt | B cyc/pkt | Mpps | drops + failures + retries |")
-    print("| --- | ---: | --- | --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
-    for (topo, size, ring, pages, a, b), rs in cases.items():
-        ratios, shown, cpp_a, cpp_b = [], [], [], []
+    print("| topology | size | ring | guest pages | flows | queues | A | B | runs "
+          "| ratio (median) | ratios | ratio, every interval (median) "
+          "| A cyc/pkt | B cyc/pkt | OVS floor | A vhost work | B vhost work "
+          "| Mpps | drops + failures + retries |")
+    print("| --- | ---: | --- | --- | --- | ---: | --- | --- | ---: | ---: | --- | ---: "
+          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (topo, size, ring, pages, flows, queues, a, b), rs in cases.items():
+        ratios, ratios_all, shown, cpp_a, cpp_b = [], [], [], [], []
+        floors, work_a, work_b = [], [], []
         for r, swapped in rs:
             ca, cb = (r.get("cpp_b"), r["cpp_a"]) if swapped else (r["cpp_a"], r.get("cpp_b"))
+            wa, wb = (r.get("work_b"), r.get("work_a")) if swapped else (r.get("work_a"), r.get("work_b"))
             cpp_a.append(ca)
             if cb is not None:
                 cpp_b.append(cb)
+            if r.get("floor") is not None:
+                floors.append(r["floor"])
+                work_a.append(wa)
+                if wb is not None:
+                    work_b.append(wb)
             if r.get("ratio") is None:
                 continue
             # Oriented as vhostuserclient / dpdkvhostuserclient.
             ratios.append(1 / r["ratio"] if swapped else r["ratio"])
             shown.append(format(ratios[-1], ".3f") + (" (B/A)" if swapped else ""))
+            if r.get("ratio_all"):
+                ratios_all.append(1 / r["ratio_all"] if swapped else r["ratio_all"])
         lost = sum(int(p[k]) for r, _ in rs for p in r.get("ports", {}).values()
                    for k in ("tx_dropped", "ovs_tx_failure_drops", "ovs_tx_retries"))
-        print(f"| {topo} | {size} | {ring} | {pages} | {a} | {b} | {len(rs)} "
-              f"| {cell(med(ratios) if ratios else None, '.3f')} "
+        def m(xs, fmt=".0f"):
+            return cell(med(xs) if xs else None, fmt)
+        print(f"| {topo} | {size} | {ring} | {pages} | {flows} | {queues} | {a} | {b} | {len(rs)} "
+              f"| {m(ratios, '.3f')} "
               f"| {', '.join(shown) or '-'} "
-              f"| {med(cpp_a):.0f} "
-              f"| {cell(med(cpp_b) if cpp_b else None, '.0f')} "
+              f"| {m(ratios_all, '.3f')} "
+              f"| {med(cpp_a):.0f} | {m(cpp_b)} "
+              f"| {m(floors)} | {m(work_a)} | {m(work_b)} "
               f"| {med(r['mpps'] for r, _ in rs):.2f} | {lost} |")
 
 
