@@ -313,6 +313,7 @@ label="$TOPO $SIZE B $RING A=$TYPE_A"
     --secs "$SECS" "${pairs[@]}" --passes "$passes" \
     --meta "topo=$TOPO" --meta "a=$TYPE_A" --meta "b=$TYPE_B" --meta "size=$SIZE" \
     --meta "ring=$RING" --meta "bursts=$BURSTS" --meta "flows=$FLOWS" --meta "queues=$QUEUES" \
+    --meta "cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     --meta "guest_pages=$([ "$NVH_TP_HUGEPAGES" = 1 ] && echo 2M || echo 4K)" --label "$label" \
     > "$NVH_WORK/sample.out" &
 sampler=$!
