@@ -13,7 +13,8 @@ run's ports of tx_dropped, ovs_tx_failure_drops and ovs_tx_retries).
 --summary: one row per case (topology, size, ring, guest pages, OpenFlow
 pipeline, queue pairs, port types), in order of first appearance: the number
 of runs, the median of the runs' ratios vhostuserclient /
-dpdkvhostuserclient (A/B for an A/A chain), every run's ratio, the median of
+dpdkvhostuserclient (A/B for an A/A chain), every run's ratio, the medians
+of the runs with vhostuserclient polled first (A) and second (B), the median of
 the ratios over every interval of each run (not only those near its best
 rate), and the medians of each port type's cycles/packet, of the OVS floor
 measured in the same runs (NVH_BENCH_FLOOR), of each type's vhost work (its
@@ -77,13 +78,15 @@ def summary(paths):
                 cases.setdefault(key, []).append((r, swapped))
     med = statistics.median
     print("| topology | size | ring | guest pages | flows | queues | A | B | runs "
-          "| ratio (median) | ratios | ratio, every interval (median) "
+          "| ratio (median) | ratios | ours first / second (medians) "
+          "| ratio, every interval (median) "
           "| A cyc/pkt | B cyc/pkt | OVS floor | A vhost work | B vhost work "
           "| Mpps | drops + failures + retries |")
-    print("| --- | ---: | --- | --- | --- | ---: | --- | --- | ---: | ---: | --- | ---: "
+    print("| --- | ---: | --- | --- | --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: "
           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (topo, size, ring, pages, flows, queues, a, b), rs in cases.items():
         ratios, ratios_all, shown, cpp_a, cpp_b = [], [], [], [], []
+        first, second = [], []   # ratios with vhostuserclient as A / as B
         floors, work_a, work_b = [], [], []
         for r, swapped in rs:
             ca, cb = (r.get("cpp_b"), r["cpp_a"]) if swapped else (r["cpp_a"], r.get("cpp_b"))
@@ -101,6 +104,7 @@ def summary(paths):
             # Oriented as vhostuserclient / dpdkvhostuserclient.
             ratios.append(1 / r["ratio"] if swapped else r["ratio"])
             shown.append(format(ratios[-1], ".3f") + (" (B/A)" if swapped else ""))
+            (second if swapped else first).append(ratios[-1])
             if r.get("ratio_all"):
                 ratios_all.append(1 / r["ratio_all"] if swapped else r["ratio_all"])
         lost = sum(int(p[k]) for r, _ in rs for p in r.get("ports", {}).values()
@@ -110,6 +114,7 @@ def summary(paths):
         print(f"| {topo} | {size} | {ring} | {pages} | {flows} | {queues} | {a} | {b} | {len(rs)} "
               f"| {m(ratios, '.3f')} "
               f"| {', '.join(shown) or '-'} "
+              f"| {m(first, '.3f')} / {m(second, '.3f')} "
               f"| {m(ratios_all, '.3f')} "
               f"| {med(cpp_a):.0f} | {m(cpp_b)} "
               f"| {m(floors)} | {m(work_a)} | {m(work_b)} "
