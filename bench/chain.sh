@@ -312,7 +312,7 @@ label="$TOPO $SIZE B $RING A=$TYPE_A"
 /usr/bin/python3 "$BENCH_DIR/sample.py" --appctl "$NVH_PREFIX/bin/ovs-appctl" \
     --secs "$SECS" "${pairs[@]}" --passes "$passes" \
     --meta "topo=$TOPO" --meta "a=$TYPE_A" --meta "b=$TYPE_B" --meta "size=$SIZE" \
-    --meta "ring=$RING" --meta "bursts=$BURSTS" --meta "flows=$FLOWS" --meta "queues=$QUEUES" \
+    --meta "ring=$RING" --meta "bursts=$BURSTS" --meta "flows=$FLOWS" --meta "queues=$QUEUES" --meta "secs=$SECS" \
     --meta "cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     --meta "guest_pages=$([ "$NVH_TP_HUGEPAGES" = 1 ] && echo 2M || echo 4K)" --label "$label" \
     > "$NVH_WORK/sample.out" &
