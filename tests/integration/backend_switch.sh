@@ -71,21 +71,6 @@ nvh_guest_start g1 "$s0" $MAC1 nvh.ip=$IP1/24 nvh.peer=$IP2 "${ping_args[@]}"
 nvh_guest_start g2 "$s1" $MAC2 nvh.ip=$IP2/24 nvh.peer=$IP1 "${ping_args[@]}"
 declare -A qemu_pid=([g1]=${NVH_GUEST_PID[g1]} [g2]=${NVH_GUEST_PID[g2]})
 
-# served_by PORT: "netdev-vhost", "dpdk" or "unknown", each shown
-# positively: netdev-vhost lists the port in vhostuserclient/show with its
-# backend; DPDK's vhost library gives it no status:backend and netdev-dpdk's
-# get-mempool-info accepts it (only for netdev-dpdk's own classes).
-served_by() {
-    if appctl vhostuserclient/show "$1" 2>/dev/null | grep -q '^  type: .*backend: netdev-vhost'; then
-        echo netdev-vhost
-    elif [ -z "$(nvh_iface_status "$1" backend)" ] &&
-         appctl netdev-dpdk/get-mempool-info "$1" >/dev/null 2>&1; then
-        echo dpdk
-    else
-        echo unknown
-    fi
-}
-
 # resumed PHASE: both guests' pings are answered again after the last seq
 # each had before the phase's change (LAST), AFTER more; prints the gaps.
 declare -A last=()
@@ -108,22 +93,22 @@ nvh_wait_port_ready vhu1 "$BOOT_TIMEOUT" || nvh_fail "vhu1 not ready"
 nvh_ping_streams_up "$BOOT_TIMEOUT" "$BEFORE" g1 g2
 nvh_check_eq "builtin: start-up log names DPDK's vhost library" 1 \
     "$(log_count "dpdkvhostuserclient ports are served by DPDK's vhost library")"
-nvh_check_eq "builtin: vhu0 served by" dpdk "$(served_by vhu0)"
-nvh_check_eq "builtin: vhu1 served by" netdev-vhost "$(served_by vhu1)"
+nvh_check_eq "builtin: vhu0 served by" dpdk "$(nvh_served_by vhu0)"
+nvh_check_eq "builtin: vhu1 served by" netdev-vhost "$(nvh_served_by vhu1)"
 nvh_log "builtin: vhu0 features $(nvh_iface_status vhu0 features)"
 
 # ---- flipping the type -------------------------------------------------------
 mark
 vsctl set Interface vhu0 type=vhostuserclient || nvh_fail "cannot flip vhu0"
 resumed flip-ours
-nvh_check_eq "flip-ours: vhu0 served by" netdev-vhost "$(served_by vhu0)"
+nvh_check_eq "flip-ours: vhu0 served by" netdev-vhost "$(nvh_served_by vhu0)"
 nvh_check_eq "flip-ours: vhu0 status:backend" netdev-vhost "$(nvh_iface_status vhu0 backend)"
 nvh_log "flip-ours: vhu0 features $(nvh_iface_status vhu0 features)"
 
 mark
 vsctl set Interface vhu0 type=dpdkvhostuserclient || nvh_fail "cannot flip vhu0 back"
 resumed flip-dpdk
-nvh_check_eq "flip-dpdk: vhu0 served by" dpdk "$(served_by vhu0)"
+nvh_check_eq "flip-dpdk: vhu0 served by" dpdk "$(nvh_served_by vhu0)"
 
 # ---- the switch, on a running switch and after a restart -----------------
 vsctl set Open_vSwitch . other_config:vhost-backend=netdev-vhost ||
@@ -131,13 +116,13 @@ vsctl set Open_vSwitch . other_config:vhost-backend=netdev-vhost ||
 nvh_wait_for 30 "the change logged" log_has \
     'other_config:vhost-backend changed to "netdev-vhost": dpdkvhostuserclient ports stay on DPDK.s vhost library until ovs-vswitchd restarts' >/dev/null ||
     nvh_check_eq "switch-on: change on a running switch logged" yes no
-nvh_check_eq "switch-on: vhu0 still served by" dpdk "$(served_by vhu0)"
+nvh_check_eq "switch-on: vhu0 still served by" dpdk "$(nvh_served_by vhu0)"
 mark
 restart_vswitchd
 resumed switch-on
 nvh_check_eq "switch-on: start-up log names netdev-vhost" 1 \
     "$(log_count 'dpdkvhostuserclient ports are served by netdev-vhost \(other_config:vhost-backend=netdev-vhost\)')"
-nvh_check_eq "switch-on: vhu0 served by" netdev-vhost "$(served_by vhu0)"
+nvh_check_eq "switch-on: vhu0 served by" netdev-vhost "$(nvh_served_by vhu0)"
 nvh_check_eq "switch-on: vhu0 type" dpdkvhostuserclient "$(nvh_iface_get vhu0 type)"
 nvh_check_eq "switch-on: vhu0 status:backend" netdev-vhost "$(nvh_iface_status vhu0 backend)"
 appctl vhostuserclient/show vhu0 | sed 's/^/    /'
@@ -147,7 +132,7 @@ mark
 vsctl del-port br0 vhu0 || nvh_fail "cannot delete vhu0"
 osvif_plug vhu0 "$s0" $MAC1
 resumed replug
-nvh_check_eq "replug: vhu0 served by" netdev-vhost "$(served_by vhu0)"
+nvh_check_eq "replug: vhu0 served by" netdev-vhost "$(nvh_served_by vhu0)"
 nvh_check_eq "replug: vhu0 error column" "[]" "$(nvh_iface_get vhu0 error)"
 
 # ---- a refused option on a live port, an ignored knob ----------------------
@@ -191,7 +176,7 @@ vsctl set Open_vSwitch . other_config:vhost-backend=dpdk || nvh_fail "cannot set
 mark
 restart_vswitchd
 resumed switch-off
-nvh_check_eq "switch-off: vhu0 served by" dpdk "$(served_by vhu0)"
+nvh_check_eq "switch-off: vhu0 served by" dpdk "$(nvh_served_by vhu0)"
 nvh_check_eq "switch-off: start-up log names DPDK's vhost library" 1 \
     "$(log_count "dpdkvhostuserclient ports are served by DPDK's vhost library \(other_config:vhost-backend=dpdk\)")"
 

@@ -130,21 +130,9 @@ for vm in vm1 vm2 vm3; do
     nvh_check_eq "bind: ovn-sbctl show lists $vm under" "nvh-ch${ON[$vm]}" "$(nvh_ovn_bound_to "$vm")"
 done
 
-# served_by N PORT: which backend serves PORT on chassis N (netdev-vhost:
-# status:backend; DPDK's vhost library: no status:backend, and netdev-dpdk's
-# get-mempool-info accepts the port).
-served_by() {
-    if [ "$(nvh_ch "$1" nvh_iface_status "$2" backend)" = netdev-vhost ]; then
-        echo netdev-vhost
-    elif nvh_ch "$1" appctl netdev-dpdk/get-mempool-info "$2" >/dev/null 2>&1; then
-        echo dpdk
-    else
-        echo unknown
-    fi
-}
 for vm in vm1 vm2 vm3; do
     nvh_check_eq "bind: $vm on nvh-ch${ON[$vm]} (type $(nvh_ch "${ON[$vm]}" nvh_iface_get "$vm" type)) served by" \
-        "$EXPECT_BACKEND" "$(served_by "${ON[$vm]}" "$vm")"
+        "$EXPECT_BACKEND" "$(nvh_ch "${ON[$vm]}" nvh_served_by "$vm")"
 done
 # Geneve in the userspace datapath: pushed on the way out, popped on the way
 # in, on both chassis.
@@ -249,7 +237,7 @@ nvh_ch 1 nvh_wait_port_ready vm2 "$BOOT_TIMEOUT" || nvh_fail "vm2 not ready on n
 nvh_ovn_wait_bound vm2 nvh-ch1 || nvh_fail "vm2's binding did not move to nvh-ch1"
 nvh_ping_streams_up "$BOOT_TIMEOUT" "$AFTER" vm2-moved
 nvh_check_eq "move: ovn-sbctl show lists vm2 under" nvh-ch1 "$(nvh_ovn_bound_to vm2)"
-nvh_check_eq "move: vm2 on nvh-ch1 served by" "$EXPECT_BACKEND" "$(served_by 1 vm2)"
+nvh_check_eq "move: vm2 on nvh-ch1 served by" "$EXPECT_BACKEND" "$(nvh_ch 1 nvh_served_by vm2)"
 nvh_check_eq "move: vm2 left nvh-ch2's database" "" \
     "$(nvh_ch 2 vsctl --bare --columns=name find Interface name=vm2)"
 mark vm3

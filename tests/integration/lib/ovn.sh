@@ -72,14 +72,11 @@ nvh_ch() {
 }
 
 # nvh_ch_exec N CMD...: CMD inside chassis N's network namespace, with its
-# environment.
+# environment (which "ip netns exec" passes on).
 nvh_ch_exec() {
     local n=$1
     shift
-    nvh_ch "$n" ip netns exec "${NVH_CH_NS[$n]}" env OVS_RUNDIR="$NVH_WORK/ch$n/run" \
-        OVS_DBDIR="$NVH_WORK/ch$n/db" OVS_LOGDIR="$NVH_WORK/ch$n/log" \
-        OVS_SYSCONFDIR="$NVH_WORK/ch$n/etc" OVN_RUNDIR="$NVH_WORK/ch$n/ovn" \
-        OVN_LOGDIR="$NVH_WORK/ch$n/log" "$@"
+    nvh_ch "$n" ip netns exec "${NVH_CH_NS[$n]}" "$@"
 }
 
 nvh__netns_delete() { ip netns del "$1" 2>/dev/null; }

@@ -261,6 +261,21 @@ nvh_wait_port_ready() {
 # it every key that describes the connection.
 nvh_ready_status() { nvh_status_key "${NVH_READY_STATUS[$1]:-}" "$2"; }
 
+# nvh_served_by PORT: "netdev-vhost", "dpdk" or "unknown", each shown
+# positively: netdev-vhost lists the port in vhostuserclient/show with its
+# backend; DPDK's vhost library gives it no status:backend and netdev-dpdk's
+# get-mempool-info accepts it (only for netdev-dpdk's own classes).
+nvh_served_by() {
+    if appctl vhostuserclient/show "$1" 2>/dev/null | grep -q '^  type: .*backend: netdev-vhost'; then
+        echo netdev-vhost
+    elif [ -z "$(nvh_iface_status "$1" backend)" ] &&
+         appctl netdev-dpdk/get-mempool-info "$1" >/dev/null 2>&1; then
+        echo dpdk
+    else
+        echo unknown
+    fi
+}
+
 # nvh_wait_port_down PORT [TIMEOUT]: the frontend is gone.
 nvh_wait_port_down() {
     if [ "$(nvh_iface_status "$1" backend)" = netdev-vhost ]; then
