@@ -137,6 +137,11 @@ struct nvh_device_config {
      * with 'aux' (see nvh_large_buffer_fn).  May be NULL: such frames are
      * dropped and counted in oversized_frames. */
     nvh_large_buffer_fn *large_buffer;
+    /* The socket of a handover keeper (nvh_handover_finish): if one listens
+     * there and holds a connection handed over for this socket_path by the
+     * previous process, the device resumes it instead of connecting: the
+     * frontend never sees a disconnect.  NULL or "": always connect. */
+    const char *handover_socket;
 };
 
 /* 1 TiB. */
@@ -179,7 +184,10 @@ struct nvh_device_info {
     bool vring_enabled[NVH_MAX_VRINGS];
     uint32_t mtu;                  /* 0 if the frontend set none. */
     int numa_node;                 /* Of the ring memory; -1 if unknown. */
-    uint64_t n_connects;           /* Successful connections so far. */
+    uint64_t n_connects;           /* Successful connections so far
+                                    * (kept across a handover). */
+    uint64_t n_resumes;            /* Connections this device took over
+                                    * from a previous process. */
     uint64_t connected_ms;         /* Milliseconds since the current
                                     * connection was made (computed when the
                                     * snapshot is taken); 0 while waiting. */
@@ -208,6 +216,37 @@ void nvh_device_get_info(struct nvh_device *, struct nvh_device_info *info);
  * on the control thread; returns once the connection has been dropped.
  * Returns true if a connection was dropped, false if there was none. */
 bool nvh_device_reconnect(struct nvh_device *);
+
+/* ---- Planned restart: handing connections to the next process ---------- */
+
+/* A process that exits for a planned restart hands its devices'
+ * connections to a keeper process (netdev-vhost-keeper), which holds their
+ * fds until the next process creates the same devices with
+ * nvh_device_config.handover_socket set: those resume the rings where the
+ * old process stopped, and the frontends never see a disconnect.  What is
+ * not taken within the hold time is closed (the frontends reconnect as
+ * after any disconnect). */
+struct nvh_handover;
+
+struct nvh_handover *nvh_handover_create(void);
+
+/* Stops the device's data path (its bursts return 0 from now on) and its
+ * control, and adds its connection to 'h'.  The device must still be
+ * destroyed; that leaves the connection open.  Returns 0, or a positive
+ * errno value with a message in err (no connection, in the middle of a
+ * message, a migration logging dirty pages): then the device is unchanged. */
+int nvh_device_hand_over(struct nvh_device *, struct nvh_handover *h,
+                         char *err, size_t errlen);
+
+/* Starts 'keeper_program' with the connections in 'h' (if any), listening
+ * at 'keeper_socket' for 'hold_ms', waits until it holds them and frees
+ * 'h'.  Returns how many connections the keeper holds, or a negative errno
+ * value with a message in err (then the connections close when this
+ * process exits).  With 'keeper_program' NULL, closes the connections in
+ * 'h' (their frontends see a disconnect) and returns 0. */
+int nvh_handover_finish(struct nvh_handover *h, const char *keeper_program,
+                        const char *keeper_socket, uint32_t hold_ms,
+                        char *err, size_t errlen);
 
 /* ---- Data path ----------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "device/device.h"
+#include "device/keeper_link.h"
 #include "base/log.h"
 #include "netdev-vhost/nvh.h"
 
@@ -70,6 +71,47 @@ NVH_EXPORT uint32_t nvh_device_get_memory(struct nvh_device* dev,
                                           struct nvh_memory_region* regions,
                                           uint32_t n) {
     return dev->device->memory_regions(regions, n);
+}
+
+// The connections handed over so far, each under its socket path.
+struct nvh_handover {
+    nvh::keeper::NamedRecords records;
+};
+
+NVH_EXPORT struct nvh_handover* nvh_handover_create(void) {
+    return new nvh_handover{};
+}
+
+NVH_EXPORT int nvh_device_hand_over(struct nvh_device* dev, struct nvh_handover* h,
+                                    char* err, size_t errlen) {
+    nvh::vhost_user::StateRecord record;
+    nvh::Status handed = dev->device->hand_over(&record);
+    if (!handed) {
+        if (err && errlen) {
+            std::snprintf(err, errlen, "%s", handed.error().what);
+        }
+        return handed.error().errno_value;
+    }
+    h->records.emplace_back(dev->device->socket_path(), std::move(record));
+    return 0;
+}
+
+NVH_EXPORT int nvh_handover_finish(struct nvh_handover* h, const char* keeper_program,
+                                   const char* keeper_socket, uint32_t hold_ms,
+                                   char* err, size_t errlen) {
+    std::unique_ptr<nvh_handover> owned(h);
+    if (owned->records.empty() || !keeper_program) {
+        return 0;   // Without a keeper the connections close here.
+    }
+    nvh::Status held = nvh::keeper::hand_to_keeper(keeper_program, keeper_socket,
+                                                   hold_ms, owned->records);
+    if (!held) {
+        if (err && errlen) {
+            std::snprintf(err, errlen, "%s", held.error().what);
+        }
+        return -held.error().errno_value;
+    }
+    return static_cast<int>(owned->records.size());
 }
 
 NVH_EXPORT uint32_t nvh_dequeue_burst(struct nvh_device* dev, uint32_t qp,

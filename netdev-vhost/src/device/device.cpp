@@ -103,9 +103,12 @@ Result<std::unique_ptr<Device>> Device::create(const nvh_device_config& config) 
     device->control_ = control.value();
     device->kicks_.attach(device->control_, device->log_);
     Device* raw = device.get();
-    device->control_->run_sync([raw] {
+    const std::string keeper = config.handover_socket ? config.handover_socket : "";
+    device->control_->run_sync([raw, &keeper] {
         DeviceLogScope scope(raw->log_);
-        raw->try_connect();
+        if (keeper.empty() || !raw->resume_from_keeper(keeper)) {
+            raw->try_connect();
+        }
     });
     return device;
 }
@@ -334,7 +337,7 @@ Status Device::on_message(const vhost_user::Header& header,
     // Published before the reply, so a frontend that waited for its ack
     // (and anyone it tells) sees the new state in get_info().
     publish();
-    if (outcome.reply) {
+    if (outcome.reply && !replaying_) {
         Status sent = session_.send(outcome.reply->span());
         if (!sent) {
             return sent;
@@ -386,6 +389,7 @@ void Device::fill_info(nvh_device_info* info) const {
     info->mtu = handler_.mtu();
     info->numa_node = numa_node_;
     info->n_connects = n_connects_;
+    info->n_resumes = n_resumes_;
     info->memory_faults = memory_faults_;
     std::snprintf(info->last_error, sizeof info->last_error, "%s", last_error_);
     if (kicks_.memory_not_shared()) {

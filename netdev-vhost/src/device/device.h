@@ -88,6 +88,15 @@ public:
     // thread and connects again at once.  True if one was dropped.
     bool reconnect();
 
+    // nvh_device_hand_over (device/handover.cpp): stops the data path and
+    // the control of the connection, and writes its state into *record,
+    // whose fds then keep it open.  Afterwards the device only waits to be
+    // destroyed, which leaves the connection to the record.  Fails, changing
+    // nothing, without a connection, in the middle of a message, after a
+    // memory fault or during a migration.
+    Status hand_over(vhost_user::StateRecord* record);
+    const std::string& socket_path() const { return socket_path_; }
+
     // nvh_device_set_max_guest_memory: the next memory table and dirty log
     // are bounded by it.
     void set_max_guest_memory(uint64_t bytes) { handler_.set_max_guest_memory(bytes); }
@@ -118,6 +127,14 @@ private:
     // Registers every vring's interrupt path with `notifier`.
     void attach_notifier(Notifier* notifier);
     void try_connect();
+    // Takes this device's connection from the handover keeper listening at
+    // `keeper_socket`, if it holds one, and replays its state
+    // (device/handover.cpp).  True if a connection was taken (even if its
+    // state was then refused and the connection closed: the device then
+    // reconnects as after any disconnect).
+    bool resume_from_keeper(const std::string& keeper_socket);
+    // Replays a handed-over connection's record; fails if it is refused.
+    Status replay(vhost_user::StateRecord& record);
     // Waits for the next attempt: watches the socket path and arms the timer
     // (at most `poll` from now).
     void wait_for_frontend(std::chrono::milliseconds poll);
@@ -169,6 +186,10 @@ private:
     uint64_t numa_generation_ = ~uint64_t{0};   // Memory numa_node_ is of.
     int numa_node_ = -1;
     bool detached_ = false;
+    // Replaying a handed-over state: replies are not sent (the frontend
+    // asked nothing).
+    bool replaying_ = false;
+    uint64_t n_resumes_ = 0;   // Connections taken over at a restart.
 
     // Shared with the data path (one relaxed load per burst each).
     // Whether the driver may be served (MessageHandler::driver_ok()).

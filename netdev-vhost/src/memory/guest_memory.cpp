@@ -68,7 +68,8 @@ Result<MappedRegion> MappedRegion::map(const MemoryRegionSpec& spec, UniqueFd fd
     MappedRegion r;
     r.spec_ = spec;
     r.mapping_ = std::move(m).value();
-    return r;   // fd closes here: the mapping keeps the memory.
+    r.fd_ = std::move(fd);
+    return r;
 }
 
 // ---- GuestMemory ------------------------------------------------------------

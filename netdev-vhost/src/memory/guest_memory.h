@@ -36,7 +36,8 @@ struct MemoryRegionSpec {
 // not copyable.
 class MappedRegion {
 public:
-    // Maps `spec` from `fd` (which is closed once mapped).  Fails if the
+    // Maps `spec` from `fd`, which the region keeps (a planned restart hands
+    // it to the next process, device/handover.h).  Fails if the
     // sizes overflow or the fd is smaller than mmap_offset + memory_size.
     // A later SIGBUS in the region sets *fault_flag (memory/fault_guard.h).
     static Result<MappedRegion> map(const MemoryRegionSpec& spec, UniqueFd fd,
@@ -47,10 +48,13 @@ public:
                                                              // region's first byte.
     // Bytes of address space the region's mapping takes.
     size_t mapped_bytes() const { return mapping_.mapped_bytes(); }
+    // The fd the region was mapped from.
+    int fd() const { return fd_.get(); }
 
 private:
     MemoryRegionSpec spec_{};
     FileMapping mapping_;
+    UniqueFd fd_;
 };
 
 // A contiguous piece of a guest range in host memory.

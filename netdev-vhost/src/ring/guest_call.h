@@ -64,6 +64,11 @@ public:
     // The notifier's doorbell eventfd; set before the data path can run,
     // never changed afterwards.  Without one, request() only marks.
     void set_doorbell(int fd) { doorbell_ = fd; }
+    // The call fd, or -1 (none set).  Control thread.
+    int fd() const {
+        std::lock_guard<std::mutex> guard(fd_mutex_);
+        return fd_ ? fd_->get() : -1;
+    }
 
     // ---- Data path, with the queue's AccessLock held. ------------------
     // Whether an interrupt can be delivered: a call fd is set and has not
@@ -107,7 +112,7 @@ private:
     std::atomic<bool> wanted_{false};
     std::atomic<bool> stalled_{false};
 
-    std::mutex fd_mutex_;                     // Never taken by the data path.
+    mutable std::mutex fd_mutex_;             // Never taken by the data path.
     std::shared_ptr<const UniqueFd> fd_;      // Guarded by fd_mutex_.
     uint64_t generation_ = 0;                 // Guarded by fd_mutex_.
 };

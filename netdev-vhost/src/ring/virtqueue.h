@@ -147,6 +147,10 @@ public:
     bool ready() const { return started_ && enabled_; }
     uint32_t size() const { return num_; }
     bool kick_fd_set() const { return kick_fd_.valid(); }
+    // The SET_VRING_ADDR addresses and the error eventfd (or -1), for the
+    // state a planned restart hands over (vhost_user/state_record.h).
+    const VringAddresses& addresses() const { return addresses_; }
+    int err_fd() const { return err_fd_.get(); }
     // The kick eventfd, or -1 (none, or the "no fd" flag).  Control thread.
     int kick_fd() const { return kick_fd_.get(); }
     // avail->idx (virtio 1.2, 2.7.6: the le16 after avail->flags) as guest
@@ -208,6 +212,7 @@ public:
 
     // The interrupt path: the notifier thread delivers through it.
     GuestCall& guest_call() { return call_; }
+    const GuestCall& guest_call() const { return call_; }
 
 private:
     Status start_packed(const GuestMemory& memory, uint64_t features);

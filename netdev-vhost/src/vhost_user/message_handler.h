@@ -15,6 +15,7 @@
 #include "memory/dirty_log.h"
 #include "memory/guest_memory.h"
 #include "netdev-vhost/nvh.h"
+#include "vhost_user/state_record.h"
 #include "vhost_user/vhost_user_message.h"
 #include "base/virtio_spec.h"
 #include "ring/virtqueue.h"
@@ -100,6 +101,12 @@ public:
     // Applies `message`, producing the reply the frontend expects (its own
     // reply, or the REPLY_ACK status when it asked for one).
     HandleOutcome handle(vhost_user::Message& message);
+
+    // Writes the connection's state as the requests that rebuild it
+    // (vhost_user/state_record.h), with copies of its fds, for a planned
+    // restart.  The queues must be quiet (no burst running).  Fails while a
+    // migration logs dirty pages (the log is not handed over).
+    Status write_state(vhost_user::StateWriter& writer) const;
 
     // Forgets the connection: locks and resets every queue, unmaps the guest
     // memory and drops the negotiated features.

@@ -2,6 +2,7 @@
 // session.cpp: see session.h.
 #include "vhost_user/session.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -51,6 +52,16 @@ void Session::clear_message() {
         fds_[i].reset();
     }
     fd_count_ = 0;
+}
+
+Status Session::adopt(UniqueFd socket) {
+    close();
+    int flags = ::fcntl(socket.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(socket.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+        return Error{errno, "fcntl() on the handed-over socket failed"};
+    }
+    socket_ = std::move(socket);
+    return Status::Ok();
 }
 
 void Session::close() {

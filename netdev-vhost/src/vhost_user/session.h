@@ -42,6 +42,10 @@ public:
     // is not listening (yet).
     Status connect(const char* path);
 
+    // Takes over a socket already connected to a frontend (a planned
+    // restart, device/handover.cpp).  Sets it non-blocking.
+    Status adopt(UniqueFd socket);
+
     // Reads what the socket has and hands every complete message to `sink`.
     // Fails on EOF, a socket error, a payload larger than any request or
     // more fds than any request carries.  Stops after a bounded number of
@@ -57,6 +61,9 @@ public:
     void close();
 
     bool connected() const { return socket_.valid(); }
+    // Whether no part of a message has been read: the connection is between
+    // two messages.
+    bool idle() const { return header_have_ == 0 && fd_count_ == 0; }
     int fd() const { return socket_.get(); }
     // Whether receive() failed because the frontend closed its end (EOF):
     // the frontend went away in order, as QEMU, a guest shutting down or

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+// netdev-vhost-keeper: holds the vhost-user connections of an ovs-vswitchd
+// that exits for a planned restart until the next one takes them
+// (device/keeper_link.h).  Started by the exiting process:
+//
+//     netdev-vhost-keeper SOCKET HOLD_MS      (fd 3: the exiting process)
+//
+// Reads the records from fd 3 until END, binds SOCKET (mode 0600), answers
+// HELD, then serves TAKE requests from processes of its own user until
+// every record is taken or HOLD_MS have passed.  A record whose frontend
+// hangs up meanwhile is dropped.  Records nobody took are
+// closed when it exits: their frontends see the connection close and
+// reconnect as after any disconnect.
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "device/keeper_link.h"
+
+namespace {
+
+using nvh::UniqueFd;
+using nvh::keeper::Frame;
+using nvh::keeper::Op;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kParentFd = 3;
+
+void say(const char* fmt, const char* arg) {
+    std::fprintf(stderr, "netdev-vhost-keeper: ");
+    std::fprintf(stderr, fmt, arg);
+    std::fprintf(stderr, "\n");
+}
+
+// Closes every fd above the parent's: the exiting process's other fds are
+// close-on-exec, but a keeper must never hold a connection it was not given.
+void close_inherited_fds() {
+    if (syscall(SYS_close_range, kParentFd + 1, ~0U, 0) == 0) {
+        return;
+    }
+    for (int fd = kParentFd + 1; fd < 65536; fd++) {
+        ::close(fd);
+    }
+}
+
+UniqueFd listen_at(const char* path, ino_t* inode) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (std::strlen(path) >= sizeof addr.sun_path) {
+        say("socket path too long: %s", path);
+        return UniqueFd();
+    }
+    std::strcpy(addr.sun_path, path);
+    UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    mode_t old_mask = ::umask(077);
+    ::unlink(path);   // A keeper of an earlier restart gives its path up.
+    bool ok = sock.valid() &&
+              ::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+              ::listen(sock.get(), 64) == 0;
+    ::umask(old_mask);
+    struct stat st{};
+    if (!ok || ::stat(path, &st) != 0) {
+        say("cannot listen: %s", std::strerror(errno));
+        return UniqueFd();
+    }
+    *inode = st.st_ino;
+    return sock;
+}
+
+// Whether the peer runs as this process's user (or root).
+bool trusted_peer(int conn) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        return false;
+    }
+    return cred.uid == 0 || cred.uid == ::geteuid();
+}
+
+using Records = std::map<std::string, nvh::vhost_user::StateRecord>;
+
+// Reads the exiting process's records from fd 3 until END.
+bool read_records(Records* records) {
+    for (;;) {
+        nvh::Result<Frame> frame = nvh::keeper::recv_frame(kParentFd, nvh::keeper::kAnswerTimeoutMs);
+        if (!frame) {
+            say("no records: %s", frame.error().what);
+            return false;
+        }
+        if (frame->op == Op::kEnd) {
+            return true;
+        }
+        if (frame->op == Op::kPut && !frame->record.fds.empty()) {
+            (*records)[frame->key] = std::move(frame->record);
+        }
+    }
+}
+
+// Answers one connection on the listener: the record it asks for, or NONE.
+void answer(int listener, Records* records) {
+    UniqueFd conn(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn.valid() || !trusted_peer(conn.get())) {
+        return;
+    }
+    nvh::Result<Frame> request = nvh::keeper::recv_frame(conn.get(), nvh::keeper::kAnswerTimeoutMs);
+    if (!request || request->op != Op::kTake) {
+        return;
+    }
+    auto it = records->find(request->key);
+    if (it == records->end()) {
+        (void)nvh::keeper::send_frame(conn.get(), Op::kNone, request->key, nullptr);
+        return;
+    }
+    if (nvh::keeper::send_frame(conn.get(), Op::kRecord, it->first, &it->second)) {
+        records->erase(it);
+    }
+}
+
+// Serves TAKE requests until every record is taken or `deadline`.
+void serve(int listener, Records* records, Clock::time_point deadline) {
+    while (!records->empty()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) {
+            return;
+        }
+        // The listener, and each held connection's socket for a hang-up: a
+        // frontend that went away (its guest stopped) has nothing to resume.
+        std::vector<pollfd> polled{{listener, POLLIN, 0}};
+        std::vector<std::string> keys;
+        for (const auto& [key, record] : *records) {
+            polled.push_back({record.fds[0].get(), POLLRDHUP, 0});
+            keys.push_back(key);
+        }
+        if (::poll(polled.data(), polled.size(), static_cast<int>(left.count())) <= 0) {
+            continue;
+        }
+        for (size_t i = 1; i < polled.size(); i++) {
+            if (polled[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                say("the frontend of %s hung up: dropping its connection", keys[i - 1].c_str());
+                records->erase(keys[i - 1]);
+            }
+        }
+        if (polled[0].revents & POLLIN) {
+            answer(listener, records);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: %s SOCKET HOLD_MS (fd 3 from the exiting process)\n",
+                     argv[0]);
+        return 2;
+    }
+    const char* path = argv[1];
+    const long hold_ms = std::strtol(argv[2], nullptr, 10);
+    close_inherited_fds();
+    ::setsid();
+    ::signal(SIGPIPE, SIG_IGN);
+    ::signal(SIGHUP, SIG_IGN);
+
+    Records records;
+    if (!read_records(&records)) {
+        return 1;
+    }
+    ino_t inode = 0;
+    UniqueFd listener = listen_at(path, &inode);
+    if (!listener.valid()) {
+        return 1;   // The records close: their frontends reconnect.
+    }
+    (void)nvh::keeper::send_frame(kParentFd, Op::kHeld, {}, nullptr);
+    ::close(kParentFd);
+
+    serve(listener.get(), &records, Clock::now() + std::chrono::milliseconds(hold_ms));
+    for (const auto& [key, record] : records) {
+        say("nobody took the connection of %s: closing it", key.c_str());
+    }
+    struct stat st{};
+    if (::stat(path, &st) == 0 && st.st_ino == inode) {
+        ::unlink(path);
+    }
+    return 0;
+}
