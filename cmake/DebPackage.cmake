@@ -137,12 +137,16 @@ install(TARGETS netdev_vhost_plugin
   LIBRARY DESTINATION ${NVH_DEB_LIBDIR}/lib/openvswitch/plugins
           PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
   COMPONENT deb EXCLUDE_FROM_ALL)
+install(TARGETS netdev_vhost_keeper
+  RUNTIME DESTINATION ${NVH_DEB_LIBDIR}/lib/openvswitch/plugins
+  COMPONENT deb EXCLUDE_FROM_ALL)
 # Stripped as dh_strip does: debug sections and symbols not needed for
 # dynamic linking go.  ovs-vswitchd keeps its dynamic symbol table (linked
 # with --export-dynamic, the plugin resolves OVS's functions from it).
 find_program(NVH_STRIP NAMES strip REQUIRED)
 install(CODE "
-  foreach(f sbin/ovs-vswitchd lib/openvswitch/plugins/netdev-vhost.so)
+  foreach(f sbin/ovs-vswitchd lib/openvswitch/plugins/netdev-vhost.so
+            lib/openvswitch/plugins/netdev-vhost-keeper)
     execute_process(
       COMMAND \"${NVH_STRIP}\" --remove-section=.comment --remove-section=.note
               --strip-unneeded

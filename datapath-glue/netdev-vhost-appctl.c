@@ -100,10 +100,10 @@ netdev_vhost_show_core(struct ds *s, struct nvh_device *core)
     struct nvh_device_info info;
 
     netdev_vhost_get_info(core, &info);
-    ds_put_format(s, "  state: %s, connects: %"PRIu64
+    ds_put_format(s, "  state: %s, connects: %"PRIu64", resumes: %"PRIu64
                   ", memory faults: %"PRIu64,
                   netdev_vhost_state_name(info.state), info.n_connects,
-                  info.memory_faults);
+                  info.n_resumes, info.memory_faults);
     if (info.state != NVH_STATE_WAITING) {
         ds_put_format(s, ", connected for %"PRIu64" s",
                       info.connected_ms / 1000);

@@ -201,8 +201,11 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
         *qfill = 0;
     }
 
+    bool held;
+
     atomic_read_relaxed(&dev->admin_up, &up);
-    if (OVS_UNLIKELY(!rx->pool || !dev->core || !up)) {
+    atomic_read_relaxed(&dev->resume_hold, &held);
+    if (OVS_UNLIKELY(!rx->pool || !dev->core || !up || held)) {
         return EAGAIN;
     }
     if (OVS_UNLIKELY(rx->n_mbufs < NVH_MAX_BURST)) {

@@ -241,6 +241,9 @@ netdev_vhost_status_core(const struct netdev_vhost *dev, struct smap *args)
              info.state == NVH_STATE_WAITING ? "disconnected" : "connected");
     smap_add(args, "state", netdev_vhost_state_name(info.state));
     smap_add_format(args, "connects", "%"PRIu64, info.n_connects);
+    /* Connections taken over from the previous ovs-vswitchd at a planned
+     * restart (netdev-vhost-handover.c). */
+    smap_add_format(args, "resumes", "%"PRIu64, info.n_resumes);
     /* Connections closed because the guest memory faulted (SIGBUS). */
     smap_add_format(args, "memory_faults", "%"PRIu64, info.memory_faults);
     if (info.state != NVH_STATE_WAITING) {

@@ -70,6 +70,7 @@ ovs_plugin_init(void)
         return;
     }
     netdev_vhost_unixctl_register();
+    netdev_vhost_handover_init();
     VLOG_INFO("netdev type \"%s\" registered", netdev_vhost_client_class.type);
 }
 

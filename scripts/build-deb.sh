@@ -49,7 +49,7 @@ cmake -S "$repo" -B "$build" \
     ${NVH_DEB_CMAKE_ARGS:-}
 # Only what the package holds: OVS's programs and the plugin (not the unit
 # tests and tools of the main tree).
-cmake --build "$build" -j "$jobs" --target ovs netdev_vhost_plugin
+cmake --build "$build" -j "$jobs" --target ovs netdev_vhost_plugin netdev_vhost_keeper
 
 rm -rf "$build/package"
 (cd "$build" && cpack -G DEB --config CPackConfig.cmake)
