@@ -7,8 +7,9 @@
 //
 // Reads the records from fd 3 until END, binds SOCKET (mode 0600), answers
 // HELD, then serves TAKE requests from processes of its own user until
-// every record is taken or HOLD_MS have passed.  A record whose frontend
-// hangs up meanwhile is dropped.  Records nobody took are
+// every record is taken, the next process says it will take no more
+// (RELEASE: it has created all its ports) or HOLD_MS have passed.  A record
+// whose frontend hangs up meanwhile is dropped.  Records nobody took are
 // closed when it exits: their frontends see the connection close and
 // reconnect as after any disconnect.
 #include <poll.h>
@@ -116,6 +117,14 @@ void answer(int listener, Records* records) {
         return;
     }
     nvh::Result<Frame> request = nvh::keeper::recv_frame(conn.get(), nvh::keeper::kAnswerTimeoutMs);
+    if (request && request->op == Op::kRelease) {
+        for (const auto& [key, record] : *records) {
+            say("the next process did not take the connection of %s: closing it",
+                key.c_str());
+        }
+        records->clear();
+        return;
+    }
     if (!request || request->op != Op::kTake) {
         return;
     }

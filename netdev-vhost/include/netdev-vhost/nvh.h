@@ -248,6 +248,13 @@ int nvh_handover_finish(struct nvh_handover *h, const char *keeper_program,
                         const char *keeper_socket, uint32_t hold_ms,
                         char *err, size_t errlen);
 
+/* Tells the keeper listening at 'keeper_socket', if any, that this process
+ * has created every device it will resume: the keeper closes the
+ * connections nobody took (their frontends reconnect, to this process's
+ * devices or to another backend) and exits.  Returns at once if there is
+ * no keeper. */
+void nvh_handover_release(const char *keeper_socket);
+
 /* ---- Data path ----------------------------------------------------------- */
 
 /* Offload metadata carried in the virtio-net header (virtio 1.2, 5.1.6).

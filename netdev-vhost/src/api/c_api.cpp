@@ -114,6 +114,10 @@ NVH_EXPORT int nvh_handover_finish(struct nvh_handover* h, const char* keeper_pr
     return static_cast<int>(owned->records.size());
 }
 
+NVH_EXPORT void nvh_handover_release(const char* keeper_socket) {
+    nvh::keeper::release_keeper(keeper_socket);
+}
+
 NVH_EXPORT uint32_t nvh_dequeue_burst(struct nvh_device* dev, uint32_t qp,
                                       struct nvh_packet* pkts, uint32_t n) {
     return dev->device->dequeue_burst(qp, pkts, n);

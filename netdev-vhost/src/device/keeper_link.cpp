@@ -171,24 +171,46 @@ Status hand_to_keeper(const char* program, const char* socket_path,
     return Status::Ok();
 }
 
-bool take_from_keeper(const char* socket_path, const std::string& key,
-                      vhost_user::StateRecord* record, std::string* why) {
+namespace {
+
+// A connection to the keeper at `socket_path`, or an invalid fd (*why says
+// why).
+UniqueFd connect_keeper(const char* socket_path, std::string* why) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (std::strlen(socket_path) >= sizeof addr.sun_path) {
         *why = "keeper socket path too long";
-        return false;
+        return UniqueFd();
     }
     std::strcpy(addr.sun_path, socket_path);
     UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
     if (!sock.valid()) {
         *why = std::string("socket() failed: ") + std::strerror(errno);
-        return false;
+        return UniqueFd();
     }
     if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         *why = errno == ENOENT || errno == ECONNREFUSED ? "no keeper"
                                                         : std::string("cannot reach the keeper: ") +
                                                               std::strerror(errno);
+        return UniqueFd();
+    }
+    return sock;
+}
+
+}  // namespace
+
+void release_keeper(const char* socket_path) {
+    std::string why;
+    UniqueFd sock = connect_keeper(socket_path, &why);
+    if (sock.valid()) {
+        (void)send_frame(sock.get(), Op::kRelease, {}, nullptr);
+    }
+}
+
+bool take_from_keeper(const char* socket_path, const std::string& key,
+                      vhost_user::StateRecord* record, std::string* why) {
+    UniqueFd sock = connect_keeper(socket_path, why);
+    if (!sock.valid()) {
         return false;
     }
     if (Status sent = send_frame(sock.get(), Op::kTake, key, nullptr); !sent) {

@@ -42,6 +42,8 @@ enum class Op : uint32_t {
     kTake = 4,     // Resuming process -> keeper: the record of `key`.
     kRecord = 5,   // Keeper -> resuming process: the record.
     kNone = 6,     // Keeper -> resuming process: no record of `key`.
+    kRelease = 7,  // Resuming process -> keeper: every port that will take
+                   // a record has: close the rest and exit.
 };
 
 struct Frame {
@@ -63,6 +65,10 @@ using NamedRecords = std::vector<std::pair<std::string, vhost_user::StateRecord>
 // `socket_path` and hold them for `hold_ms`, and waits until it holds them.
 Status hand_to_keeper(const char* program, const char* socket_path,
                       uint32_t hold_ms, const NamedRecords& records);
+
+// Tells the keeper listening at `socket_path`, if any, to close what it
+// still holds and exit.
+void release_keeper(const char* socket_path);
 
 // Asks the keeper listening at `socket_path`, if any, for the record of
 // `key`.  Returns true with *record filled; false if there is no keeper, it
