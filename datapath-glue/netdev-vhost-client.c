@@ -129,7 +129,7 @@ netdev_vhost_construct(struct netdev *netdev)
     dev->offloads = userspace_tso_enabled();
     netdev_vhost_offload_init(netdev);
     atomic_init(&dev->admin_up, true);
-    atomic_init(&dev->resume_hold, false);
+    atomic_init(&dev->rx_hold, false);
     atomic_init(&dev->tx_retries_max, NETDEV_VHOST_TX_RETRIES_DEF);
     for (int i = 0; i < NVH_MAX_QUEUE_PAIRS; i++) {
         dev->tx_map[i] = -1;
@@ -157,7 +157,6 @@ netdev_vhost_destruct(struct netdev *netdev)
     ovs_mutex_unlock(&netdev_vhost_list_mutex);
 
     if (dev->core) {
-        netdev_vhost_handover_port(dev);
         nvh_device_destroy(dev->core);
         dev->core = NULL;
     }
@@ -177,9 +176,6 @@ netdev_vhost_destruct(struct netdev *netdev)
     ovs_mutex_unlock(&dev->mutex);
     ovs_mutex_destroy(&dev->mutex);
 }
-
-/* Whether a port holds its guest's frames after resuming (main thread). */
-static bool resume_holds;
 
 /* Destroys the core device if the path changed, and creates it if needed.
  * A failure to create is logged and shown in the status; the port stays
@@ -239,8 +235,7 @@ netdev_vhost_apply_path(struct netdev_vhost *dev)
          * until the main loop has run once more: this port's datapath port
          * exists now, but an upcall for it fails until ofproto has
          * configured it (later in this bridge_run()). */
-        atomic_store_relaxed(&dev->resume_hold, true);
-        resume_holds = true;
+        netdev_vhost_hold_rx(dev);
         VLOG_INFO("%s: vhost-user client resumed its connection to %s",
                   name, dev->path);
         return;
@@ -522,25 +517,7 @@ netdev_vhost_update_flags(struct netdev *netdev, enum netdev_flags off,
 static void
 netdev_vhost_run(const struct netdev_class *class OVS_UNUSED)
 {
-    struct netdev_vhost *dev;
-
     netdev_vhost_handover_run();
-    if (!resume_holds) {
-        return;
-    }
-    /* bridge_run() has configured the ports it created this round. */
-    resume_holds = false;
-    ovs_mutex_lock(&netdev_vhost_list_mutex);
-    LIST_FOR_EACH (dev, list_node, &netdev_vhost_list) {
-        atomic_store_relaxed(&dev->resume_hold, false);
-    }
-    ovs_mutex_unlock(&netdev_vhost_list_mutex);
-}
-
-static void
-netdev_vhost_wait(const struct netdev_class *class OVS_UNUSED)
-{
-    netdev_vhost_handover_wait();
 }
 
 const struct netdev_class netdev_vhost_client_class = {
@@ -548,7 +525,6 @@ const struct netdev_class netdev_vhost_client_class = {
     .is_pmd = true,
 
     .run = netdev_vhost_run,
-    .wait = netdev_vhost_wait,
 
     .alloc = netdev_vhost_alloc,
     .construct = netdev_vhost_construct,

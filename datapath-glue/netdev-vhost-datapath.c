@@ -204,7 +204,7 @@ netdev_vhost_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
     bool held;
 
     atomic_read_relaxed(&dev->admin_up, &up);
-    atomic_read_relaxed(&dev->resume_hold, &held);
+    atomic_read_relaxed(&dev->rx_hold, &held);
     if (OVS_UNLIKELY(!rx->pool || !dev->core || !up || held)) {
         return EAGAIN;
     }

@@ -4,26 +4,32 @@
  * noticing.
  *
  * "ovs-appctl exit" (which "ovs-ctl stop" and "restart", and so the
- * systemd units, use) ends ovs-vswitchd's main loop; bridge_exit() then
- * removes every port from the datapath (the PMD threads stop polling it)
- * and closes it, and main() returns into exit().  So a port's connection is
- * handed over in two steps:
+ * systemd units, use) ends ovs-vswitchd's main loop; ovs_plugin_exit() runs
+ * right after, before bridge_exit() dismantles the bridges (a hook of
+ * ovs-patches/0004).  Every port still exists then, and the PMD threads
+ * still poll.  netdev_vhost_handover_exit():
  *
- *   1. netdev_vhost_handover_port(), from the port's destruct: the port is
- *      quiet (no PMD polls it any more); its connection (socket, guest
- *      memory, eventfds, ring positions) goes into the pending handover
- *      instead of being closed (nvh.h, "Planned restart").
- *   2. At exit(), the pending connections go to netdev-vhost-keeper, which
- *      holds them until the next ovs-vswitchd creates the same ports and
- *      resumes them: the frontends' sockets are never closed, and QEMU and
- *      the guests see nothing but a pause.
+ *   1. holds every port's rx: the PMD threads take no more frames from the
+ *      guests (they stay in the guests' rings);
+ *   2. waits for the PMD threads to pass a quiescent point, so the frames
+ *      they took before are forwarded (bridge_exit() would drop them:
+ *      it flushes the flows, then removes the ports one at a time);
+ *   3. hands every connected port's connection (socket, guest memory,
+ *      eventfds, ring positions) over (nvh.h, "Planned restart");
+ *   4. starts netdev-vhost-keeper with them, which holds them until the
+ *      next ovs-vswitchd creates the same ports and resumes them: the
+ *      frontends' sockets are never closed, and QEMU and the guests see
+ *      nothing but a pause.
  *
- * A port destroyed while the switch keeps running (deleted, or its type
- * changed) is not restarting: netdev_vhost_handover_run(), on the next
- * round of the main loop, closes what step 1 kept, and the frontend sees
- * the disconnect as it always did.  A crash, SIGKILL or SIGTERM never
- * reaches exit() through the main loop: the kernel closes the connections
- * and the frontends reconnect as after any disconnect.
+ * The next ovs-vswitchd resumes each port as it creates it (the core asks
+ * the keeper first), then, once the ports of its first configuration with
+ * DPDK exist, tells the keeper to close what nobody took (a port deleted
+ * meanwhile, or served by another backend now): those frontends reconnect
+ * at once instead of after the keeper's hold time.
+ *
+ * "exit --cleanup" asks for everything to be torn down: the connections
+ * close as they always did.  So do they at a crash, SIGKILL or SIGTERM,
+ * which never get there; the frontends reconnect to the next process.
  */
 
 #include <config.h>
@@ -35,10 +41,11 @@
 
 #include "coverage.h"
 #include "dirs.h"
+#include "dpdk.h"
 #include "netdev-vhost-private.h"
 #include "netdev-vhost/nvh.h"
-#include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
+#include "ovs-rcu.h"
 #include "ovs-thread.h"
 #include "util.h"
 
@@ -47,13 +54,12 @@ COVERAGE_DEFINE(vhost_handover_port);
 /* How long the keeper holds a connection that no new process takes. */
 #define HANDOVER_HOLD_MS 60000
 
-static struct ovs_mutex handover_mutex = OVS_MUTEX_INITIALIZER;
-/* Connections of ports destroyed since the main loop last ran. */
-static struct nvh_handover *pending OVS_GUARDED_BY(handover_mutex);
-static int n_pending OVS_GUARDED_BY(handover_mutex);
-/* Ports whose connection could not be kept, and the last reason. */
-static int n_refused OVS_GUARDED_BY(handover_mutex);
-static char last_refusal[128] OVS_GUARDED_BY(handover_mutex);
+/* Whether some port's rx is held (netdev_vhost_hold_rx()). */
+static atomic_bool rx_held = ATOMIC_VAR_INIT(false);
+/* Main thread: the ports of a configuration with DPDK were created; the
+ * keeper was told to release the rest. */
+static bool configured;
+static bool released;
 
 /* The keeper's socket, in the run directory (both processes agree on it). */
 const char *
@@ -78,7 +84,7 @@ keeper_program(void)
     if (env && env[0]) {
         return xstrdup(env);
     }
-    if (!dladdr((void *) netdev_vhost_handover_init, &info)
+    if (!dladdr((void *) netdev_vhost_handover_exit, &info)
         || !info.dli_fname) {
         return NULL;
     }
@@ -89,87 +95,112 @@ keeper_program(void)
 }
 
 void
-netdev_vhost_handover_port(struct netdev_vhost *dev)
+netdev_vhost_hold_rx(struct netdev_vhost *dev)
 {
-    char err[128] = "";
-    int error;
-
-    ovs_mutex_lock(&handover_mutex);
-    if (!pending) {
-        pending = nvh_handover_create();
-    }
-    error = nvh_device_hand_over(dev->core, pending, err, sizeof err);
-    if (!error) {
-        n_pending++;
-    } else if (error != ENOTCONN) {
-        n_refused++;
-        snprintf(last_refusal, sizeof last_refusal, "%s: %s",
-                 netdev_get_name(&dev->up), err);
-    }
-    ovs_mutex_unlock(&handover_mutex);
+    atomic_store_relaxed(&dev->rx_hold, true);
+    atomic_store_relaxed(&rx_held, true);
 }
 
-/* The main loop runs on: the ports destroyed since its last round were
- * deleted, not restarting.  Their frontends see the disconnect now. */
+/* The main loop runs: the ports held after a resume go on, bridge_run()
+ * has configured what it created in this round. */
+void
+netdev_vhost_handover_configured(void)
+{
+    if (dpdk_available()) {
+        configured = true;
+    }
+}
+
 void
 netdev_vhost_handover_run(void)
 {
-    ovs_mutex_lock(&handover_mutex);
-    if (pending) {
-        nvh_handover_finish(pending, NULL, NULL, 0, NULL, 0);
-        pending = NULL;
+    struct netdev_vhost *dev;
+    bool held;
+
+    if (configured && !released) {
+        released = true;
+        nvh_handover_release(netdev_vhost_handover_socket());
     }
-    n_pending = 0;
-    n_refused = 0;
-    ovs_mutex_unlock(&handover_mutex);
+
+    atomic_read_relaxed(&rx_held, &held);
+    if (!held) {
+        return;
+    }
+    atomic_store_relaxed(&rx_held, false);
+    ovs_mutex_lock(&netdev_vhost_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &netdev_vhost_list) {
+        atomic_store_relaxed(&dev->rx_hold, false);
+    }
+    ovs_mutex_unlock(&netdev_vhost_list_mutex);
+}
+
+/* Hands every connected port's connection to 'h'; returns how many. */
+static int
+hand_over_ports(struct nvh_handover *h)
+{
+    struct netdev_vhost *dev;
+    int n = 0;
+
+    LIST_FOR_EACH (dev, list_node, &netdev_vhost_list) {
+        char err[128] = "";
+        int error;
+
+        ovs_mutex_lock(&dev->mutex);
+        error = dev->core ? nvh_device_hand_over(dev->core, h, err, sizeof err)
+                          : ENOTCONN;
+        ovs_mutex_unlock(&dev->mutex);
+        if (!error) {
+            n++;
+        } else if (error != ENOTCONN) {
+            VLOG_WARN("%s: connection not handed over (%s): its frontend "
+                      "reconnects after the restart",
+                      netdev_get_name(&dev->up), err);
+        }
+    }
+    return n;
 }
 
 void
-netdev_vhost_handover_wait(void)
+netdev_vhost_handover_exit(bool cleanup)
 {
-    ovs_mutex_lock(&handover_mutex);
-    if (pending) {
-        poll_immediate_wake();
-    }
-    ovs_mutex_unlock(&handover_mutex);
-}
+    struct netdev_vhost *dev;
 
-static void
-netdev_vhost_handover_at_exit(void)
-{
-    ovs_mutex_lock(&handover_mutex);
-    if (n_refused) {
-        VLOG_WARN("%d connections not handed over (last: %s): their "
-                  "frontends reconnect after the restart", n_refused,
-                  last_refusal);
+    if (cleanup) {
+        VLOG_INFO("exit --cleanup: the connections close");
+        return;
     }
-    if (!pending || !n_pending) {
-        ovs_mutex_unlock(&handover_mutex);
+
+    ovs_mutex_lock(&netdev_vhost_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &netdev_vhost_list) {
+        netdev_vhost_hold_rx(dev);
+    }
+    ovs_mutex_unlock(&netdev_vhost_list_mutex);
+    /* Every PMD thread passes a quiescent point between two iterations:
+     * the frames it took from a guest before the hold are forwarded. */
+    ovsrcu_synchronize();
+
+    struct nvh_handover *h = nvh_handover_create();
+    ovs_mutex_lock(&netdev_vhost_list_mutex);
+    int n_ports = hand_over_ports(h);
+    ovs_mutex_unlock(&netdev_vhost_list_mutex);
+    if (!n_ports) {
+        nvh_handover_finish(h, NULL, NULL, 0, NULL, 0);
         return;
     }
 
     char *program = keeper_program();
     char err[128] = "";
-    int held = nvh_handover_finish(pending, program ? program : "",
+    int held = nvh_handover_finish(h, program ? program : "",
                                    netdev_vhost_handover_socket(),
                                    HANDOVER_HOLD_MS, err, sizeof err);
-    pending = NULL;
     if (held < 0) {
         VLOG_WARN("cannot hand %d connections to %s (%s): their frontends "
-                  "reconnect after the restart", n_pending,
+                  "reconnect after the restart", n_ports,
                   program ? program : "netdev-vhost-keeper", err);
     } else {
         COVERAGE_ADD(vhost_handover_port, held);
         VLOG_INFO("handed %d connections to the keeper at %s for the next "
                   "ovs-vswitchd", held, netdev_vhost_handover_socket());
     }
-    n_pending = 0;
     free(program);
-    ovs_mutex_unlock(&handover_mutex);
-}
-
-void
-netdev_vhost_handover_init(void)
-{
-    atexit(netdev_vhost_handover_at_exit);
 }

@@ -119,11 +119,11 @@ struct netdev_vhost {
 
     /* Changed at any time, read by PMD threads. */
     atomic_bool admin_up;                 /* NETDEV_UP in 'flags'. */
-    atomic_bool resume_hold;              /* The core resumed a connection
-                                           * handed over at a restart: the
-                                           * guest's frames wait in its ring
-                                           * until the switch can forward
-                                           * them (netdev_vhost_run()). */
+    atomic_bool rx_hold;                  /* The guest's frames wait in its
+                                           * ring until the main loop runs
+                                           * again (netdev-vhost-handover.c):
+                                           * after a resume, and on the way
+                                           * out at a planned restart. */
     atomic_int tx_retries_max;
     atomic_bool rxq_enabled[NVH_MAX_QUEUE_PAIRS];
 
@@ -293,14 +293,18 @@ void netdev_vhost_unixctl_register(void);
 /* netdev-vhost-handover.c: a planned restart ("ovs-appctl exit") hands
  * every connected port's connection to a keeper process, from which the
  * next ovs-vswitchd resumes it. */
-void netdev_vhost_handover_init(void);
 const char *netdev_vhost_handover_socket(void);
-/* From destruct, with 'dev->core' still there: keeps its connection open
- * until the main loop runs again (then it closes) or the process exits
- * (then the keeper takes it). */
-void netdev_vhost_handover_port(struct netdev_vhost *dev);
+/* ovs_plugin_exit(): the main loop has ended, the bridges still exist. */
+void netdev_vhost_handover_exit(bool cleanup);
+/* Holds 'dev''s rx (its guest's frames stay in its ring) until the main
+ * loop runs again. */
+void netdev_vhost_hold_rx(struct netdev_vhost *dev);
+/* The main loop runs (netdev_class 'run'): releases the rx holds, and the
+ * keeper's leftovers once the database's ports exist. */
 void netdev_vhost_handover_run(void);
-void netdev_vhost_handover_wait(void);
+/* ovs_plugin_configure(): the ports of this configuration are created in
+ * this round of the main loop. */
+void netdev_vhost_handover_configured(void);
 /* Adds the counters of 'dev->core' to 'dev->retired_vring_stats'; call just
  * before destroying a core device the port lives on without. */
 void netdev_vhost_retire_core_stats(struct netdev_vhost *dev)

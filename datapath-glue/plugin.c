@@ -9,6 +9,8 @@
  * configured.  ovs_plugin_configure() is called with the Open_vSwitch
  * table's other_config every time the database is read, after DPDK's
  * initialisation and before ports are created (netdev-vhost-backend.c).
+ * ovs_plugin_exit() is called when the main loop ends for "ovs-appctl
+ * exit", before the bridges are dismantled (netdev-vhost-handover.c).
  */
 
 #include <config.h>
@@ -30,6 +32,7 @@ NETDEV_VHOST_PLUGIN_API const char ovs_plugin_ovs_version[] = VERSION;
 
 NETDEV_VHOST_PLUGIN_API void ovs_plugin_init(void);
 NETDEV_VHOST_PLUGIN_API void ovs_plugin_configure(const struct smap *);
+NETDEV_VHOST_PLUGIN_API void ovs_plugin_exit(bool cleanup);
 
 /* Core log lines about no one port (a port's own lines go to
  * netdev_vhost_port_log(), with its own rate limits), from any thread. */
@@ -70,7 +73,6 @@ ovs_plugin_init(void)
         return;
     }
     netdev_vhost_unixctl_register();
-    netdev_vhost_handover_init();
     VLOG_INFO("netdev type \"%s\" registered", netdev_vhost_client_class.type);
 }
 
@@ -78,4 +80,13 @@ void
 ovs_plugin_configure(const struct smap *ovs_other_config)
 {
     netdev_vhost_backend_configure(ovs_other_config);
+    netdev_vhost_handover_configured();
+}
+
+/* ovs-vswitchd leaves its main loop to exit (ovs-patches/0004): hand the
+ * connections over to the next one (netdev-vhost-handover.c). */
+void
+ovs_plugin_exit(bool cleanup)
+{
+    netdev_vhost_handover_exit(cleanup);
 }
