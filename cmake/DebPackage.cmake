@@ -137,6 +137,10 @@ install(TARGETS netdev_vhost_plugin
   LIBRARY DESTINATION ${NVH_DEB_LIBDIR}/lib/openvswitch/plugins
           PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
   COMPONENT deb EXCLUDE_FROM_ALL)
+install(FILES "${PROJECT_SOURCE_DIR}/packaging/deb/ovs-vswitchd-netdev-vhost.conf"
+  DESTINATION lib/systemd/system/ovs-vswitchd.service.d
+  RENAME netdev-vhost.conf
+  COMPONENT deb EXCLUDE_FROM_ALL)
 install(TARGETS netdev_vhost_keeper
   RUNTIME DESTINATION ${NVH_DEB_LIBDIR}/lib/openvswitch/plugins
   COMPONENT deb EXCLUDE_FROM_ALL)

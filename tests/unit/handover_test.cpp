@@ -5,8 +5,9 @@
 // path takes it and resumes the rings where the first stopped, over the
 // same socket, without the frontend seeing a disconnect.  Also: a state of
 // another version is refused (the connection closes and the device
-// reconnects), records that cannot be read, and a keeper whose frontend
-// hangs up drops the connection.
+// reconnects), records that cannot be read, a keeper whose frontend hangs up
+// drops the connection, and one told that nobody will take the rest
+// (nvh_handover_release) closes it.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -160,6 +161,19 @@ TYPED_TEST(Handover, KeeperDropsAConnectionWhoseFrontendHungUp) {
     vhost_user::StateRecord record;
     std::string why;
     EXPECT_FALSE(keeper::take_from_keeper(this->keeper_.c_str(), this->path_, &record, &why));
+}
+
+TYPED_TEST(Handover, ReleaseClosesWhatNobodyTook) {
+    this->ready();
+    this->hand_over();
+    EXPECT_FALSE(this->frontend_->wait_peer_closed(100));
+    // The next process created its devices and took nothing for this one
+    // (deleted meanwhile, or served by another backend now).
+    nvh_handover_release(this->keeper_.c_str());
+    EXPECT_TRUE(this->frontend_->wait_peer_closed(kFixtureTimeoutMs));
+    EXPECT_TRUE(wait_for([&] { return ::access(this->keeper_.c_str(), F_OK) != 0; }));
+    // Without a keeper it returns at once.
+    nvh_handover_release(this->keeper_.c_str());
 }
 
 TEST(HandoverWithoutConnection, IsRefusedAndChangesNothing) {
