@@ -26,7 +26,9 @@
 # guests' pings resume.
 #
 # Phase "kill": SIGKILL, as a crash: no keeper is started, the ports
-# reconnect as before (QEMU logs it), and the pings resume.
+# reconnect as before (QEMU logs it), and the pings resume.  At the end no
+# keeper process or socket is left and ovs-vswitchd has as many memfd
+# mappings as the first process had.
 source "$(dirname "$0")/lib.sh"
 
 BOOT_TIMEOUT=${NVH_BOOT_TIMEOUT:-90}
@@ -83,6 +85,7 @@ for g in g1 g2; do
     lost_total[$g]=0
 done
 nvh_log "guests' carrier changes at the start: g1 ${carrier0[g1]}, g2 ${carrier0[g2]}"
+memfd_maps0=$(nvh_vswitchd_memfd_maps)
 
 for ((r = 1; r <= RESTARTS; r++)); do
     declare -A last=() before=()
@@ -181,6 +184,13 @@ for g in g1 g2; do
     [ "$(qemu_lines $g)" -gt "${qemu0[$g]}" ] ||
         nvh_check_eq "kill: $g's QEMU logged the disconnect" yes no
 done
+
+# Nothing of the handovers is left: no keeper, no keeper socket, and the
+# running ovs-vswitchd maps what the first one did.
+nvh_check_eq "no keeper left" no "$(keeper_running && echo yes || echo no)"
+nvh_check_eq "no keeper socket left" no "$([ -e "$keeper_sock" ] && echo yes || echo no)"
+nvh_check_eq "memfd mappings of ovs-vswitchd (as in the first process)" "$memfd_maps0" \
+    "$(nvh_vswitchd_memfd_maps)"
 
 for g in g1 g2; do
     nvh_check_eq "$g's ping still running" "" \

@@ -81,6 +81,8 @@ files=$(awk '$1 !~ /^d/ { print $1, $2, $6 }' "$work/contents.txt" | sort)
 expected=$(sort <<'LIST'
 -rwxr-xr-x root/root ./usr/lib/netdev-vhost/sbin/ovs-vswitchd
 -rw-r--r-- root/root ./usr/lib/netdev-vhost/lib/openvswitch/plugins/netdev-vhost.so
+-rwxr-xr-x root/root ./usr/lib/netdev-vhost/lib/openvswitch/plugins/netdev-vhost-keeper
+-rw-r--r-- root/root ./usr/lib/systemd/system/ovs-vswitchd.service.d/netdev-vhost.conf
 -rw-r--r-- root/root ./usr/share/doc/netdev-vhost-switch/changelog.Debian.gz
 -rw-r--r-- root/root ./usr/share/doc/netdev-vhost-switch/copyright
 LIST
@@ -102,9 +104,13 @@ check "ovs-vswitchd --version" "ovs-vswitchd (Open vSwitch) ${ovs_version%%-*}" 
       "$("$vswitchd" --version | head -n 1)"
 check "plugin next to the binary" yes \
       "$([ -f "$(dirname "$vswitchd")/../lib/openvswitch/plugins/netdev-vhost.so" ] && echo yes)"
-check "plugin's dynamic symbols" "ovs_plugin_init ovs_plugin_ovs_version" \
+check "plugin's dynamic symbols" "ovs_plugin_configure ovs_plugin_exit ovs_plugin_init ovs_plugin_ovs_version" \
       "$(nm -D --defined-only "$work/tree/usr/lib/netdev-vhost/lib/openvswitch/plugins/netdev-vhost.so" |
-         awk '$3 ~ /^ovs_plugin_(init|ovs_version)$/ { print $3 }' | sort | xargs)"
+         awk '$3 ~ /^ovs_plugin_/ { print $3 }' | sort | xargs)"
+check "keeper next to the plugin" yes \
+      "$([ -x "$work/tree/usr/lib/netdev-vhost/lib/openvswitch/plugins/netdev-vhost-keeper" ] && echo yes)"
+check "ovs-vswitchd.service drop-in" "KillMode=process" \
+      "$(grep '^KillMode=' "$work/tree/usr/lib/systemd/system/ovs-vswitchd.service.d/netdev-vhost.conf")"
 
 # ---- Maintainer scripts, against a scratch root -----------------------------
 dpkg-deb -e "$deb" "$work/control"
