@@ -5,13 +5,14 @@
 //
 //     netdev-vhost-keeper SOCKET HOLD_MS      (fd 3: the exiting process)
 //
-// Reads the records from fd 3 until END, binds SOCKET (mode 0600), answers
-// HELD, then serves TAKE requests from processes of its own user until
-// every record is taken, the next process says it will take no more
-// (RELEASE: it has created all its ports) or HOLD_MS have passed.  A record
-// whose frontend hangs up meanwhile is dropped.  Records nobody took are
-// closed when it exits: their frontends see the connection close and
-// reconnect as after any disconnect.
+// Reads the records from fd 3 until END, binds SOCKET (mode 0600, owned by
+// the owner of its directory, the switch's run directory), answers HELD,
+// then serves TAKE requests from processes of its own user, root or the run
+// directory's owner until every record is taken, the next process says it
+// will take no more (RELEASE: it has created all its ports) or HOLD_MS have
+// passed.  A record whose frontend hangs up meanwhile is dropped.  Records
+// nobody took are closed when it exits: their frontends see the connection
+// close and reconnect as after any disconnect.
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -57,6 +58,22 @@ void close_inherited_fds() {
     }
 }
 
+// The owner of the directory `path` is in: the switch's run directory
+// belongs to the user ovs-vswitchd runs as ("ovs-ctl --ovs-user" chowns it),
+// which the next ovs-vswitchd may be even when this one ran as root.
+uid_t directory_owner(const char* path, gid_t* gid) {
+    std::string dir(path);
+    size_t slash = dir.rfind('/');
+    dir = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) != 0) {
+        *gid = ::getegid();
+        return ::geteuid();
+    }
+    *gid = st.st_gid;
+    return st.st_uid;
+}
+
 UniqueFd listen_at(const char* path, ino_t* inode) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -78,17 +95,24 @@ UniqueFd listen_at(const char* path, ino_t* inode) {
         return UniqueFd();
     }
     *inode = st.st_ino;
+    // The next ovs-vswitchd may run as the run directory's owner.
+    gid_t gid;
+    uid_t owner = directory_owner(path, &gid);
+    if (owner != ::geteuid() && ::chown(path, owner, gid) != 0) {
+        say("cannot give the socket to the run directory's owner: %s", std::strerror(errno));
+    }
     return sock;
 }
 
-// Whether the peer runs as this process's user (or root).
-bool trusted_peer(int conn) {
+// Whether the peer runs as root, this process's user or the run
+// directory's owner (`dir_owner`).
+bool trusted_peer(int conn, uid_t dir_owner) {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
         return false;
     }
-    return cred.uid == 0 || cred.uid == ::geteuid();
+    return cred.uid == 0 || cred.uid == ::geteuid() || cred.uid == dir_owner;
 }
 
 using Records = std::map<std::string, nvh::vhost_user::StateRecord>;
@@ -111,9 +135,9 @@ bool read_records(Records* records) {
 }
 
 // Answers one connection on the listener: the record it asks for, or NONE.
-void answer(int listener, Records* records) {
+void answer(int listener, uid_t dir_owner, Records* records) {
     UniqueFd conn(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
-    if (!conn.valid() || !trusted_peer(conn.get())) {
+    if (!conn.valid() || !trusted_peer(conn.get(), dir_owner)) {
         return;
     }
     nvh::Result<Frame> request = nvh::keeper::recv_frame(conn.get(), nvh::keeper::kAnswerTimeoutMs);
@@ -139,7 +163,7 @@ void answer(int listener, Records* records) {
 }
 
 // Serves TAKE requests until every record is taken or `deadline`.
-void serve(int listener, Records* records, Clock::time_point deadline) {
+void serve(int listener, uid_t dir_owner, Records* records, Clock::time_point deadline) {
     while (!records->empty()) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0) {
@@ -163,7 +187,7 @@ void serve(int listener, Records* records, Clock::time_point deadline) {
             }
         }
         if (polled[0].revents & POLLIN) {
-            answer(listener, records);
+            answer(listener, dir_owner, records);
         }
     }
 }
@@ -195,7 +219,9 @@ int main(int argc, char** argv) {
     (void)nvh::keeper::send_frame(kParentFd, Op::kHeld, {}, nullptr);
     ::close(kParentFd);
 
-    serve(listener.get(), &records, Clock::now() + std::chrono::milliseconds(hold_ms));
+    gid_t gid;
+    const uid_t dir_owner = directory_owner(path, &gid);
+    serve(listener.get(), dir_owner, &records, Clock::now() + std::chrono::milliseconds(hold_ms));
     for (const auto& [key, record] : records) {
         say("nobody took the connection of %s: closing it", key.c_str());
     }
