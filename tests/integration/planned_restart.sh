@@ -138,6 +138,25 @@ got=$(tr -d '\r' <"${NVH_GUEST_CONSOLE[g1]}" | grep '^NVH-RESULT role=tcp-recv')
 nvh_check_eq "TCP stream across the restarts (size and MD5)" "${sent#NVH-RESULT role=tcp-send }" \
     "${got#NVH-RESULT role=tcp-recv }"
 
+# reconnected PHASE: after a restart without handover, the ports connected
+# again (the new process's first connection), QEMU logged the disconnect
+# (qemu0 holds its log's length before) and the pings resumed (after last).
+reconnected() {
+    local phase=$1 p g
+    for p in vhu0 vhu1; do
+        nvh_wait_port_ready $p "$RESUME_TIMEOUT" || nvh_fail "$phase: $p not ready"
+    done
+    nvh_ping_streams_resumed "$phase" "$RESUME_TIMEOUT" "$AFTER" last g1 g2
+    for p in vhu0 vhu1; do
+        nvh_check_eq "$phase: $p status:connects" 1 "$(nvh_iface_status $p connects)"
+        nvh_check_eq "$phase: $p status:resumes" 0 "$(nvh_iface_status $p resumes)"
+    done
+    for g in g1 g2; do
+        [ "$(qemu_lines $g)" -gt "${qemu0[$g]}" ] ||
+            nvh_check_eq "$phase: $g's QEMU logged the disconnect" yes no
+    done
+}
+
 # refused: the next process reads another version of the state.  It
 # closes the connections it was handed; QEMU logs the disconnect and the
 # ports connect again (the new process's first connection).
@@ -148,18 +167,7 @@ for g in g1 g2; do last[$g]=$(nvh_ping_last $g); done
 export NETDEV_VHOST_STATE_VERSION=999
 nvh_vswitchd_start
 unset NETDEV_VHOST_STATE_VERSION
-for p in vhu0 vhu1; do
-    nvh_wait_port_ready $p "$RESUME_TIMEOUT" || nvh_fail "refused: $p not ready"
-done
-nvh_ping_streams_resumed refused "$RESUME_TIMEOUT" "$AFTER" last g1 g2
-for p in vhu0 vhu1; do
-    nvh_check_eq "refused: $p status:connects" 1 "$(nvh_iface_status $p connects)"
-    nvh_check_eq "refused: $p status:resumes" 0 "$(nvh_iface_status $p resumes)"
-done
-for g in g1 g2; do
-    [ "$(qemu_lines $g)" -gt "${qemu0[$g]}" ] ||
-        nvh_check_eq "refused: $g's QEMU logged the disconnect" yes no
-done
+reconnected refused
 nvh_check_match "refused: the log says why" "cannot resume the connection handed over.*another version" \
     "$(grep 'cannot resume' "$NVH_WORK/ovs/log/ovs-vswitchd.log" | tail -n 1)"
 nvh_wait_for 10 "the keeper to exit" keeper_gone ||
@@ -172,18 +180,7 @@ nvh_vswitchd_kill
 for g in g1 g2; do last[$g]=$(nvh_ping_last $g); done
 nvh_check_eq "kill: no keeper started" no "$(keeper_running && echo yes || echo no)"
 nvh_vswitchd_start
-for p in vhu0 vhu1; do
-    nvh_wait_port_ready $p "$RESUME_TIMEOUT" || nvh_fail "kill: $p not ready"
-done
-nvh_ping_streams_resumed kill "$RESUME_TIMEOUT" "$AFTER" last g1 g2
-for p in vhu0 vhu1; do
-    nvh_check_eq "kill: $p status:connects" 1 "$(nvh_iface_status $p connects)"
-    nvh_check_eq "kill: $p status:resumes" 0 "$(nvh_iface_status $p resumes)"
-done
-for g in g1 g2; do
-    [ "$(qemu_lines $g)" -gt "${qemu0[$g]}" ] ||
-        nvh_check_eq "kill: $g's QEMU logged the disconnect" yes no
-done
+reconnected kill
 
 # Nothing of the handovers is left: no keeper, no keeper socket, and the
 # running ovs-vswitchd maps what the first one did.

@@ -99,6 +99,15 @@ protected:
                                                 kicks_.back().get()));
         }
     }
+    // One queue pair: created, connected, `features` and
+    // `protocol_features` negotiated, the pair set up and enabled: READY.
+    void ready_one_pair(uint64_t features, uint64_t protocol_features) {
+        create(1);
+        connect();
+        ASSERT_TRUE(frontend_->negotiate(features, protocol_features));
+        set_up_and_enable_rings(1);
+        ASSERT_TRUE(wait_state(NVH_STATE_READY));
+    }
     // Memory and the rings of pairs 0..n_pairs-1 through
     // VhostUserFrontend::setup_vring, enabled.
     void set_up_and_enable_rings(uint32_t n_pairs) {

@@ -26,13 +26,7 @@ protected:
         kMrg | virtio::bit(virtio::kFProtocolFeatures) | R::kFeatures;
 
     // Connected, negotiated, one queue pair set up and enabled: READY.
-    void ready() {
-        this->create(1);
-        this->connect();
-        ASSERT_TRUE(this->frontend_->negotiate(kFeatures, kProtocolFeatures));
-        this->set_up_and_enable_rings(1);
-        ASSERT_TRUE(this->wait_state(NVH_STATE_READY));
-    }
+    void ready() { this->ready_one_pair(kFeatures, kProtocolFeatures); }
 };
 TYPED_TEST_SUITE(DeviceRings, RingTypes, RingTypeNames);
 

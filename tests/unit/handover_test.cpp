@@ -41,13 +41,7 @@ protected:
         ::unlink(keeper_.c_str());
     }
 
-    void ready() {
-        this->create(1);
-        this->connect();
-        ASSERT_TRUE(this->frontend_->negotiate(kFeatures, kProtocolFeatures));
-        this->set_up_and_enable_rings(1);
-        ASSERT_TRUE(this->wait_state(NVH_STATE_READY));
-    }
+    void ready() { this->ready_one_pair(kFeatures, kProtocolFeatures); }
     // Moves `n` frames each way, so that the rings stand somewhere else
     // than where they started (past a wrap of the 64-entry rings).
     void traffic(int n) {
@@ -201,22 +195,33 @@ TEST(StateRecord, ReaderRefusesWhatItCannotRead) {
     w.vring_state(vhost_user::Request::kSetVringNum, 0, 64);
     w.finish();
 
+    // One message of `r`; fails the test if the record is cut short.
+    struct Step {
+        vhost_user::Header h{};
+        bool ok = false;
+        bool more = false;
+    };
+    auto next = [](vhost_user::StateReader& r) {
+        Step step;
+        std::span<const uint8_t> payload;
+        std::span<UniqueFd> fds;
+        step.ok = static_cast<bool>(r.next(&step.h, &payload, &fds, &step.more));
+        return step;
+    };
     // Read back whole.
     {
         auto r = vhost_user::StateReader::open(&record);
         ASSERT_TRUE(r);
-        vhost_user::Header h{};
-        std::span<const uint8_t> payload;
-        std::span<UniqueFd> fds;
-        bool more = false;
-        ASSERT_TRUE(r->next(&h, &payload, &fds, &more));
-        EXPECT_TRUE(more);
-        EXPECT_EQ(h.request, uint32_t(vhost_user::Request::kSetFeatures));
-        EXPECT_EQ(payload.size(), 8u);
-        ASSERT_TRUE(r->next(&h, &payload, &fds, &more));
-        EXPECT_EQ(h.request, uint32_t(vhost_user::Request::kSetVringNum));
-        ASSERT_TRUE(r->next(&h, &payload, &fds, &more));
-        EXPECT_FALSE(more);
+        Step s1 = next(r.value());
+        ASSERT_TRUE(s1.ok && s1.more);
+        EXPECT_EQ(s1.h.request, uint32_t(vhost_user::Request::kSetFeatures));
+        EXPECT_EQ(s1.h.size, 8u);
+        Step s2 = next(r.value());
+        ASSERT_TRUE(s2.ok && s2.more);
+        EXPECT_EQ(s2.h.request, uint32_t(vhost_user::Request::kSetVringNum));
+        Step end = next(r.value());
+        ASSERT_TRUE(end.ok);
+        EXPECT_FALSE(end.more);
     }
     // Cut short: the second message is incomplete.
     vhost_user::StateRecord cut;
@@ -225,12 +230,8 @@ TEST(StateRecord, ReaderRefusesWhatItCannotRead) {
     {
         auto r = vhost_user::StateReader::open(&cut);
         ASSERT_TRUE(r);
-        vhost_user::Header h{};
-        std::span<const uint8_t> payload;
-        std::span<UniqueFd> fds;
-        bool more = false;
-        ASSERT_TRUE(r->next(&h, &payload, &fds, &more));
-        EXPECT_FALSE(r->next(&h, &payload, &fds, &more));
+        EXPECT_TRUE(next(r.value()).ok);
+        EXPECT_FALSE(next(r.value()).ok);
     }
     // Not a state at all.
     vhost_user::StateRecord other = {};
