@@ -29,7 +29,8 @@
 #    is resident), its resident shared memory (RssShmem) under
 #    NVH_DEB_MAX_SHMEM_MB (default 64): the guests' 2 x 256 MB of memfd
 #    memory, which it maps, is not faulted in by --mlockall.
-# 4. "ovs-ctl restart": the guests' pings resume, the ports are ready
+# 4. "ovs-ctl restart": the ports resume their connections (handed over,
+#    status:resumes 1, connects 1), the guests' pings resume, the ports are ready
 #    again, the binary is still ours; memory printed and checked again.
 #    Then "ovs-ctl --ovs-user=nvh-ovs:nvh-ovs restart" (a user created for
 #    it, owning OVS's directories, allowed on the guests' sockets): the
@@ -261,6 +262,9 @@ deb_vswitchd_up restart
 nvh_check_eq "restart: running binary" "$OURS" "$(vswitchd_exe)"
 for p in vhu0 vhu1; do
     nvh_wait_port_ready $p "$RESUME_TIMEOUT" || nvh_fail "restart: $p not ready again"
+    # ovs-ctl stops with "ovs-appctl exit": the connection is handed over.
+    nvh_check_eq "restart: $p status:resumes" 1 "$(nvh_iface_status $p resumes)"
+    nvh_check_eq "restart: $p status:connects" 1 "$(nvh_iface_status $p connects)"
 done
 nvh_ping_streams_resumed restart "$RESUME_TIMEOUT" "$AFTER" last g1 g2
 deb_memory restart
@@ -287,6 +291,9 @@ nvh_check_eq "ovs-user: ovs-vswitchd's user" "$OVS_USER" \
 nvh_check_eq "ovs-user: running binary" "$OURS" "$(vswitchd_exe)"
 for p in vhu0 vhu1; do
     nvh_wait_port_ready $p "$RESUME_TIMEOUT" || nvh_fail "ovs-user: $p not ready again"
+    # Handed over from root to the new user's ovs-vswitchd (the keeper's
+    # socket belongs to the run directory's owner).
+    nvh_check_eq "ovs-user: $p status:resumes" 1 "$(nvh_iface_status $p resumes)"
 done
 nvh_ping_streams_resumed ovs-user "$RESUME_TIMEOUT" "$AFTER" last g1 g2
 deb_memory ovs-user
