@@ -10,7 +10,8 @@
 // then serves TAKE requests from processes of its own user, root or the run
 // directory's owner until every record is taken, the next process says it
 // will take no more (RELEASE: it has created all its ports) or HOLD_MS have
-// passed.  A record whose frontend hangs up meanwhile is dropped.  Records
+// passed.  A record whose frontend hangs up or sends a request meanwhile is
+// dropped (closed: the frontend reconnects as after any disconnect).  Records
 // nobody took are closed when it exits: their frontends see the connection
 // close and reconnect as after any disconnect.
 #include <poll.h>
@@ -169,12 +170,15 @@ void serve(int listener, uid_t dir_owner, Records* records, Clock::time_point de
         if (left.count() <= 0) {
             return;
         }
-        // The listener, and each held connection's socket for a hang-up: a
-        // frontend that went away (its guest stopped) has nothing to resume.
+        // The listener, and each held connection's socket: a frontend that
+        // went away (its guest stopped) has nothing to resume, and one that
+        // sends a request waits for an answer the keeper cannot give (QEMU
+        // stopping a guest waits for GET_VRING_BASE's): it gets the
+        // disconnect it would have got without a handover.
         std::vector<pollfd> polled{{listener, POLLIN, 0}};
         std::vector<std::string> keys;
         for (const auto& [key, record] : *records) {
-            polled.push_back({record.fds[0].get(), POLLRDHUP, 0});
+            polled.push_back({record.fds[0].get(), POLLIN | POLLRDHUP, 0});
             keys.push_back(key);
         }
         if (::poll(polled.data(), polled.size(), static_cast<int>(left.count())) <= 0) {
@@ -183,6 +187,10 @@ void serve(int listener, uid_t dir_owner, Records* records, Clock::time_point de
         for (size_t i = 1; i < polled.size(); i++) {
             if (polled[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
                 say("the frontend of %s hung up: dropping its connection", keys[i - 1].c_str());
+                records->erase(keys[i - 1]);
+            } else if (polled[i].revents & POLLIN) {
+                say("the frontend of %s sent a request while held: closing its connection",
+                    keys[i - 1].c_str());
                 records->erase(keys[i - 1]);
             }
         }

@@ -6,8 +6,8 @@
 // same socket, without the frontend seeing a disconnect.  Also: a state of
 // another version is refused (the connection closes and the device
 // reconnects), records that cannot be read, a keeper whose frontend hangs up
-// drops the connection, and one told that nobody will take the rest
-// (nvh_handover_release) closes it.
+// or sends a request drops the connection, and one told that nobody will
+// take the rest (nvh_handover_release) closes it.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -155,6 +155,18 @@ TYPED_TEST(Handover, KeeperDropsAConnectionWhoseFrontendHungUp) {
     vhost_user::StateRecord record;
     std::string why;
     EXPECT_FALSE(keeper::take_from_keeper(this->keeper_.c_str(), this->path_, &record, &why));
+}
+
+TYPED_TEST(Handover, KeeperClosesAConnectionWhoseFrontendSendsARequest) {
+    this->ready();
+    this->hand_over();
+    // QEMU stopping a guest asks for the ring bases and waits: the keeper
+    // cannot answer, so the frontend gets the disconnect instead.
+    uint32_t request[3] = {uint32_t(vhost_user::Request::kGetFeatures), vhost_user::kVersion, 0};
+    ASSERT_TRUE(this->frontend_->send_raw(
+        {reinterpret_cast<const uint8_t*>(request), sizeof request}));
+    EXPECT_TRUE(this->frontend_->wait_peer_closed(kFixtureTimeoutMs));
+    EXPECT_TRUE(wait_for([&] { return ::access(this->keeper_.c_str(), F_OK) != 0; }));
 }
 
 TYPED_TEST(Handover, ReleaseClosesWhatNobodyTook) {

@@ -92,8 +92,10 @@ bool VhostUserFrontend::wait_peer_closed(int timeout_ms) {
     if (!conn_ || !wait_readable(conn_.get(), timeout_ms)) {
         return false;
     }
+    // EOF, or ECONNRESET: the peer closed with a request of ours unread.
     uint8_t byte;
-    return ::recv(conn_.get(), &byte, 1, MSG_DONTWAIT) == 0;
+    ssize_t n = ::recv(conn_.get(), &byte, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
 bool VhostUserFrontend::send_raw(std::span<const uint8_t> bytes,

@@ -55,7 +55,8 @@ public:
     // Closes the accepted connection (the device sees EOF).
     void close_connection();
     bool connected() const { return conn_.valid(); }
-    // Whether the device closed the connection within timeout_ms (EOF).
+    // Whether the device closed the connection within timeout_ms (EOF, or
+    // ECONNRESET if it left a request unread).
     bool wait_peer_closed(int timeout_ms);
 
     // ---- Raw messages ----------------------------------------------------
