@@ -520,11 +520,18 @@ netdev_vhost_run(const struct netdev_class *class OVS_UNUSED)
     netdev_vhost_handover_run();
 }
 
+static void
+netdev_vhost_wait(const struct netdev_class *class OVS_UNUSED)
+{
+    netdev_vhost_handover_wait();
+}
+
 const struct netdev_class netdev_vhost_client_class = {
     .type = "vhostuserclient",
     .is_pmd = true,
 
     .run = netdev_vhost_run,
+    .wait = netdev_vhost_wait,
 
     .alloc = netdev_vhost_alloc,
     .construct = netdev_vhost_construct,

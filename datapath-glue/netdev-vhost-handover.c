@@ -44,8 +44,11 @@
 #include "dpdk.h"
 #include "netdev-vhost-private.h"
 #include "netdev-vhost/nvh.h"
+#include "ofproto/ofproto.h"
+#include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "ovs-rcu.h"
+#include "timeval.h"
 #include "ovs-thread.h"
 #include "util.h"
 
@@ -54,8 +57,15 @@ COVERAGE_DEFINE(vhost_handover_port);
 /* How long the keeper holds a connection that no new process takes. */
 #define HANDOVER_HOLD_MS 60000
 
-/* Whether some port's rx is held (netdev_vhost_hold_rx()). */
+/* How long a resumed port's frames wait at most for the flows that
+ * "ovs-ctl restart" saved to be restored (other_config:flow-restore-wait):
+ * frames forwarded before would meet an incomplete flow table. */
+#define RESUME_HOLD_MAX_MS 5000
+
+/* Whether some port's rx is held (netdev_vhost_hold_rx()), and since when
+ * (main thread). */
 static atomic_bool rx_held = ATOMIC_VAR_INIT(false);
+static long long int rx_held_since;
 /* Main thread: the ports of a configuration with DPDK were created; the
  * keeper was told to release the rest. */
 static bool configured;
@@ -97,12 +107,31 @@ keeper_program(void)
 void
 netdev_vhost_hold_rx(struct netdev_vhost *dev)
 {
+    bool held;
+
+    atomic_read_relaxed(&rx_held, &held);
+    if (!held) {
+        rx_held_since = time_msec();
+    }
     atomic_store_relaxed(&dev->rx_hold, true);
     atomic_store_relaxed(&rx_held, true);
 }
 
+void
+netdev_vhost_handover_wait(void)
+{
+    bool held;
+
+    atomic_read_relaxed(&rx_held, &held);
+    if (held) {
+        poll_timer_wait_until(rx_held_since + RESUME_HOLD_MAX_MS);
+    }
+}
+
 /* The main loop runs: the ports held after a resume go on, bridge_run()
- * has configured what it created in this round. */
+ * has configured what it created in this round, unless OVS waits for its
+ * flows to be restored ("ovs-ctl restart" saves them and sets
+ * flow-restore-wait), for RESUME_HOLD_MAX_MS at most. */
 void
 netdev_vhost_handover_configured(void)
 {
@@ -124,6 +153,10 @@ netdev_vhost_handover_run(void)
 
     atomic_read_relaxed(&rx_held, &held);
     if (!held) {
+        return;
+    }
+    if (ofproto_get_flow_restore_wait()
+        && time_msec() < rx_held_since + RESUME_HOLD_MAX_MS) {
         return;
     }
     atomic_store_relaxed(&rx_held, false);

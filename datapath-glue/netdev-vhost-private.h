@@ -302,6 +302,8 @@ void netdev_vhost_hold_rx(struct netdev_vhost *dev);
 /* The main loop runs (netdev_class 'run'): releases the rx holds, and the
  * keeper's leftovers once the database's ports exist. */
 void netdev_vhost_handover_run(void);
+/* netdev_class 'wait': wakes the main loop when a hold runs out. */
+void netdev_vhost_handover_wait(void);
 /* ovs_plugin_configure(): the ports of this configuration are created in
  * this round of the main loop. */
 void netdev_vhost_handover_configured(void);

@@ -14,6 +14,7 @@
 // dropped (closed: the frontend reconnects as after any disconnect).  Records
 // nobody took are closed when it exits: their frontends see the connection
 // close and reconnect as after any disconnect.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -91,7 +92,7 @@ UniqueFd listen_at(const char* path, ino_t* inode) {
               ::listen(sock.get(), 64) == 0;
     ::umask(old_mask);
     struct stat st{};
-    if (!ok || ::stat(path, &st) != 0) {
+    if (!ok || ::lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
         say("cannot listen: %s", std::strerror(errno));
         return UniqueFd();
     }
@@ -99,7 +100,10 @@ UniqueFd listen_at(const char* path, ino_t* inode) {
     // The next ovs-vswitchd may run as the run directory's owner.
     gid_t gid;
     uid_t owner = directory_owner(path, &gid);
-    if (owner != ::geteuid() && ::chown(path, owner, gid) != 0) {
+    // Not following a symlink: the directory's owner could swap the socket
+    // for one after the bind.
+    if (owner != ::geteuid() &&
+        ::fchownat(AT_FDCWD, path, owner, gid, AT_SYMLINK_NOFOLLOW) != 0) {
         say("cannot give the socket to the run directory's owner: %s", std::strerror(errno));
     }
     return sock;
@@ -234,7 +238,7 @@ int main(int argc, char** argv) {
         say("nobody took the connection of %s: closing it", key.c_str());
     }
     struct stat st{};
-    if (::stat(path, &st) == 0 && st.st_ino == inode) {
+    if (::lstat(path, &st) == 0 && st.st_ino == inode) {
         ::unlink(path);
     }
     return 0;

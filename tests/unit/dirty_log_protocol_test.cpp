@@ -71,6 +71,23 @@ TEST_F(DirtyLogProtocolTest, OfferedWithSharedMemoryLogs) {
                             vhost_user::kProtocolFLogShmfd));
 }
 
+// A planned restart does not hand over a connection with a dirty log: QEMU
+// shares the log (SET_LOG_BASE) before it sets VHOST_F_LOG_ALL, and a
+// successor without it would not record its writes.  The device goes on
+// serving; the connection would close and reconnect at the restart.
+TEST_F(DirtyLogProtocolTest, ConnectionWithASharedLogIsNotHandedOver) {
+    start(kAck | kShmfd);
+    SharedLog log(kLogBytes);
+    ASSERT_TRUE(set_log_base(log, kLogBytes).has_value());
+    nvh_handover* h = nvh_handover_create();
+    char err[128] = "";
+    EXPECT_EQ(nvh_device_hand_over(dev_, h, err, sizeof err), EBUSY);
+    EXPECT_STREQ(err, "a dirty log is shared (a migration)");
+    EXPECT_EQ(nvh_handover_finish(h, nullptr, nullptr, 0, nullptr, 0), 0);
+    EXPECT_NE(receive_one(100), ~uint64_t{0});
+    EXPECT_FALSE(frontend_->wait_peer_closed(50));
+}
+
 TEST_F(DirtyLogProtocolTest, MigrationMarksWhatTheDeviceWritesWhileLogging) {
     start(kAck | kShmfd);
     SharedLog log(kLogBytes);

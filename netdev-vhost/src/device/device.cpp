@@ -349,6 +349,10 @@ Status Device::on_message(const vhost_user::Header& header,
     case HandleOutcome::Verdict::kRefused:
         log_message(NVH_LOG_DBG, "%s: refused %s: %s", socket_path_.c_str(),
                     name, outcome.reason);
+        if (replaying_) {
+            // The state would differ from the previous process's.
+            return Error{EPROTO, "a request of the handed-over state was refused"};
+        }
         break;
     case HandleOutcome::Verdict::kFatal:
         std::snprintf(failure_, sizeof failure_, "%s: %s", name,

@@ -8,6 +8,7 @@
 // frontend sees nothing: its socket stays open, its rings resume at the
 // positions the old process left them.
 #include <fcntl.h>
+#include <sys/ioctl.h>
 
 #include <cerrno>
 #include <cstring>
@@ -29,8 +30,11 @@ Status Device::hand_over(StateRecord* record) {
         if (detached_ || !session_.connected()) {
             return;
         }
-        if (!session_.idle()) {
-            result = Error{EBUSY, "in the middle of a frontend's message"};
+        // A request read in part, or waiting whole in the socket, would
+        // reach the keeper, which cannot answer it.
+        int unread = 0;
+        if (!session_.idle() || ioctl(session_.fd(), FIONREAD, &unread) != 0 || unread > 0) {
+            result = Error{EBUSY, "a frontend's request is being received"};
             return;
         }
         if (memory_faulted_.load(std::memory_order_acquire)) {

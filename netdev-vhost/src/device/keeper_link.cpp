@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,7 +19,9 @@ extern char** environ;
 namespace nvh::keeper {
 namespace {
 
-constexpr uint32_t kMagic = 0x4b48564e;   // "NVHK"
+// "NVK1": the frame format's version is its last byte.  A keeper of another
+// format refuses the frames (the connections then close and reconnect).
+constexpr uint32_t kMagic = 0x314b564e;
 constexpr size_t kFrameHeader = 16;
 // Largest frame: a record of 16 queue pairs is a few KB.
 constexpr size_t kMaxFrame = 256 * 1024;
@@ -153,22 +157,32 @@ Status hand_to_keeper(const char* program, const char* socket_path,
         return Error{err, "cannot start the handover keeper"};
     }
     theirs.reset();
+    // A keeper that does not read must not hold up the exit: sends time out.
+    timeval bound{kAnswerTimeoutMs / 1000, (kAnswerTimeoutMs % 1000) * 1000};
+    ::setsockopt(ours.get(), SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
+    Status held = Status::Ok();
     for (const auto& [key, record] : records) {
-        if (Status sent = send_frame(ours.get(), Op::kPut, key, &record); !sent) {
-            return sent;
+        held = send_frame(ours.get(), Op::kPut, key, &record);
+        if (!held) {
+            break;
         }
     }
-    if (Status sent = send_frame(ours.get(), Op::kEnd, {}, nullptr); !sent) {
-        return sent;
+    if (held) {
+        held = send_frame(ours.get(), Op::kEnd, {}, nullptr);
     }
-    Result<Frame> answer = recv_frame(ours.get(), kAnswerTimeoutMs);
-    if (!answer) {
-        return answer.error();
+    if (held) {
+        Result<Frame> answer = recv_frame(ours.get(), kAnswerTimeoutMs);
+        held = !answer ? Status(answer.error())
+               : answer->op != Op::kHeld
+                   ? Status(Error{EPROTO, "the handover keeper refused the records"})
+                   : Status::Ok();
     }
-    if (answer->op != Op::kHeld) {
-        return Error{EPROTO, "the handover keeper refused the records"};
+    if (!held) {
+        // Its records close with it: the frontends reconnect, as the caller
+        // logs.
+        ::kill(pid, SIGKILL);
     }
-    return Status::Ok();
+    return held;
 }
 
 namespace {
@@ -183,7 +197,10 @@ UniqueFd connect_keeper(const char* socket_path, std::string* why) {
         return UniqueFd();
     }
     std::strcpy(addr.sun_path, socket_path);
-    UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    // Non-blocking: a keeper whose backlog is full (hung) fails at once
+    // (EAGAIN) instead of holding up the caller; answers are waited for
+    // with a bound (recv_frame).
+    UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!sock.valid()) {
         *why = std::string("socket() failed: ") + std::strerror(errno);
         return UniqueFd();
@@ -222,7 +239,7 @@ bool take_from_keeper(const char* socket_path, const std::string& key,
         *why = answer.error().what;
         return false;
     }
-    if (answer->op != Op::kRecord) {
+    if (answer->op != Op::kRecord || answer->key != key) {
         *why = "the keeper holds no connection for this socket";
         return false;
     }

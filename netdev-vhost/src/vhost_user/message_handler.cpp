@@ -69,6 +69,7 @@ void MessageHandler::reset() {
     features_ = 0;
     protocol_features_ = 0;
     protocol_features_set_ = false;
+    features_set_ = false;
     mtu_ = 0;
     status_ = 0;
     announce_mac_ = 0;
@@ -224,6 +225,7 @@ HandleOutcome MessageHandler::set_features(uint64_t features) {
     }
     const bool was_logging = dirty_logging();
     features_ = features;
+    features_set_ = true;
     if (dirty_logging() != was_logging) {
         apply_dirty_log();
         log_message(NVH_LOG_INFO, "dirty page logging %s",

@@ -209,6 +209,7 @@ private:
     uint64_t features_ = 0;
     uint64_t protocol_features_ = 0;
     bool protocol_features_set_ = false;   // SET_PROTOCOL_FEATURES received.
+    bool features_set_ = false;            // SET_FEATURES received.
     // Heap-held so the queues' pointers into it survive a table swap.
     std::unique_ptr<GuestMemory> memory_;
     uint64_t memory_generation_ = 0;

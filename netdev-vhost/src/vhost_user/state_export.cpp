@@ -8,15 +8,21 @@ namespace nvh {
 using vhost_user::Request;
 
 Status MessageHandler::write_state(vhost_user::StateWriter& w) const {
-    if (dirty_logging()) {
-        return Error{EBUSY, "a migration is logging dirty pages"};
+    // The dirty log is not handed over: a frontend that shared one is
+    // migrating, or about to (QEMU sends SET_LOG_BASE before it sets
+    // VHOST_F_LOG_ALL), and a successor without the log would not record
+    // its writes.  Such a connection closes and reconnects instead.
+    if (log_) {
+        return Error{EBUSY, "a dirty log is shared (a migration)"};
     }
     // Protocol features first: with them, SET_FEATURES leaves the rings'
     // enable state to SET_VRING_ENABLE (vhost-user.rst, "Ring states").
     if (protocol_features_set_) {
         w.u64(Request::kSetProtocolFeatures, protocol_features_);
     }
-    w.u64(Request::kSetFeatures, features_);
+    if (features_set_) {
+        w.u64(Request::kSetFeatures, features_);
+    }
     if (mtu_ != 0) {
         w.u64(Request::kNetSetMtu, mtu_);
     }
@@ -29,7 +35,11 @@ Status MessageHandler::write_state(vhost_user::StateWriter& w) const {
         const Virtqueue& vq = queues_[i];
         const RingSetup& setup = setup_[i];
         if (vq.size() == 0 && !setup.addresses_set && !setup.kick_received) {
-            continue;   // Never configured.
+            // Never configured; enabled or not all the same.
+            if (protocol_features_negotiated()) {
+                w.vring_state(Request::kSetVringEnable, i, vq.enabled() ? 1 : 0);
+            }
+            continue;
         }
         if (vq.size() != 0) {
             w.vring_state(Request::kSetVringNum, i, vq.size());
