@@ -103,21 +103,20 @@ bool Device::resume_from_keeper(const std::string& keeper_socket) {
     if (record.fds.empty()) {
         return false;
     }
-    const uint64_t connects_before = n_connects_;
     Status resumed = replay(record);
     if (!resumed) {
         // The frontend sees this connection close and reconnects, as after
-        // any disconnect; the device connects again at once.
+        // any disconnect; the device connects again at once, once the
+        // record's fds (the old socket among them) are closed.
         log_message(NVH_LOG_WARN, "%s: cannot resume the connection handed over "
                     "by the previous process: %s; reconnecting",
                     socket_path_.c_str(), resumed.error().what);
-        n_connects_ = connects_before;
         if (connected_) {
             disconnect("handed-over connection refused", NVH_LOG_INFO);
         }
+        record = StateRecord{};
         fast_retries_ = kFastRetries;
         try_connect();
-        return true;
     }
     return true;
 }

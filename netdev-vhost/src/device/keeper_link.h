@@ -29,8 +29,6 @@
 
 namespace nvh::keeper {
 
-// How long a keeper holds the records nobody took.
-inline constexpr uint32_t kDefaultHoldMs = 60000;
 // How long the exiting process waits for the keeper to hold its records,
 // and a resuming process for the keeper's answer.
 inline constexpr int kAnswerTimeoutMs = 2000;
