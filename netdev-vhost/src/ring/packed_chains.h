@@ -34,11 +34,19 @@ public:
     // available.  No index to read, so the ring cannot break here.
     bool begin_transmit(uint32_t max) {
         if (ring_.head_available()) {
-            ring_.prefetch_descs(max);
+            ring_.prefetch_descs(max, false);
         }
         return true;
     }
-    bool begin_receive(uint32_t max) { return begin_transmit(max); }
+    // Each chain a receive burst takes is written back in its slot (len,
+    // id, flags): its lines are hinted for writing.  Measured: about 8 %
+    // fewer cycles per packet on a 64 B packed chain (docs/performance.md).
+    bool begin_receive(uint32_t max) {
+        if (ring_.head_available()) {
+            ring_.prefetch_descs(max, true);
+        }
+        return true;
+    }
 
     bool has_chain() const { return ring_.head_available(); }
 

@@ -89,14 +89,22 @@ public:
     // PackedChainWalker.
     bool take_batch(ChainBatch* batch);
 
-    // Hints, for reading, the ring lines of the `count` descriptors from
-    // the avail cursor on: a burst's chains sit in consecutive slots, and
-    // without the hint each chain's first load would wait for the driver's
-    // CPU in turn.  Call once the first of them is available (the queue is
-    // busy: the driver is past them, or about to be).
-    void prefetch_descs(uint32_t count) const {
+    // Hints the ring lines of the `count` descriptors from the avail
+    // cursor on: a burst's chains sit in consecutive slots, and without the
+    // hint each chain's first load would wait for the driver's CPU in turn.
+    // `write`: the burst writes them back as used descriptors, so the lines
+    // are asked for in the state that allows it (one transfer from the
+    // driver's CPU instead of a read and then an upgrade).  Call once the
+    // first of them is available (the queue is busy: the driver is past
+    // them, or about to be).
+    void prefetch_descs(uint32_t count, bool write) const {
         for (uint32_t i = 0; i < count; i += kCacheLine / 16) {
-            prefetch_for_read(desc_ + 16 * size_t((avail_.idx + i) % num_));
+            const uint8_t* line = desc_ + 16 * size_t((avail_.idx + i) % num_);
+            if (write) {
+                prefetch_for_write(line);
+            } else {
+                prefetch_for_read(line);
+            }
         }
     }
 
