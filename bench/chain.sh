@@ -16,6 +16,8 @@
 # charges each rxq with its receive, its datapath work and its share of the
 # transmit to the output port: rxq a1 carries the cost of one A dequeue + one
 # A enqueue, rxq b1 the same for B.  bench/sample.py samples it every second.
+# testpmd's forwarding core records its own cycles per packet
+# (--record-core-cycles): driver_cpp in the result, the guest's side.
 #
 # Topology "phychain": the chain with a DPDK port between the two ports of
 # each pair, a net_ring device that receives what it is sent (a loopback):
@@ -249,7 +251,7 @@ chain|phychain)
     # p0..p3 = a1, a2, b1, b2.
     nvh_tp_start tp "$(nvh_sock a1)$devargs" "$(nvh_sock a2)$devargs" \
         "$(nvh_sock b1)$devargs" "$(nvh_sock b2)$devargs" -- --port-topology=chained \
-        "${tp_queues[@]}"
+        --record-core-cycles "${tp_queues[@]}"
     nvh_tp_sync tp 60
     wait_ready a1 "$TYPE_A"; wait_ready a2 "$TYPE_A"
     wait_ready b1 "$TYPE_B"; wait_ready b2 "$TYPE_B"
@@ -330,6 +332,12 @@ wait "$sampler" || nvh_fail "sampling failed: $(cat "$NVH_WORK/sample.out")"
 
 # Stop the traffic; after OVS's next statistics refresh, the counters.
 nvh_tp_run tp stop
+# The driver's side: the cycles per packet of testpmd's forwarding core
+# (--record-core-cycles; the whole run, warm-up included), which a change
+# that slows the guest's CPU shows where the PMD's cycles do not.
+driver=()
+d=$(grep -o "CPU cycles/packet=[0-9.]*" "${NVH_TP_LOG[tp]}" | tail -n 1 | cut -d= -f2 || true)
+[ -n "$d" ] && driver=(--driver-cpp "$d")
 sleep 6
 port_counters "${ports[@]}" > "$NVH_WORK/counters.json"
 
@@ -357,7 +365,8 @@ if [ "$FLOOR_SECS" -gt 0 ] && [[ $TOPO == *chain ]]; then
     floor=(--floor "$f")
 fi
 /usr/bin/python3 "$BENCH_DIR/sample.py" --summarize "$NVH_WORK/sample.out" \
-    --counters "$NVH_WORK/counters.json" "${floor[@]}" ${NVH_BENCH_OUT:+--out "$NVH_BENCH_OUT"}
+    --counters "$NVH_WORK/counters.json" "${floor[@]}" "${driver[@]}" \
+    ${NVH_BENCH_OUT:+--out "$NVH_BENCH_OUT"}
 
 if [ "$PERF_SECS" -gt 0 ] && [ -s "$NVH_WORK/perf.data" ]; then
     perf report -i "$NVH_WORK/perf.data" --stdio --no-children --percent-limit 0.5 \

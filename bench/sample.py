@@ -207,6 +207,8 @@ def summarize(args):
     for name, rxq_a, rxq_b in pairs:
         result = pair_result(meta, name, rxq_a, rxq_b, windows, near, args.floor)
         result["label"] = head["label"] + (f" [{name}]" if len(pairs) > 1 else "")
+        if args.driver_cpp is not None:
+            result["driver_cpp"] = round(args.driver_cpp, 1)
         if ports is not None:
             result["ports"] = ports
         results.append(result)
@@ -216,6 +218,9 @@ def summarize(args):
             print(f"    B {meta.get('b')} (rxq {rxq_b}): {result['cpp_b']:.1f} cycles/packet")
             print(f"    ratio A/B (sum of A shares / sum of B shares): "
                   f"{fmt(result['ratio'], 3)} (every interval: {fmt(result['ratio_all'], 3)})")
+        if args.driver_cpp is not None:
+            print(f"    driver (testpmd's forwarding core): {args.driver_cpp:.1f} "
+                  f"cycles per packet it forwarded")
         if args.floor is not None:
             print(f"    OVS floor {args.floor:.1f} cycles/packet; vhost work A "
                   f"{result['work_a']:.1f}" + (f", B {result['work_b']:.1f}" if rxq_b else ""))
@@ -246,6 +251,9 @@ def main():
     p.add_argument("--summarize")
     p.add_argument("--counters")
     p.add_argument("--out")
+    p.add_argument("--driver-cpp", type=float,
+                   help="the driver's (testpmd's forwarding core's) cycles per "
+                        "packet, recorded in the result as driver_cpp")
     p.add_argument("--floor", type=float,
                    help="OVS floor in cycles/packet (chain.sh NVH_BENCH_FLOOR)")
     args = p.parse_args()
