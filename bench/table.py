@@ -18,7 +18,8 @@ of the runs with vhostuserclient polled first (A) and second (B), the median of
 the ratios over every interval of each run (not only those near its best
 rate), and the medians of each port type's cycles/packet, of the OVS floor
 measured in the same runs (NVH_BENCH_FLOOR), of each type's vhost work (its
-cycles minus the floor) and of Mpps.  A chain of both types is one case whichever type was A: runs with
+cycles minus the floor), of the driver's cycles/packet (testpmd's
+forwarding core, driver_cpp) and of Mpps.  A chain of both types is one case whichever type was A: runs with
 A=dpdkvhostuserclient count with their ratio inverted and their columns
 swapped (marked "(B/A)" in the list of ratios), so that runs in both
 positions cancel the chain's own position bias (see the A/A rows).  For
@@ -81,9 +82,9 @@ def summary(paths):
           "| ratio (median) | ratios | ours first / second (medians) "
           "| ratio, every interval (median) "
           "| A cyc/pkt | B cyc/pkt | OVS floor | A vhost work | B vhost work "
-          "| Mpps | drops + failures + retries |")
+          "| driver cyc/pkt | Mpps | drops + failures + retries |")
     print("| --- | ---: | --- | --- | --- | ---: | --- | --- | ---: | ---: | --- | --- | ---: "
-          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (topo, size, ring, pages, flows, queues, a, b), rs in cases.items():
         ratios, ratios_all, shown, cpp_a, cpp_b = [], [], [], [], []
         first, second = [], []   # ratios with vhostuserclient as A / as B
@@ -118,6 +119,7 @@ def summary(paths):
               f"| {m(ratios_all, '.3f')} "
               f"| {med(cpp_a):.0f} | {m(cpp_b)} "
               f"| {m(floors)} | {m(work_a)} | {m(work_b)} "
+              f"| {m([r['driver_cpp'] for r, _ in rs if r.get('driver_cpp') is not None])} "
               f"| {med(r['mpps'] for r, _ in rs):.2f} | {lost} |")
 
 
