@@ -19,13 +19,14 @@ the ratios over every interval of each run (not only those near its best
 rate), and the medians of each port type's cycles/packet, of the OVS floor
 measured in the same runs (NVH_BENCH_FLOOR), of each type's vhost work (its
 cycles minus the floor), of the driver's cycles/packet (testpmd's
-forwarding core, driver_cpp) and of Mpps.  A chain of both types is one case whichever type was A: runs with
-A=dpdkvhostuserclient count with their ratio inverted and their columns
-swapped (marked "(B/A)" in the list of ratios), so that runs in both
-positions cancel the chain's own position bias (see the A/A rows).  For
-vm2phy and phy2vm, whose runs measure one type each, a row per type.  A
-phychain run gives two results, vm2phy-chain and phy2vm-chain.  Guest pages
-are those of testpmd's memory (2M or 4K; 4K for lines that do not say).
+forwarding core, driver_cpp) and of Mpps.  A chain of both types is one case
+whichever type was A: runs with A=dpdkvhostuserclient count with their ratio
+inverted and their columns swapped (marked "(B/A)" in the list of ratios),
+so that runs in both positions cancel the chain's own position bias (see the
+A/A rows).  For vm2phy and phy2vm, whose runs measure one type each, a row
+per type.  A phychain run gives two results, vm2phy-chain and phy2vm-chain.
+Guest pages are those of testpmd's memory (2M or 4K; 4K for lines that do
+not say).
 """
 import json
 import statistics

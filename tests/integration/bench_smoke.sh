@@ -9,11 +9,12 @@
 # types swapped (A=dpdkvhostuserclient, packed ring, 4 KB pages).  Checks
 # that each exits 0 and writes its result lines (one, then two) with
 # positive rates and cycles for both port types and the driver (testpmd),
-# every port of the run present with its counters, no packet dropped or retried (the chain's
-# frames circulate: a drop would show a broken port), every packet that
-# a1 received sent on by a2; that bench/table.py reads them (the swapped
-# run oriented as vhostuserclient / dpdkvhostuserclient); and that the
-# benchmark left none of its processes, sockets or DPDK files behind.
+# every port of the run present with its counters, no packet dropped or
+# retried (the chain's frames circulate: a drop would show a broken port),
+# every packet that a1 received sent on by a2; that bench/table.py reads
+# them (the swapped run oriented as vhostuserclient / dpdkvhostuserclient);
+# and that the benchmark left none of its processes, sockets or DPDK files
+# behind.
 source "$(dirname "$0")/lib.sh"
 
 SECS=${NVH_BENCH_SECS:-10}
