@@ -163,14 +163,24 @@ echo "$show" | sed 's/^/    /'
 nvh_check_match "qos/show vhu1 type" "QoS: vhu1 trtcm-policer" "$show"
 nvh_check_match "qos/show vhu1 lists the default queue" "Default:" "$show"
 round trtcm-policer vhu1:ovs_tx_qos_drops tx_dropped "$CIR" "$CBS"
-# The default queue metered every frame of the round (the queue's and the
-# port's meters are alike, so the queue passed exactly what was forwarded).
+# The default queue metered every frame of the round: what it passed plus
+# what it dropped is what was sent.  Its meter and the port's are alike but
+# were configured at different instants, so their token refills are out of
+# phase by up to one refill period: the queue can pass (green) a frame that
+# the port's colour-aware meter then drops, never the reverse.  Such a frame
+# costs the queue tokens the port keeps, so it cannot happen twice in a
+# row: the queue passed what was forwarded, or one frame more.
 show=$(appctl qos/show vhu1)
 echo "$show" | sed 's/^/    /'
 qstat() { echo "$show" | sed -n '/^Default:/,$p' | awk -v k="$1:" '$1 == k { print $2 }'; }
-nvh_check_eq "trtcm-policer: default queue tx_packets" "$ROUND_FWD" "$(qstat tx_packets)"
-nvh_check_eq "trtcm-policer: default queue tx_errors" \
-    "$((ROUND_SENT - ROUND_FWD))" "$(qstat tx_errors)"
+q_pass=$(qstat tx_packets)
+q_drop=$(qstat tx_errors)
+nvh_check_eq "trtcm-policer: default queue tx_packets + tx_errors" \
+    "$ROUND_SENT" "$((q_pass + q_drop))"
+nvh_check_eq "trtcm-policer: default queue passed what was forwarded (or one more)" \
+    yes "$( ((q_pass == ROUND_FWD || q_pass == ROUND_FWD + 1)) && echo yes || echo "no ($q_pass)")"
+nvh_check_eq "trtcm-policer: default queue tx_bytes = tx_packets x $LEN" \
+    "$((q_pass * LEN))" "$(qstat tx_bytes)"
 
 # 5. No QoS.
 vsctl clear Port vhu1 qos || nvh_fail "cannot clear the QoS"
