@@ -4,8 +4,8 @@
 # bench/chain.sh each, results appended to RESULTS.jsonl; then the chart
 # (bench/plot.py) if CHART.png is given.
 #
-#   NVH_BENCH_RUNS   runs of each case (3): every A/B chain, the A/A chain,
-#                    the phychain (VM -> DPDK port and DPDK port -> VM side
+#   NVH_BENCH_RUNS   runs of each case (3): every A/B chain, the A/A chains
+#                    (the simple, l3 and NORMAL pipelines), the phychain (VM -> DPDK port and DPDK port -> VM side
 #                    by side) and alternating vm2phy pairs of the two types
 #   NVH_BENCH_SECS   seconds per run (30)
 #   NVH_BENCH_LOCK   a lock file taken (flock) around each run, released
@@ -24,8 +24,9 @@ V=vhostuserclient D=dpdkvhostuserclient
 # The A/B chains alternate the positions of the two types (odd runs
 # A=vhostuserclient, even runs A=dpdkvhostuserclient): the pair polled
 # first is not exactly as cheap as the other (the A/A chain shows by how
-# much), and bench/table.py --summary orients every run as
-# vhostuserclient / dpdkvhostuserclient.
+# much; with the l3 and NORMAL pipelines by far more than with the
+# simple one, so each has its own A/A chain), and bench/table.py --summary
+# orients every run as vhostuserclient / dpdkvhostuserclient.
 cases=()
 for ((i = 1; i <= runs; i++)); do
     if ((i % 2)); then X=$V Y=$D; else X=$D Y=$V; fi
@@ -35,6 +36,7 @@ for ((i = 1; i <= runs; i++)); do
             "ab1518p-$i chain $X $Y 1518 packed" "phy64-$i phychain $X $Y 64 split"
             "v2p-$i vm2phy $V - 64 split" "v2pd-$i vm2phy $D - 64 split"
             "l3ab64-$i chain $X $Y 64 split l3" "normab64-$i chain $X $Y 64 split normal"
+            "l3aa64-$i chain $V $V 64 split l3" "normaa64-$i chain $V $V 64 split normal"
             "q4ab64-$i chain $X $Y 64 split simple 4")
 done
 cases+=("dd64 chain $D $D 64 split")
