@@ -61,10 +61,16 @@
 #                    simple  in_port=a1 -> a2, in_port=b1 -> b2 (OVS's
 #                            simple-match fast path)             (default)
 #                    l3      a table of IPv4 routes (nw_dst, 200 prefixes of
-#                            several lengths; the frames' 198.18.0.2 hits a
+#                            several lengths; the frames' destination hits a
 #                            /32 per input port): megaflows that match the
 #                            destination address, looked up through the EMC
-#                            and the megaflow classifier
+#                            and the megaflow classifier.  testpmd forwards
+#                            with 5tswap, so that pair B carries the frames
+#                            of pair A with source and destination swapped
+#                            (198.18.0.1 its /32): otherwise both pairs'
+#                            flows share the same EMC entries and the pair
+#                            whose flow took the first one is cheaper
+#                            (docs/performance.md)
 #                    normal  each pair on a bridge of its own with
 #                            actions=NORMAL for what a1 (b1) receives (MAC
 #                            learning; the frames'
@@ -178,15 +184,15 @@ add_ring_port() {
     [ -z "$err" ] || [ "$err" = "[]" ] || nvh_fail "$1: $err"
 }
 
-# l3_flows BR IN OUT: the pair's route table: 200 prefixes of lengths 8 to
-# 32 (none covering 198.18.0.2 but its /32), then the /32 to OUT.
+# l3_flows BR IN OUT DST: the pair's route table: 200 prefixes of lengths 8
+# to 32 (none covering 198.18.0.0/24), then DST/32 to OUT.
 l3_flows() {
-    local br=$1 in=$2 out=$3 i
+    local br=$1 in=$2 out=$3 dst=$4 i
     {
         for ((i = 0; i < 200; i++)); do
             echo "priority=$((8 + i % 25)),ip,in_port=$in,nw_dst=$((10 + i % 90)).$((i * 7 % 256)).0.0/$((8 + i % 25)),actions=drop"
         done
-        echo "priority=40,ip,in_port=$in,nw_dst=198.18.0.2,actions=output:$out"
+        echo "priority=40,ip,in_port=$in,nw_dst=$dst,actions=output:$out"
     } > "$NVH_WORK/l3-$in.flows"
     ofctl add-flows "$br" "$NVH_WORK/l3-$in.flows" || nvh_fail "cannot add the l3 flows"
 }
@@ -199,8 +205,10 @@ chain_flows() {
             "priority=0,actions=drop" ;;
     l3)
         nvh_flows br0 "priority=0,actions=drop"
-        l3_flows br0 1 2
-        l3_flows br0 3 4 ;;
+        # testpmd's frames go to 198.18.0.2; 5tswap turns them around
+        # on their way from pair A to pair B and back.
+        l3_flows br0 1 2 198.18.0.2
+        l3_flows br0 3 4 198.18.0.1 ;;
     normal)
         # b1 and b2 move to a bridge of their own.
         vsctl del-port br0 b1 -- del-port br0 b2 || nvh_fail "cannot move b1, b2"
@@ -258,9 +266,13 @@ chain|phychain)
     ports=(a1 a2 b1 b2)
     [ "$TOPO" = phychain ] && ports+=(ring0 ring1)
     # tx_first: every testpmd port sends BURSTS bursts; those of p0 and p2
-    # circulate, those of p1 and p3 (into a2, b2) meet the drop flow.
-    nvh_tp_run tp "set fwd io" "set burst 32" "set txpkts $SIZE" \
-        "start tx_first $BURSTS"
+    # circulate, those of p1 and p3 (into a2, b2) meet the drop flow.  With
+    # the l3 pipeline only p0's circulate (p2's are addressed to pair A's
+    # route), so p0 sends twice as many: the same frames in flight.
+    fwd=io first=$BURSTS
+    [ "$FLOWS" = l3 ] && fwd=5tswap first=$((2 * BURSTS))
+    nvh_tp_run tp "set fwd $fwd" "set burst 32" "set txpkts $SIZE" \
+        "start tx_first $first"
     ;;
 vm2phy|phy2vm)
     add_port a1 "$TYPE_A" 1
