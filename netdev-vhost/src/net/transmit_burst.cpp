@@ -22,7 +22,14 @@ using net::TxPass;
 using net::TxResult;
 
 // The state of one transmit burst: its packets, its pass, its counters.
+// Constructed, not aggregate-initialised: brace-initialised from a
+// constructed TxPass, GCC 12 cleared the whole object (9 KB, mostly the
+// pass's pieces, each written before it is read) with a memset on every
+// poll, busy or idle (docs/performance.md; tests/check_burst_code.py).
 struct TxBurst {
+    TxBurst(nvh_packet* p, uint32_t hdr_len, uint64_t features, const LargeBufferHook& large)
+        : pkts(p), pass(hdr_len, features, large) {}
+
     nvh_packet* pkts;
     TxPass pass;
     Tally t;
@@ -82,7 +89,7 @@ uint32_t transmit_burst(Chains chains, Virtqueue& vq, nvh_packet* pkts, uint32_t
         return 0;
     }
     const uint32_t max = std::min<uint32_t>({n, NVH_MAX_BURST, chains.num()});
-    TxBurst b{pkts, TxPass(vq.header_len(), vq.features(), large), Tally{}};
+    TxBurst b(pkts, vq.header_len(), vq.features(), large);
     if (!chains.begin_transmit(max)) {
         b.t.invalid++;   // The avail index jumped (SplitRing::avail_count).
         b.t.commit(vq.mutable_counters());
