@@ -5,8 +5,9 @@
 # (bench/plot.py) if CHART.png is given.
 #
 #   NVH_BENCH_RUNS   runs of each case (3): every A/B chain, the A/A chains
-#                    (the simple, l3 and NORMAL pipelines), the phychain (VM -> DPDK port and DPDK port -> VM side
-#                    by side) and alternating vm2phy pairs of the two types
+#                    (the simple, l3 and NORMAL pipelines), the phychain
+#                    (VM -> DPDK port and DPDK port -> VM side by side) and
+#                    alternating vm2phy pairs of the two types
 #   NVH_BENCH_SECS   seconds per run (30)
 #   NVH_BENCH_LOCK   a lock file taken (flock) around each run, released
 #                    between runs, for machines shared with other tests

@@ -27,6 +27,9 @@ BURSTS = ("nvh::net_enqueue_burst", "nvh::net_dequeue_burst", "netdev_vhost_rxq_
 # A burst's counters (Tally, 144 bytes) may be cleared with rep stos.
 MAX_REP_STOS_QWORDS = 32
 FUNC = re.compile(r"^[0-9a-f]+ <(.+)>:$")
+# How close before a `rep stos` its count must be loaded to be taken as its
+# count (a count from a register, or from further back, is not judged).
+COUNT_WINDOW = 8
 MEMSET = re.compile(r"\bcall\s+\S+\s+<(__)?memset(@plt)?")
 COUNT = re.compile(r"\bmov\s+\$0x([0-9a-f]+),%e?r?cx\b")
 REP_STOS = re.compile(r"\brep stos (%rax|%eax|%al)")
@@ -34,8 +37,8 @@ REP_STOS = re.compile(r"\brep stos (%rax|%eax|%al)")
 
 def check(disassembly):
     errors = []
-    func, count = None, None
-    for line in disassembly.splitlines():
+    func, count, count_at = None, None, 0
+    for n, line in enumerate(disassembly.splitlines()):
         m = FUNC.match(line)
         if m:
             func = m.group(1) if m.group(1).startswith(BURSTS) else None
@@ -45,11 +48,11 @@ def check(disassembly):
             continue
         c = COUNT.search(line)
         if c:
-            count = int(c.group(1), 16)
+            count, count_at = int(c.group(1), 16), n
         if MEMSET.search(line):
             errors.append(f"{func}: calls memset: {line.strip()}")
         s = REP_STOS.search(line)
-        if s and count is not None:
+        if s and count is not None and n - count_at <= COUNT_WINDOW:
             width = {"%rax": 8, "%eax": 4, "%al": 1}[s.group(1)]
             if count * width > MAX_REP_STOS_QWORDS * 8:
                 errors.append(f"{func}: clears {count * width} bytes: {line.strip()}")
