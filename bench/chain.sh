@@ -76,7 +76,9 @@
 #                            learning; the frames'
 #                            destination is never learnt, so each is flooded
 #                            to the pair's other port: the bridge's LOCAL
-#                            port is set no-flood)
+#                            port is set no-flood).  testpmd forwards with
+#                            5tswap, as for l3: pair B carries pair A's
+#                            frames with addresses and ports swapped
 #   NVH_BENCH_QUEUES queue pairs of every virtio_user port and vhost-user
 #                    port (testpmd --rxq/--txq) (default 1)
 #   NVH_BENCH_FLOOR  seconds of the OVS floor measured after the run in the
@@ -218,8 +220,13 @@ chain_flows() {
         # What a2 and b2 receive (testpmd's first bursts from p1 and p3)
         # is dropped, as in the other pipelines, else it would circulate
         # in a loop of its own in each pair.
+        # So are p2's own first bursts into b1 (testpmd addresses a
+        # port's tx_first frames to 02:00:00:00:00:<port>): only p0's
+        # circulate, turned around by 5tswap between the pairs.
         nvh_flows br0 "priority=10,in_port=2,actions=drop" "priority=1,actions=NORMAL"
-        nvh_flows br1 "priority=10,in_port=4,actions=drop" "priority=1,actions=NORMAL"
+        nvh_flows br1 "priority=10,in_port=4,actions=drop" \
+            "priority=10,in_port=3,dl_dst=02:00:00:00:00:02,actions=drop" \
+            "priority=1,actions=NORMAL"
         # Not flooded to the bridges' own (tap) ports.
         ofctl mod-port br0 br0 no-flood && ofctl mod-port br1 br1 no-flood ||
             nvh_fail "cannot keep the LOCAL ports out of the flood" ;;
@@ -267,10 +274,11 @@ chain|phychain)
     [ "$TOPO" = phychain ] && ports+=(ring0 ring1)
     # tx_first: every testpmd port sends BURSTS bursts; those of p0 and p2
     # circulate, those of p1 and p3 (into a2, b2) meet the drop flow.  With
-    # the l3 pipeline only p0's circulate (p2's are addressed to pair A's
-    # route), so p0 sends twice as many: the same frames in flight.
+    # the l3 and normal pipelines only p0's circulate (p2's are addressed
+    # to pair A's route, or dropped), so p0 sends twice as many: the same
+    # frames in flight.
     fwd=io first=$BURSTS
-    [ "$FLOWS" = l3 ] && fwd=5tswap first=$((2 * BURSTS))
+    [ "$FLOWS" = simple ] || fwd=5tswap first=$((2 * BURSTS))
     nvh_tp_run tp "set fwd $fwd" "set burst 32" "set txpkts $SIZE" \
         "start tx_first $first"
     ;;
