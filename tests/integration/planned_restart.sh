@@ -66,12 +66,11 @@ nvh_wait_for 30 "g2's TCP stream to start" \
     nvh_fail "g2 did not start its TCP stream"
 
 # stats_line GUEST: the guest's last whole NVH-STATS line.  The guest
-# writes its console while it is read: the last line may be half written
-# (its last field, OutEchoReps, is not used), and each read may see a newer
-# line, so every value compared comes from one read of one line.
+# writes its console while it is read: each read may see a newer line, so
+# every value compared comes from one read of one line (and only whole
+# lines, nvh_console).
 stats_line() {
-    tr -d '\r' <"${NVH_GUEST_CONSOLE[$1]}" |
-        grep -E '^NVH-STATS carrier_changes=[0-9]+ .* OutEchos=[0-9]+ OutEchoReps=' |
+    nvh_console "$1" | grep -E '^NVH-STATS carrier_changes=[0-9]+ .* OutEchoReps=[0-9]+$' |
         tail -n 1
 }
 # field LINE KEY: the value of KEY in a stats line.
@@ -148,8 +147,8 @@ nvh_log "echo requests lost over $RESTARTS planned restarts: g1 ${lost_total[g1]
 nvh_wait_for 120 "the TCP stream to complete" \
     grep -q '^NVH-RESULT role=tcp-recv' "${NVH_GUEST_CONSOLE[g1]}" ||
     nvh_fail "g1 did not receive the whole TCP stream"
-sent=$(tr -d '\r' <"${NVH_GUEST_CONSOLE[g2]}" | grep '^NVH-RESULT role=tcp-send')
-got=$(tr -d '\r' <"${NVH_GUEST_CONSOLE[g1]}" | grep '^NVH-RESULT role=tcp-recv')
+sent=$(nvh_guest_wait g2 '^NVH-RESULT role=tcp-send' 10)
+got=$(nvh_guest_wait g1 '^NVH-RESULT role=tcp-recv' 10)
 nvh_check_eq "TCP stream across the restarts (size and MD5)" "${sent#NVH-RESULT role=tcp-send }" \
     "${got#NVH-RESULT role=tcp-recv }"
 

@@ -74,18 +74,26 @@ nvh_guest_start() {
     nvh_log "guest $name started (pid $pid, $sock, $mac, memory share=$share, $*)"
 }
 
+# nvh_console NAME: the whole lines of guest NAME's console so far, without
+# their '\r'.  QEMU writes the serial console to its file a few bytes at a
+# time, so the file's last line may be half written: every whole line ends
+# in "\r\n" (the tty's ONLCR), a half-written one has no '\r' yet.
+nvh_console() { grep -a $'\r$' "${NVH_GUEST_CONSOLE[$1]}" 2>/dev/null | tr -d '\r'; }
+
+# (grep reads its whole input: with pipefail, "grep -q" ending early would
+# fail the pipe.)
 nvh__console_has() {
-    grep -qE "$2" "${NVH_GUEST_CONSOLE[$1]}" 2>/dev/null && return 0
+    nvh_console "$1" | grep -E "$2" >/dev/null && return 0
     if ! nvh_alive "${NVH_GUEST_PID[$1]}"; then
-        grep -qE "$2" "${NVH_GUEST_CONSOLE[$1]}" 2>/dev/null && return 0
+        nvh_console "$1" | grep -E "$2" >/dev/null && return 0
         nvh_log "guest $1 exited without printing /$2/"
         return 2
     fi
     return 1
 }
 
-# nvh_guest_wait NAME EXTENDED-REGEX [TIMEOUT]: waits for a console line;
-# prints the first matching line.
+# nvh_guest_wait NAME EXTENDED-REGEX [TIMEOUT]: waits for a whole console
+# line; prints the first matching one.
 nvh_guest_wait() {
     local name=$1 re=$2 timeout=${3:-60} deadline rc
     deadline=$((SECONDS + timeout))
@@ -99,7 +107,7 @@ nvh_guest_wait() {
         fi
         sleep 0.2
     done
-    grep -m1 -E "$re" "${NVH_GUEST_CONSOLE[$name]}" | tr -d '\r'
+    nvh_console "$name" | grep -E "$re" | head -n 1
 }
 
 # nvh_qmp NAME COMMAND [ARGUMENTS-JSON] [--field KEY]: runs one QMP command
