@@ -165,7 +165,7 @@ nvh_ping_streams_resumed acl-removed "$RESUME_TIMEOUT" "$AFTER" last vm2 vm3
 
 # ---- statistics --------------------------------------------------------------
 # answers GUEST: the echo replies on GUEST's console so far.
-answers() { tr -d '\r' <"${NVH_GUEST_CONSOLE[$1]}" | grep -c '^[0-9]* bytes from '; }
+answers() { nvh_console "$1" | grep -c '^[0-9]* bytes from '; }
 
 # counters N PORT: "RX TX" packets of PORT on chassis N, read live from the
 # port (ovs-ofctl dump-ports: the netdev's own counters, not the Interface
@@ -184,42 +184,62 @@ counters() {
 # and one sent on each of the two ports (request and reply), so every
 # port's rx and tx grow by the sum of the answers of the streams it is on;
 # up to COUNT_SLACK more (ARP, IPv6 ND) or COUNT_SKEW fewer (requests on
-# their way when the window opens or closes).
+# their way when the window opens or closes).  The pings go on while the
+# counters and the consoles are read, so the answers are read just before
+# and just after each port's counters: the port's window lies between the
+# two, and so does what the pings say of it.
 WINDOW=5
 COUNT_SLACK=8
 COUNT_SKEW=3
 check_counters() {
     local phase=$1 st g p1 p2 p
     shift
-    local -A want=() rx0=() tx0=() ans0=()
+    local -A guests=() before0=() after0=() rx0=() tx0=() ans0=()
     for st in "$@"; do
         read -r g p1 p2 <<<"$st"
-        want[$p1]=0
-        want[$p2]=0
+        guests[$p1]+=" $g"
+        guests[$p2]+=" $g"
     done
-    for p in "${!want[@]}"; do read -r "rx0[$p]" "tx0[$p]" <<<"$(counters "${p%%:*}" "${p#*:}")"; done
+    for p in "${!guests[@]}"; do
+        before0[$p]=$(port_answers "${guests[$p]}")
+        read -r "rx0[$p]" "tx0[$p]" <<<"$(counters "${p%%:*}" "${p#*:}")"
+        after0[$p]=$(port_answers "${guests[$p]}")
+    done
     for st in "$@"; do read -r g _ <<<"$st"; ans0[$g]=$(answers "$g"); done
     sleep "$WINDOW"
     for st in "$@"; do
-        read -r g p1 p2 <<<"$st"
-        local d=$(( $(answers "$g") - ans0[$g] ))
-        [ "$d" -gt 0 ] || nvh_check_eq "$phase: $g got answers in ${WINDOW}s" yes no
-        want[$p1]=$((want[$p1] + d))
-        want[$p2]=$((want[$p2] + d))
+        read -r g _ <<<"$st"
+        [ $(( $(answers "$g") - ans0[$g] )) -gt 0 ] ||
+            nvh_check_eq "$phase: $g got answers in ${WINDOW}s" yes no
     done
-    for p in "${!want[@]}"; do
-        local rx tx
+    for p in "${!guests[@]}"; do
+        local rx tx before after
+        before=$(port_answers "${guests[$p]}")
         read -r rx tx <<<"$(counters "${p%%:*}" "${p#*:}")"
-        agrees "$phase: nvh-ch${p%%:*} ${p#*:} rx" $((rx - rx0[$p])) "${want[$p]}"
-        agrees "$phase: nvh-ch${p%%:*} ${p#*:} tx" $((tx - tx0[$p])) "${want[$p]}"
+        after=$(port_answers "${guests[$p]}")
+        # At least the answers between the two inner reads, at most those
+        # between the two outer ones.
+        agrees "$phase: nvh-ch${p%%:*} ${p#*:} rx" $((rx - rx0[$p])) \
+            $((before - after0[$p])) $((after - before0[$p]))
+        agrees "$phase: nvh-ch${p%%:*} ${p#*:} tx" $((tx - tx0[$p])) \
+            $((before - after0[$p])) $((after - before0[$p]))
     done
 }
-# agrees WHAT PACKETS WANT: WANT - COUNT_SKEW <= PACKETS <= WANT + COUNT_SLACK.
+# port_answers GUESTS: the answers the GUESTS got so far, in all.
+port_answers() {
+    local g n=0
+    for g in $1; do n=$((n + $(answers "$g"))); done
+    echo "$n"
+}
+# agrees WHAT PACKETS LOW HIGH: LOW - COUNT_SKEW <= PACKETS <= HIGH +
+# COUNT_SLACK.
 agrees() {
-    if [ "$2" -ge $(($3 - COUNT_SKEW)) ] && [ "$2" -le $(($3 + COUNT_SLACK)) ]; then
-        nvh_log "ok: $1 packets in ${WINDOW}s: $2, pings say $3"
+    local want=$3
+    [ "$3" = "$4" ] || want="$3-$4"
+    if [ "$2" -ge $(($3 - COUNT_SKEW)) ] && [ "$2" -le $(($4 + COUNT_SLACK)) ]; then
+        nvh_log "ok: $1 packets in ${WINDOW}s: $2, pings say $want"
     else
-        nvh_log "MISMATCH: $1 packets in ${WINDOW}s: $2, pings say $3" \
+        nvh_log "MISMATCH: $1 packets in ${WINDOW}s: $2, pings say $want" \
             "(-$COUNT_SKEW/+$COUNT_SLACK allowed)"
         NVH_FAILURES=$((NVH_FAILURES + 1))
     fi
