@@ -84,10 +84,14 @@ nvh_check_eq "echo replies from the libvirt guest received of $COUNT" \
     "role=ping sent=$COUNT received=$COUNT" "${res#NVH-RESULT }"
 
 # The guest received the echo requests (OVS: vhu0 tx) and sent the replies
-# (vhu0 rx); wait for the column to show them.
+# (vhu0 rx); wait for the column to show them, bytes too: g2's ARP request
+# is one more frame to g1, so a refresh taken before the last echo request
+# already has COUNT more packets (and 56 bytes fewer than COUNT requests).
 nvh__moved() {
     [ "$(nvh_iface_stat vhu0 tx_packets)" -ge $((BASE[rx_packets] + COUNT)) ] &&
-        [ "$(nvh_iface_stat vhu0 rx_packets)" -ge $((BASE[tx_packets] + COUNT)) ]
+        [ "$(nvh_iface_stat vhu0 rx_packets)" -ge $((BASE[tx_packets] + COUNT)) ] &&
+        [ "$(nvh_iface_stat vhu0 tx_bytes)" -ge $((BASE[rx_bytes] + COUNT * 98)) ] &&
+        [ "$(nvh_iface_stat vhu0 rx_bytes)" -ge $((BASE[tx_bytes] + COUNT * 98)) ]
 }
 nvh_wait_for 15 "vhu0 statistics to count the ping" nvh__moved
 check_counters "after the ping"
