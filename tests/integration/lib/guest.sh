@@ -107,7 +107,7 @@ nvh_guest_wait() {
         fi
         sleep 0.2
     done
-    nvh_console "$name" | grep -E "$re" | head -n 1
+    nvh_console "$name" | grep -E "$re" | sed -n 1p   # (reads it all: pipefail)
 }
 
 # nvh_qmp NAME COMMAND [ARGUMENTS-JSON] [--field KEY]: runs one QMP command
