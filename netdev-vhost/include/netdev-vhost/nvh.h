@@ -85,9 +85,10 @@ typedef void nvh_device_log_fn(void *aux, enum nvh_log_level,
 /* Called on the control thread whenever the device's state changes
  * (connected, negotiated, queue enabled or disabled, ready, disconnected),
  * after nvh_device_get_info already shows the change: a reader may see the
- * new state before the call.  It must be cheap, thread-safe, and must not call back into the core.
- * In particular, calling nvh_device_destroy from it aborts the process: the
- * control thread is still using the device when the callback returns. */
+ * new state before the call.  It must be cheap, thread-safe, and must not
+ * call back into the core.  In particular, calling nvh_device_destroy from
+ * it aborts the process: the control thread is still using the device when
+ * the callback returns. */
 typedef void nvh_state_changed_fn(void *aux);
 
 struct nvh_packet;
